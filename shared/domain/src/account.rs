@@ -1,0 +1,852 @@
+//! The tenant's account: the aggregate every state change goes through.
+//!
+//! `decide` looks at the account on a date and says what is due; `apply` carries one decision
+//! out on the in-memory account and returns the effects (documents, status changes, notices)
+//! that the shell must store and send. Neither does IO or reads a clock.
+
+use crate::calendar::{add_days, Period, Term};
+use crate::catalog::Catalog;
+use crate::document::{
+    Document, DocumentKind, DocumentNumber, DocumentStatus, Line, LinePurpose, Numbering,
+    SeriesKey,
+};
+use crate::notice::Notice;
+use crate::policy::Policy;
+use crate::subscription::{Reduction, Renewal, Status, Subscription, SubscriptionId, Suspension};
+use crate::tenant::Tenant;
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// A document not yet paid, expired or cancelled, with how far its dunning has gone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenDocument {
+    pub document: Document,
+    pub last_reminder: Option<NaiveDate>,
+    pub overdue_notified: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub tenant: Tenant,
+    pub subscriptions: Vec<Subscription>,
+    pub open_documents: Vec<OpenDocument>,
+    /// Optimistic-concurrency version, kept by the store.
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// Which scheduled job is deciding: the daily billing run or the expiry run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Job {
+    Daily,
+    Expiry,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A paid next period starts.
+    RollOver(SubscriptionId),
+    /// Renewal is off and the period ran out.
+    End(SubscriptionId),
+    /// One pro-forma per tenant and renewal date, one line per subscription.
+    IssueProforma {
+        renewal_date: NaiveDate,
+        subscriptions: Vec<SubscriptionId>,
+    },
+    Remind {
+        document: DocumentNumber,
+        stage: NaiveDate,
+    },
+    MarkOverdue(DocumentNumber),
+    Suspend(DocumentNumber),
+    ExpireOrder(DocumentNumber),
+}
+
+impl Action {
+    /// The numbering series this action draws a number from, if any.
+    pub fn series(&self, date: NaiveDate) -> Option<SeriesKey> {
+        match self {
+            Action::IssueProforma { .. } => Some(SeriesKey::of(DocumentKind::Proforma, date)),
+            _ => None,
+        }
+    }
+}
+
+/// What a state change produced, for the shell to persist and send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    Issued(Document),
+    StatusChanged(DocumentNumber, DocumentStatus),
+    Notify(Notice),
+}
+
+/// What a received payment did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum PaymentOutcome {
+    /// The next period (or the document's seats) is paid for.
+    Activated { late: bool },
+    /// A suspended subscription was bought again.
+    Restored,
+    /// Money received that activates nothing; the operator refunds it.
+    RefundFlagged { reason: String },
+}
+
+/// Shorthand for a refused change: one line that says why and what is possible instead.
+pub type Refusal = String;
+
+impl Account {
+    pub fn new(tenant: Tenant) -> Account {
+        Account {
+            tenant,
+            subscriptions: vec![],
+            open_documents: vec![],
+            version: 0,
+        }
+    }
+
+    pub fn subscription(&self, id: &SubscriptionId) -> Result<&Subscription, Refusal> {
+        self.subscriptions
+            .iter()
+            .find(|s| &s.id == id)
+            .ok_or_else(|| format!("no subscription `{id}` for tenant {}", self.tenant.id))
+    }
+
+    fn subscription_mut(&mut self, id: &SubscriptionId) -> &mut Subscription {
+        self.subscriptions
+            .iter_mut()
+            .find(|s| &s.id == id)
+            .expect("decided on an existing subscription")
+    }
+
+    fn open(&self, number: &DocumentNumber) -> Option<&OpenDocument> {
+        self.open_documents
+            .iter()
+            .find(|o| &o.document.number == number)
+    }
+
+    fn open_mut(&mut self, number: &DocumentNumber) -> &mut OpenDocument {
+        self.open_documents
+            .iter_mut()
+            .find(|o| &o.document.number == number)
+            .expect("decided on an open document")
+    }
+
+    fn close(&mut self, number: &DocumentNumber, status: DocumentStatus) -> Document {
+        let at = self
+            .open_documents
+            .iter()
+            .position(|o| &o.document.number == number)
+            .expect("closing an open document");
+        let mut doc = self.open_documents.remove(at).document;
+        doc.status = status;
+        doc
+    }
+
+    // ---------------------------------------------------------------- the renewal cycle
+
+    /// Everything due on `date` for `job`. Applying all of it and deciding again for the same
+    /// date yields nothing: that is what makes runs idempotent.
+    pub fn decide(&self, date: NaiveDate, policy: &Policy, job: Job) -> Vec<Action> {
+        match job {
+            Job::Daily => self.decide_daily(date, policy),
+            Job::Expiry => self.decide_expiry(date, policy),
+        }
+    }
+
+    fn decide_daily(&self, date: NaiveDate, policy: &Policy) -> Vec<Action> {
+        let mut actions = vec![];
+        let mut renewal_dates = BTreeSet::new();
+        for sub in &self.subscriptions {
+            let live = matches!(sub.status, Status::Active | Status::Overdue);
+            match &sub.renewal {
+                Some(r) if r.paid && date >= sub.period.end => {
+                    actions.push(Action::RollOver(sub.id.clone()))
+                }
+                None if live && !sub.auto_renew && date >= sub.period.end => {
+                    actions.push(Action::End(sub.id.clone()))
+                }
+                None if live && sub.auto_renew && date >= policy.issue_date(sub) => {
+                    renewal_dates.insert(sub.period.end);
+                }
+                _ => {}
+            }
+        }
+        for renewal_date in renewal_dates {
+            // Subscriptions renewing the same day share one pro-forma, even when only one
+            // of them has reached its lead time.
+            let subscriptions = self
+                .subscriptions
+                .iter()
+                .filter(|s| {
+                    s.status == Status::Active
+                        && s.auto_renew
+                        && s.renewal.is_none()
+                        && s.period.end == renewal_date
+                })
+                .map(|s| s.id.clone())
+                .collect();
+            actions.push(Action::IssueProforma {
+                renewal_date,
+                subscriptions,
+            });
+        }
+        for open in &self.open_documents {
+            let doc = &open.document;
+            if doc.kind != DocumentKind::Proforma {
+                continue;
+            }
+            if date < doc.period.start {
+                // On catch-up only the latest due reminder goes out.
+                let stage = policy
+                    .reminder_dates(doc.due_date)
+                    .into_iter()
+                    .filter(|s| *s > doc.issue_date && *s <= date)
+                    .max();
+                if let Some(stage) = stage {
+                    if open.last_reminder.is_none_or(|last| stage > last) {
+                        actions.push(Action::Remind {
+                            document: doc.number.clone(),
+                            stage,
+                        });
+                    }
+                }
+            } else if !open.overdue_notified {
+                actions.push(Action::MarkOverdue(doc.number.clone()));
+            }
+        }
+        actions
+    }
+
+    fn decide_expiry(&self, date: NaiveDate, policy: &Policy) -> Vec<Action> {
+        let mut actions = vec![];
+        for open in &self.open_documents {
+            let doc = &open.document;
+            let starts_service = doc
+                .lines
+                .iter()
+                .any(|l| l.purpose != LinePurpose::SeatAddition);
+            let suspend_on = match doc.kind {
+                DocumentKind::Proforma => add_days(doc.period.start, policy.grace_days),
+                DocumentKind::Order => add_days(doc.due_date, 1 + policy.grace_days),
+            };
+            if starts_service && date >= suspend_on {
+                actions.push(Action::Suspend(doc.number.clone()));
+            } else if !starts_service && date > doc.due_date {
+                actions.push(Action::ExpireOrder(doc.number.clone()));
+            }
+        }
+        actions
+    }
+
+    /// The earliest date on which either job has something to do, for the due-date index.
+    pub fn next_action_date(&self, policy: &Policy) -> Option<NaiveDate> {
+        let mut candidates = BTreeSet::new();
+        for sub in &self.subscriptions {
+            candidates.insert(sub.period.end);
+            candidates.insert(policy.issue_date(sub));
+        }
+        for open in &self.open_documents {
+            let doc = &open.document;
+            candidates.extend(policy.reminder_dates(doc.due_date));
+            candidates.insert(doc.period.start);
+            candidates.insert(add_days(doc.period.start, policy.grace_days));
+            candidates.insert(add_days(doc.due_date, 1));
+            candidates.insert(add_days(doc.due_date, 1 + policy.grace_days));
+        }
+        candidates.into_iter().find(|d| {
+            !self.decide(*d, policy, Job::Daily).is_empty()
+                || !self.decide(*d, policy, Job::Expiry).is_empty()
+        })
+    }
+
+    pub fn apply(
+        &mut self,
+        action: Action,
+        date: NaiveDate,
+        policy: &Policy,
+        catalog: &Catalog,
+        numbering: &mut Numbering,
+    ) -> Result<Vec<Effect>, Refusal> {
+        Ok(match action {
+            Action::RollOver(id) => {
+                let sub = self.subscription_mut(&id);
+                let r = sub.renewal.take().expect("roll over a paid renewal");
+                start_period(sub, r);
+                vec![]
+            }
+            Action::End(id) => {
+                let sub = self.subscription_mut(&id);
+                sub.status = Status::Ended;
+                vec![Effect::Notify(Notice::RenewalEnded {
+                    subscription: id,
+                    product: sub.product.clone(),
+                    ended_on: sub.period.end,
+                })]
+            }
+            Action::IssueProforma {
+                renewal_date,
+                subscriptions,
+            } => self.issue_proforma(
+                renewal_date,
+                &subscriptions,
+                date,
+                catalog,
+                numbering,
+            )?,
+            Action::Remind { document, stage } => {
+                let open = self.open_mut(&document);
+                open.last_reminder = Some(stage);
+                vec![Effect::Notify(Notice::Reminder {
+                    document: open.document.clone(),
+                    stage,
+                })]
+            }
+            Action::MarkOverdue(number) => {
+                let open = self.open_mut(&number);
+                open.overdue_notified = true;
+                let document = open.document.clone();
+                for sub in self.subscriptions.iter_mut() {
+                    if sub.renewal.as_ref().is_some_and(|r| r.document == number) {
+                        sub.status = Status::Overdue;
+                    }
+                }
+                vec![Effect::Notify(Notice::Overdue {
+                    suspension_on: add_days(document.period.start, policy.grace_days),
+                    document,
+                })]
+            }
+            Action::Suspend(number) => {
+                let document = self.close(&number, DocumentStatus::Expired);
+                for line in &document.lines {
+                    let sub = self.subscription_mut(&line.subscription);
+                    sub.status = Status::Suspended;
+                    sub.renewal = None;
+                    sub.suspension = Some(Suspension {
+                        on: date,
+                        document: number.clone(),
+                    });
+                }
+                vec![
+                    Effect::StatusChanged(number, DocumentStatus::Expired),
+                    Effect::Notify(Notice::Suspension {
+                        document,
+                        data_kept_until: add_days(date, policy.restore_window_days),
+                    }),
+                ]
+            }
+            Action::ExpireOrder(number) => {
+                self.close(&number, DocumentStatus::Expired);
+                vec![Effect::StatusChanged(number, DocumentStatus::Expired)]
+            }
+        })
+    }
+
+    fn issue_proforma(
+        &mut self,
+        renewal_date: NaiveDate,
+        subscriptions: &[SubscriptionId],
+        date: NaiveDate,
+        catalog: &Catalog,
+        numbering: &mut Numbering,
+    ) -> Result<Vec<Effect>, Refusal> {
+        let mut lines = vec![];
+        for id in subscriptions {
+            let sub = self.subscription(id)?;
+            let sku = sub.product_next_period();
+            let product = catalog.subscription_product(sku)?;
+            let unit_price = product.price(sub.term).expect("validated catalog");
+            let seats = sub.seats_next_period();
+            lines.push(Line {
+                subscription: id.clone(),
+                product: product.sku.clone(),
+                product_name: product.name.clone(),
+                seats,
+                unit_price,
+                period: sub.period.following(sub.term, sub.anchor_day),
+                net: unit_price.times(seats),
+                purpose: LinePurpose::Renewal,
+            });
+        }
+        let period = Period {
+            start: renewal_date,
+            end: lines.iter().map(|l| l.period.end).max().expect("one line"),
+        };
+        let due = add_days(renewal_date, -1).max(date);
+        let number = numbering.next(DocumentKind::Proforma, date);
+        let document = Document::new(number, self.tenant.id.clone(), date, due, period, lines);
+        for line in &document.lines {
+            let sub = self.subscription_mut(&line.subscription);
+            sub.renewal = Some(Renewal {
+                document: document.number.clone(),
+                period: line.period,
+                product: line.product.clone(),
+                seats: line.seats,
+                unit_price: line.unit_price,
+                paid: false,
+            });
+        }
+        self.open_documents.push(OpenDocument {
+            document: document.clone(),
+            last_reminder: None,
+            overdue_notified: false,
+        });
+        Ok(vec![
+            Effect::Issued(document.clone()),
+            Effect::Notify(Notice::Proforma { document }),
+        ])
+    }
+
+    // ---------------------------------------------------------------- changes by people
+
+    pub fn add_subscription(
+        &mut self,
+        catalog: &Catalog,
+        sku: &str,
+        seats: u32,
+        term: Term,
+        start: NaiveDate,
+    ) -> Result<SubscriptionId, Refusal> {
+        let product = catalog.subscription_product(sku)?;
+        let id = SubscriptionId::new(&self.tenant.id, self.subscriptions.len() + 1);
+        self.subscriptions.push(Subscription {
+            id: id.clone(),
+            product: product.sku.clone(),
+            seats,
+            term,
+            period: Period::starting(start, term, start.day()),
+            anchor_day: start.day(),
+            unit_price: product.price(term).expect("validated catalog"),
+            status: Status::Active,
+            auto_renew: true,
+            scheduled: Default::default(),
+            renewal: None,
+            suspension: None,
+        });
+        Ok(id)
+    }
+
+    /// Changes to the next period are possible only until its pro-forma is issued.
+    fn check_before_proforma(
+        &self,
+        sub: &Subscription,
+        date: NaiveDate,
+        policy: &Policy,
+        what: &str,
+    ) -> Result<(), Refusal> {
+        if let Some(r) = &sub.renewal {
+            return Err(format!(
+                "{what} for {} is closed: the renewal pro-forma {} is already issued; possible again from {} when the new period starts",
+                sub.id, r.document, sub.period.end
+            ));
+        }
+        let issue = policy.issue_date(sub);
+        if date >= issue {
+            return Err(format!(
+                "{what} for {} is closed: the renewal pro-forma is issued on {issue}; possible again from {}",
+                sub.id, sub.period.end
+            ));
+        }
+        if date < sub.period.start {
+            return Err(format!(
+                "{what} for {} cannot be dated {date}, before its current period starts on {}",
+                sub.id, sub.period.start
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_active(sub: &Subscription, what: &str) -> Result<(), Refusal> {
+        if sub.status != Status::Active {
+            return Err(format!(
+                "{what} is not possible: subscription {} is {}; only active subscriptions can change",
+                sub.id,
+                sub.status.as_str()
+            ));
+        }
+        Ok(())
+    }
+
+    /// A customer adds seats for the rest of the period; they count once the order is paid.
+    pub fn order_seats(
+        &mut self,
+        id: &SubscriptionId,
+        seats: u32,
+        date: NaiveDate,
+        policy: &Policy,
+        catalog: &Catalog,
+        numbering: &mut Numbering,
+    ) -> Result<Vec<Effect>, Refusal> {
+        let sub = self.subscription(id)?;
+        Self::check_active(sub, "adding seats")?;
+        self.check_before_proforma(sub, date, policy, "adding seats")?;
+        let period = Period {
+            start: date,
+            end: sub.period.end,
+        };
+        let net = sub
+            .unit_price
+            .prorate(seats, period.days(), sub.period.days());
+        let due = add_days(date, policy.order_due_days).min(add_days(policy.issue_date(sub), -1));
+        let line = Line {
+            subscription: sub.id.clone(),
+            product: sub.product.clone(),
+            product_name: product_name(catalog, &sub.product),
+            seats,
+            unit_price: sub.unit_price,
+            period,
+            net,
+            purpose: LinePurpose::SeatAddition,
+        };
+        let number = numbering.next(DocumentKind::Order, date);
+        let document = Document::new(number, self.tenant.id.clone(), date, due, period, vec![line]);
+        self.open_documents.push(OpenDocument {
+            document: document.clone(),
+            last_reminder: None,
+            overdue_notified: false,
+        });
+        Ok(vec![
+            Effect::Issued(document.clone()),
+            Effect::Notify(Notice::Order { document }),
+        ])
+    }
+
+    /// A reseller's representative lowers the seat count from the next period on.
+    pub fn reduce_seats(
+        &mut self,
+        id: &SubscriptionId,
+        to: u32,
+        representative: &str,
+        date: NaiveDate,
+        policy: &Policy,
+    ) -> Result<Vec<Effect>, Refusal> {
+        let representative = representative.trim();
+        if representative.is_empty() {
+            return Err("a seat reduction needs the name of the reseller's representative".into());
+        }
+        let sub = self.subscription(id)?;
+        Self::check_active(sub, "reducing seats")?;
+        if sub.scheduled.reduction.as_ref().is_some_and(|r| r.to == to) {
+            return Ok(vec![]); // already scheduled: a retry changes nothing
+        }
+        self.check_before_proforma(sub, date, policy, "reducing seats")?;
+        if to == 0 {
+            return Err(format!("cannot reduce {id} to 0 seats: the minimum is 1; turn renewal off to stop it"));
+        }
+        if to >= sub.seats {
+            return Err(format!(
+                "cannot reduce {id} to {to} seats: it has {} now; use `seats add` to add seats",
+                sub.seats
+            ));
+        }
+        let (seats_now, effective, product) = (sub.seats, sub.period.end, sub.product.clone());
+        let sub = self.subscription_mut(id);
+        sub.scheduled.reduction = Some(Reduction {
+            to,
+            representative: representative.to_string(),
+            agreed_on: date,
+        });
+        Ok(vec![Effect::Notify(Notice::ReductionScheduled {
+            subscription: id.clone(),
+            product,
+            seats_now,
+            seats_next: to,
+            effective,
+            representative: representative.to_string(),
+        })])
+    }
+
+    pub fn change_plan_at_renewal(
+        &mut self,
+        id: &SubscriptionId,
+        sku: &str,
+        date: NaiveDate,
+        policy: &Policy,
+        catalog: &Catalog,
+    ) -> Result<Vec<Effect>, Refusal> {
+        let product = catalog.subscription_product(sku)?;
+        let sub = self.subscription(id)?;
+        Self::check_active(sub, "changing the plan")?;
+        if sub.product_next_period() == sku {
+            return Ok(vec![]); // already the plan for the next period
+        }
+        self.check_before_proforma(sub, date, policy, "changing the plan at renewal")?;
+        if !sub.auto_renew {
+            return Err(format!(
+                "cannot change the plan of {id} at renewal: renewal is off; buy the new plan now instead"
+            ));
+        }
+        let (from, effective) = (sub.product.clone(), sub.period.end);
+        let sku = product.sku.clone();
+        self.subscription_mut(id).scheduled.product =
+            if sku == from { None } else { Some(sku.clone()) };
+        Ok(vec![Effect::Notify(Notice::PlanChange {
+            subscription: id.clone(),
+            from,
+            to: sku,
+            effective,
+            new_subscription: None,
+        })])
+    }
+
+    /// The customer buys the new plan from today; the old subscription stops renewing.
+    pub fn change_plan_now(
+        &mut self,
+        id: &SubscriptionId,
+        sku: &str,
+        date: NaiveDate,
+        policy: &Policy,
+        catalog: &Catalog,
+        numbering: &mut Numbering,
+    ) -> Result<Vec<Effect>, Refusal> {
+        let product = catalog.subscription_product(sku)?.clone();
+        let sub = self.subscription(id)?.clone();
+        Self::check_active(&sub, "changing the plan")?;
+        if sub.product == sku {
+            return Err(format!("{id} already is {sku}; choose another plan"));
+        }
+        let mut effects = self.stop_renewing(id, "changing the plan now")?;
+        let new_id = self.add_subscription(catalog, sku, sub.seats, sub.term, date)?;
+        let new_sub = self.subscription(&new_id)?.clone();
+        let line = Line {
+            subscription: new_id.clone(),
+            product: product.sku.clone(),
+            product_name: product.name.clone(),
+            seats: new_sub.seats,
+            unit_price: new_sub.unit_price,
+            period: new_sub.period,
+            net: new_sub.unit_price.times(new_sub.seats),
+            purpose: LinePurpose::NewSubscription,
+        };
+        let due = add_days(date, policy.order_due_days);
+        let number = numbering.next(DocumentKind::Order, date);
+        let document = Document::new(
+            number,
+            self.tenant.id.clone(),
+            date,
+            due,
+            new_sub.period,
+            vec![line],
+        );
+        self.open_documents.push(OpenDocument {
+            document: document.clone(),
+            last_reminder: None,
+            overdue_notified: false,
+        });
+        effects.extend([
+            Effect::Issued(document.clone()),
+            Effect::Notify(Notice::Order { document }),
+            Effect::Notify(Notice::PlanChange {
+                subscription: id.clone(),
+                from: sub.product.clone(),
+                to: product.sku,
+                effective: date,
+                new_subscription: Some(new_id),
+            }),
+        ]);
+        Ok(effects)
+    }
+
+    /// No pro-forma, no reminders; at the period end the subscription is `ended`.
+    pub fn turn_off_renewal(&mut self, id: &SubscriptionId) -> Result<Vec<Effect>, Refusal> {
+        let sub = self.subscription(id)?;
+        if !sub.auto_renew {
+            return Ok(vec![]);
+        }
+        if matches!(sub.status, Status::Suspended | Status::Ended) {
+            return Err(format!(
+                "renewal of {id} cannot be turned off: it is {} already",
+                sub.status.as_str()
+            ));
+        }
+        self.stop_renewing(id, "turning renewal off")
+    }
+
+    /// Stops a subscription renewing; an unpaid renewal pro-forma is cancelled, and the other
+    /// subscriptions it covered get a new one on the next daily run.
+    fn stop_renewing(&mut self, id: &SubscriptionId, what: &str) -> Result<Vec<Effect>, Refusal> {
+        let sub = self.subscription(id)?;
+        let mut effects = vec![];
+        if let Some(r) = &sub.renewal {
+            if r.paid {
+                return Err(format!(
+                    "{what} for {id} is not possible: the next period from {} is already paid ({})",
+                    r.period.start, r.document
+                ));
+            }
+            let number = r.document.clone();
+            self.close(&number, DocumentStatus::Cancelled);
+            for s in self.subscriptions.iter_mut() {
+                if s.renewal.as_ref().is_some_and(|r| r.document == number) {
+                    s.renewal = None;
+                }
+            }
+            effects.push(Effect::StatusChanged(number, DocumentStatus::Cancelled));
+        }
+        let sub = self.subscription_mut(id);
+        sub.auto_renew = false;
+        sub.scheduled = Default::default();
+        Ok(effects)
+    }
+
+    // ---------------------------------------------------------------- payments
+
+    /// Applies a verified payment of `document` in full, received on `date`.
+    pub fn pay(
+        &mut self,
+        document: &Document,
+        date: NaiveDate,
+        policy: &Policy,
+    ) -> (PaymentOutcome, Vec<Effect>) {
+        let number = document.number.clone();
+        let refund = |reason: String| (PaymentOutcome::RefundFlagged { reason }, vec![]);
+        if let Some(open) = self.open(&number) {
+            let doc = open.document.clone();
+            let late = date > doc.due_date;
+            if doc.kind == DocumentKind::Order {
+                let blocked = doc.lines.iter().any(|l| {
+                    l.purpose == LinePurpose::SeatAddition
+                        && self
+                            .subscription(&l.subscription)
+                            .map_or(true, |s| s.renewal.is_some() || s.status != Status::Active)
+                });
+                if blocked {
+                    return refund(format!(
+                        "order {number} was paid after the renewal pro-forma was issued; the seats were not added"
+                    ));
+                }
+            }
+            let doc = self.close(&number, DocumentStatus::Paid);
+            for line in &doc.lines {
+                let sub = self.subscription_mut(&line.subscription);
+                match line.purpose {
+                    LinePurpose::Renewal => {
+                        if let Some(r) = sub.renewal.as_mut() {
+                            r.paid = true;
+                        }
+                        if date >= sub.period.end {
+                            // Paid during grace: the new period still starts at the old end.
+                            let r = sub.renewal.take().expect("renewal of a paid pro-forma");
+                            start_period(sub, r);
+                        }
+                    }
+                    LinePurpose::SeatAddition => sub.seats += line.seats,
+                    LinePurpose::NewSubscription => sub.status = Status::Active,
+                }
+            }
+            let notice = match doc.kind {
+                DocumentKind::Proforma => Notice::PaymentConfirmation {
+                    document: doc.clone(),
+                    paid_on: date,
+                    late,
+                },
+                DocumentKind::Order => Notice::OrderPaid {
+                    document: doc.clone(),
+                    paid_on: date,
+                },
+            };
+            return (
+                PaymentOutcome::Activated { late },
+                vec![
+                    Effect::StatusChanged(number, DocumentStatus::Paid),
+                    Effect::Notify(notice),
+                ],
+            );
+        }
+        match document.status {
+            DocumentStatus::Expired => self.restore(document, date, policy),
+            DocumentStatus::Paid => refund(format!("{number} was already paid")),
+            DocumentStatus::Cancelled => refund(format!("{number} was cancelled")),
+            DocumentStatus::Issued => refund(format!("{number} is not open on this account")),
+        }
+    }
+
+    /// Under New Commerce an expired subscription cannot be reactivated, only bought again:
+    /// a new period from the payment date, same product and seats.
+    fn restore(
+        &mut self,
+        document: &Document,
+        date: NaiveDate,
+        policy: &Policy,
+    ) -> (PaymentOutcome, Vec<Effect>) {
+        let number = &document.number;
+        let suspended: Vec<&Line> = document
+            .lines
+            .iter()
+            .filter(|l| {
+                self.subscription(&l.subscription).is_ok_and(|s| {
+                    s.status == Status::Suspended
+                        && s.suspension.as_ref().is_some_and(|x| &x.document == number)
+                })
+            })
+            .collect();
+        let Some(first) = suspended.first() else {
+            return (
+                PaymentOutcome::RefundFlagged {
+                    reason: format!("{number} expired and restores no suspended subscription"),
+                },
+                vec![],
+            );
+        };
+        let suspended_on = self
+            .subscription(&first.subscription)
+            .ok()
+            .and_then(|s| s.suspension.as_ref().map(|x| x.on))
+            .expect("suspended subscription has its suspension");
+        let deadline = add_days(suspended_on, policy.restore_window_days);
+        if date > deadline {
+            return (
+                PaymentOutcome::RefundFlagged {
+                    reason: format!(
+                        "{number} paid on {date}, after the 90-day repurchase window that closed on {deadline}"
+                    ),
+                },
+                vec![],
+            );
+        }
+        let lines: Vec<Line> = suspended.into_iter().cloned().collect();
+        let mut period = None;
+        for line in &lines {
+            let sub = self.subscription_mut(&line.subscription);
+            sub.anchor_day = date.day();
+            sub.period = Period::starting(date, sub.term, sub.anchor_day);
+            sub.product = line.product.clone();
+            sub.seats = line.seats;
+            sub.unit_price = line.unit_price;
+            sub.status = Status::Active;
+            sub.suspension = None;
+            sub.renewal = None;
+            sub.scheduled = Default::default();
+            period.get_or_insert(sub.period);
+        }
+        let mut doc = document.clone();
+        doc.status = DocumentStatus::Paid;
+        (
+            PaymentOutcome::Restored,
+            vec![
+                Effect::StatusChanged(number.clone(), DocumentStatus::Paid),
+                Effect::Notify(Notice::Restored {
+                    document: doc,
+                    period: period.expect("one line"),
+                    paid_on: date,
+                }),
+            ],
+        )
+    }
+}
+
+fn start_period(sub: &mut Subscription, r: Renewal) {
+    sub.period = r.period;
+    sub.product = r.product;
+    sub.seats = r.seats;
+    sub.unit_price = r.unit_price;
+    sub.scheduled = Default::default();
+    sub.status = Status::Active;
+}
+
+fn product_name(catalog: &Catalog, sku: &str) -> String {
+    catalog
+        .product(sku)
+        .map_or_else(|| sku.to_string(), |p| p.name.clone())
+}

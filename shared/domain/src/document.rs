@@ -1,0 +1,289 @@
+//! Pro-formas and orders: numbered, immutable after issue except for their status.
+
+use crate::calendar::Period;
+use crate::money::{Money, Totals};
+use crate::subscription::SubscriptionId;
+use crate::tenant::TenantId;
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentKind {
+    /// Pro-forma for a renewal period (series `PF`).
+    Proforma,
+    /// Order for seats added mid-period or a new subscription (series `ZAM`).
+    Order,
+}
+
+impl DocumentKind {
+    pub fn series(self) -> &'static str {
+        match self {
+            DocumentKind::Proforma => "PF",
+            DocumentKind::Order => "ZAM",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Proforma => "proforma",
+            DocumentKind::Order => "order",
+        }
+    }
+}
+
+/// `PF/2026/11/0001`: numbered per series and month, strictly sequential.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DocumentNumber {
+    pub kind: DocumentKind,
+    pub year: i32,
+    pub month: u32,
+    pub seq: u32,
+}
+
+impl DocumentNumber {
+    pub fn parse(s: &str) -> Result<DocumentNumber, String> {
+        let bad = || format!("invalid document number `{s}`: expected e.g. PF/2026/11/0001");
+        let parts: Vec<&str> = s.split('/').collect();
+        if parts.len() != 4 {
+            return Err(bad());
+        }
+        let kind = match parts[0] {
+            "PF" => DocumentKind::Proforma,
+            "ZAM" => DocumentKind::Order,
+            _ => return Err(bad()),
+        };
+        let year = parts[1].parse().map_err(|_| bad())?;
+        let month: u32 = parts[2].parse().map_err(|_| bad())?;
+        let seq: u32 = parts[3].parse().map_err(|_| bad())?;
+        if parts[1].len() != 4 || parts[2].len() != 2 || !(1..=12).contains(&month) || seq == 0 {
+            return Err(bad());
+        }
+        Ok(DocumentNumber {
+            kind,
+            year,
+            month,
+            seq,
+        })
+    }
+
+    /// The counter this number was drawn from.
+    pub fn series_key(&self) -> SeriesKey {
+        SeriesKey {
+            kind: self.kind,
+            year: self.year,
+            month: self.month,
+        }
+    }
+}
+
+impl fmt::Display for DocumentNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}/{:02}/{:04}",
+            self.kind.series(),
+            self.year,
+            self.month,
+            self.seq
+        )
+    }
+}
+
+impl Serialize for DocumentNumber {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DocumentNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        DocumentNumber::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One numbering series in one month, e.g. `PF/2026/11`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SeriesKey {
+    pub kind: DocumentKind,
+    pub year: i32,
+    pub month: u32,
+}
+
+impl SeriesKey {
+    pub fn of(kind: DocumentKind, issue_date: NaiveDate) -> SeriesKey {
+        SeriesKey {
+            kind,
+            year: issue_date.year(),
+            month: issue_date.month(),
+        }
+    }
+}
+
+impl fmt::Display for SeriesKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{:02}", self.kind.series(), self.year, self.month)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentStatus {
+    Issued,
+    Paid,
+    Expired,
+    Cancelled,
+}
+
+impl DocumentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentStatus::Issued => "issued",
+            DocumentStatus::Paid => "paid",
+            DocumentStatus::Expired => "expired",
+            DocumentStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Why a line is billed: it decides what a payment of the document activates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinePurpose {
+    /// The next period of an existing subscription.
+    Renewal,
+    /// Seats added for the rest of the current period.
+    SeatAddition,
+    /// The first period of a subscription bought by a plan change now.
+    NewSubscription,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    pub subscription: SubscriptionId,
+    pub product: String,
+    pub product_name: String,
+    pub seats: u32,
+    /// Net per seat for a whole period.
+    pub unit_price: Money,
+    pub period: Period,
+    pub net: Money,
+    pub purpose: LinePurpose,
+}
+
+/// How the customer pays this document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentReference {
+    /// Przelewy24 session id, unique per payment attempt.
+    pub session_id: String,
+    /// Payment link, once a transaction is registered with the provider.
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    pub number: DocumentNumber,
+    pub kind: DocumentKind,
+    pub tenant: TenantId,
+    pub status: DocumentStatus,
+    pub issue_date: NaiveDate,
+    pub due_date: NaiveDate,
+    pub period: Period,
+    pub lines: Vec<Line>,
+    pub totals: Totals,
+    pub currency: String,
+    pub payment: PaymentReference,
+}
+
+impl Document {
+    pub fn new(
+        number: DocumentNumber,
+        tenant: TenantId,
+        issue_date: NaiveDate,
+        due_date: NaiveDate,
+        period: Period,
+        lines: Vec<Line>,
+    ) -> Document {
+        let totals = Totals::of_lines(lines.iter().map(|l| l.net));
+        let session_id = format!("{}-{}", number.to_string().replace('/', "-"), 1);
+        Document {
+            kind: number.kind,
+            number,
+            tenant,
+            status: DocumentStatus::Issued,
+            issue_date,
+            due_date,
+            period,
+            lines,
+            totals,
+            currency: "PLN".into(),
+            payment: PaymentReference {
+                session_id,
+                link: None,
+            },
+        }
+    }
+
+    pub fn covers(&self, sub: &SubscriptionId) -> bool {
+        self.lines.iter().any(|l| &l.subscription == sub)
+    }
+}
+
+/// Hands out document numbers for one issue date from counters the caller loaded.
+/// Pure: the store checks at commit that nobody took the same numbers meanwhile.
+#[derive(Clone, Debug, Default)]
+pub struct Numbering {
+    counters: std::collections::BTreeMap<SeriesKey, (u32, u32)>,
+}
+
+impl Numbering {
+    /// Registers the last number already used in a series.
+    pub fn load(&mut self, key: SeriesKey, last_used: u32) {
+        self.counters.entry(key).or_insert((last_used, last_used));
+    }
+
+    pub fn is_loaded(&self, key: &SeriesKey) -> bool {
+        self.counters.contains_key(key)
+    }
+
+    pub fn next(&mut self, kind: DocumentKind, issue_date: NaiveDate) -> DocumentNumber {
+        let key = SeriesKey::of(kind, issue_date);
+        let entry = self
+            .counters
+            .get_mut(&key)
+            .unwrap_or_else(|| panic!("counter {key} was not loaded before numbering"));
+        entry.1 += 1;
+        DocumentNumber {
+            kind,
+            year: key.year,
+            month: key.month,
+            seq: entry.1,
+        }
+    }
+
+    /// `(series, last number before, last number after)` for every series that moved.
+    pub fn advanced(&self) -> Vec<(SeriesKey, u32, u32)> {
+        self.counters
+            .iter()
+            .filter(|(_, (a, b))| a != b)
+            .map(|(k, (a, b))| (*k, *a, *b))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_print_and_parse() {
+        let n = DocumentNumber::parse("ZAM/2026/02/0042").unwrap();
+        assert_eq!(n.kind, DocumentKind::Order);
+        assert_eq!(n.to_string(), "ZAM/2026/02/0042");
+        assert!(DocumentNumber::parse("PF/2026/13/0001").is_err());
+        assert!(DocumentNumber::parse("FV/2026/01/0001").is_err());
+    }
+}

@@ -1,0 +1,27 @@
+//! The renewal business, pure: no IO, no clock, no async.
+//!
+//! Given an account and a Warsaw business date, [`account::Account::decide`] says what is due
+//! and [`account::Account::apply`] carries it out in memory; the shell stores and sends.
+
+pub mod account;
+pub mod calendar;
+pub mod catalog;
+pub mod document;
+pub mod money;
+pub mod notice;
+pub mod policy;
+pub mod subscription;
+pub mod tenant;
+
+pub use account::{Account, Action, Effect, Job, OpenDocument, PaymentOutcome, Refusal};
+pub use calendar::{parse_date, Period, Term};
+pub use catalog::{Catalog, Product, ProductKind};
+pub use document::{
+    Document, DocumentKind, DocumentNumber, DocumentStatus, Line, LinePurpose, Numbering,
+    SeriesKey,
+};
+pub use money::{Money, Totals};
+pub use notice::Notice;
+pub use policy::Policy;
+pub use subscription::{Status, Subscription, SubscriptionId};
+pub use tenant::{EmailAddress, Locale, Nip, PaymentMethod, Tenant, TenantId};

@@ -1,0 +1,72 @@
+//! The reseller's dunning policy: lead times, reminders, grace and the repurchase window.
+
+use crate::calendar::{add_days, Term};
+use crate::subscription::Subscription;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub lead_days_monthly: i64,
+    pub lead_days_annual: i64,
+    /// Reminders go out this many days before the due date (0 = on the due date).
+    pub reminder_days_before_due: Vec<i64>,
+    /// Service continues this many days after the period end; must stay below Microsoft's
+    /// 7-day cancellation window so a non-payer can still be cancelled without charge.
+    pub grace_days: i64,
+    pub order_due_days: i64,
+    /// A suspended subscription can be bought again this long after suspension.
+    pub restore_window_days: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            lead_days_monthly: 7,
+            lead_days_annual: 30,
+            reminder_days_before_due: vec![3, 1, 0],
+            grace_days: 5,
+            order_due_days: 7,
+            restore_window_days: 90,
+        }
+    }
+}
+
+impl Policy {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0..7).contains(&self.grace_days) {
+            return Err(format!(
+                "grace period of {} days is not allowed: it must be 0–6 days, below Microsoft's 7-day cancellation window",
+                self.grace_days
+            ));
+        }
+        if self.reminder_days_before_due.iter().any(|d| *d < 0) {
+            return Err("reminder days before due must not be negative".into());
+        }
+        Ok(())
+    }
+
+    pub fn lead_days(&self, term: Term) -> i64 {
+        match term {
+            Term::Monthly => self.lead_days_monthly,
+            Term::Annual => self.lead_days_annual,
+        }
+    }
+
+    /// The day the renewal pro-forma for the period after the current one is issued.
+    pub fn issue_date(&self, sub: &Subscription) -> NaiveDate {
+        add_days(sub.period.end, -self.lead_days(sub.term))
+    }
+
+    /// Reminder dates for a due date, earliest first.
+    pub fn reminder_dates(&self, due: NaiveDate) -> Vec<NaiveDate> {
+        let mut dates: Vec<NaiveDate> = self
+            .reminder_days_before_due
+            .iter()
+            .map(|d| add_days(due, -d))
+            .collect();
+        dates.sort();
+        dates.dedup();
+        dates
+    }
+}

@@ -1,0 +1,140 @@
+//! Subscriptions: seats of one product for one term, renewed period after period.
+
+use crate::calendar::{Period, Term};
+use crate::document::DocumentNumber;
+use crate::money::Money;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// `acme-1`: the tenant id and a sequence number within the tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SubscriptionId(String);
+
+impl SubscriptionId {
+    pub fn new(tenant: &crate::tenant::TenantId, seq: usize) -> SubscriptionId {
+        SubscriptionId(format!("{tenant}-{seq}"))
+    }
+
+    pub fn parse(s: &str) -> Result<SubscriptionId, String> {
+        match s.rsplit_once('-') {
+            Some((t, n)) if !t.is_empty() && n.parse::<u32>().is_ok() => {
+                Ok(SubscriptionId(s.to_string()))
+            }
+            _ => Err(format!(
+                "invalid subscription id `{s}`: expected TENANT-N, e.g. acme-1"
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SubscriptionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A seat count of at least one (Microsoft sells no zero-seat subscriptions).
+pub fn parse_seats(n: i64) -> Result<u32, String> {
+    if (1..=10_000).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(format!("invalid seat count {n}: must be between 1 and 10000"))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Paid up; service on.
+    Active,
+    /// Past the period end without payment; service goes on during grace.
+    Overdue,
+    /// Not paid by the end of grace; service blocked, data kept 90 days.
+    Suspended,
+    /// Renewal was turned off and the last period ran out.
+    Ended,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Overdue => "overdue",
+            Status::Suspended => "suspended",
+            Status::Ended => "ended",
+        }
+    }
+}
+
+/// A seat reduction agreed with a reseller's representative, effective next period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reduction {
+    pub to: u32,
+    pub representative: String,
+    pub agreed_on: NaiveDate,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scheduled {
+    pub reduction: Option<Reduction>,
+    pub product: Option<String>,
+}
+
+/// The next period, once its pro-forma is issued.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renewal {
+    pub document: DocumentNumber,
+    pub period: Period,
+    pub product: String,
+    pub seats: u32,
+    pub unit_price: Money,
+    pub paid: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    pub on: NaiveDate,
+    /// The unpaid document whose later payment restores the subscription as a repurchase.
+    pub document: DocumentNumber,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub product: String,
+    pub seats: u32,
+    pub term: Term,
+    pub period: Period,
+    /// Day of month of the first start; monthly periods keep it, clamped to short months.
+    pub anchor_day: u32,
+    /// Net per seat for the current period: the price it was sold at.
+    pub unit_price: Money,
+    pub status: Status,
+    pub auto_renew: bool,
+    #[serde(default)]
+    pub scheduled: Scheduled,
+    #[serde(default)]
+    pub renewal: Option<Renewal>,
+    #[serde(default)]
+    pub suspension: Option<Suspension>,
+}
+
+impl Subscription {
+    /// Seats the next period will have after a scheduled reduction.
+    pub fn seats_next_period(&self) -> u32 {
+        self.scheduled
+            .reduction
+            .as_ref()
+            .map_or(self.seats, |r| r.to)
+    }
+
+    pub fn product_next_period(&self) -> &str {
+        self.scheduled.product.as_deref().unwrap_or(&self.product)
+    }
+}

@@ -1,0 +1,154 @@
+//! Customers: organisations that receive pro-formas and pay for their licences.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A tenant's identifier: lowercase letters, digits and dashes, 1–40 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn parse(s: &str) -> Result<TenantId, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 40
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !s.starts_with('-');
+        if ok {
+            Ok(TenantId(s.to_string()))
+        } else {
+            Err(format!(
+                "invalid tenant id `{s}`: use 1–40 lowercase letters, digits and dashes, e.g. acme-sp-z-o-o"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Polish tax identification number: ten digits with a weighted checksum.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Nip(String);
+
+impl Nip {
+    /// Accepts `1234563218`, `123-456-32-18` or `PL1234563218`.
+    pub fn parse(s: &str) -> Result<Nip, String> {
+        let trimmed = s.trim();
+        let body = trimmed.strip_prefix("PL").unwrap_or(trimmed);
+        let digits: String = body.chars().filter(|c| *c != '-' && *c != ' ').collect();
+        if digits.len() != 10 || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!("invalid NIP `{s}`: a NIP has exactly 10 digits"));
+        }
+        let d: Vec<u32> = digits.chars().map(|c| c.to_digit(10).unwrap()).collect();
+        const WEIGHTS: [u32; 9] = [6, 5, 7, 2, 3, 4, 5, 6, 7];
+        let sum: u32 = WEIGHTS.iter().zip(&d).map(|(w, x)| w * x).sum();
+        if sum % 11 == 10 || sum % 11 != d[9] {
+            return Err(format!("invalid NIP `{s}`: the check digit does not match"));
+        }
+        Ok(Nip(digits))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A billing e-mail address (a deliberately simple check: one `@`, a dotted domain, no spaces).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(s: &str) -> Result<EmailAddress, String> {
+        let bad = || format!("invalid e-mail address `{s}`: expected name@example.pl");
+        let (local, domain) = s.split_once('@').ok_or_else(bad)?;
+        let ok = !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@')
+            && s.len() <= 254
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+        if ok {
+            Ok(EmailAddress(s.to_string()))
+        } else {
+            Err(bad())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Locale {
+    #[default]
+    Pl,
+    En,
+}
+
+impl Locale {
+    pub fn parse(s: &str) -> Result<Locale, String> {
+        match s {
+            "pl" => Ok(Locale::Pl),
+            "en" => Ok(Locale::En),
+            o => Err(format!("unknown locale `{o}`: use `pl` or `en`")),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentMethod {
+    #[default]
+    Blik,
+    Transfer,
+    Card,
+}
+
+impl PaymentMethod {
+    pub fn parse(s: &str) -> Result<PaymentMethod, String> {
+        match s {
+            "blik" => Ok(PaymentMethod::Blik),
+            "transfer" => Ok(PaymentMethod::Transfer),
+            "card" => Ok(PaymentMethod::Card),
+            o => Err(format!("unknown payment method `{o}`: use blik, transfer or card")),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub nip: Nip,
+    #[serde(default)]
+    pub address: String,
+    pub email: EmailAddress,
+    pub locale: Locale,
+    pub payment_method: PaymentMethod,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nip_checksum_is_enforced() {
+        assert!(Nip::parse("526-000-12-46").is_ok());
+        assert!(Nip::parse("PL5260001246").is_ok());
+        assert!(Nip::parse("5260001247").unwrap_err().contains("check digit"));
+        assert!(Nip::parse("12345").unwrap_err().contains("10 digits"));
+    }
+}
