@@ -1,1 +1,497 @@
-fn main(){}
+//! `renewals`: the operator's tool over the same shared code as the Lambda functions.
+
+mod app;
+mod demo;
+mod serve;
+mod simulate;
+
+use anyhow::{anyhow, Context};
+use app::{open_service, Output};
+use clap::{Args, Parser, Subcommand};
+use renewals_app::przelewy24::Notification;
+use renewals_app::service::ServiceError;
+use renewals_app::views;
+use renewals_domain::{
+    parse_date, DocumentNumber, EmailAddress, Job, Locale, Nip, PaymentMethod, SubscriptionId,
+    Tenant, TenantId, Term,
+};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "renewals", about = "Licence renewals for a Microsoft 365 reseller", version)]
+struct Cli {
+    /// Folder of the embedded database and the `outbox/` of e-mails.
+    #[arg(long, global = true, default_value = ".renewals")]
+    data_dir: PathBuf,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the products and their net prices per seat.
+    Catalog,
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    #[command(subcommand)]
+    Subscription(SubscriptionCmd),
+    #[command(subcommand)]
+    Run(RunCmd),
+    #[command(subcommand)]
+    Seats(SeatsCmd),
+    #[command(subcommand)]
+    Plan(PlanCmd),
+    #[command(subcommand)]
+    Renewal(RenewalCmd),
+    /// A tenant's pro-formas and orders.
+    Documents {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// E-mails sent to a tenant.
+    Emails {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Play Przelewy24: send a signed notification for a document through the webhook handler.
+    Pay {
+        #[arg(long)]
+        document: String,
+        #[arg(long)]
+        date: String,
+        /// Amount in grosze (default: the document's gross).
+        #[arg(long)]
+        amount: Option<i64>,
+    },
+    /// Serve `POST /webhooks/przelewy24` on the embedded store.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+    /// A scripted season on a fresh data folder, told as a timeline.
+    Demo,
+    /// A test clock at scale with invariant checks.
+    Simulate {
+        #[arg(long)]
+        tenants: usize,
+        #[arg(long)]
+        months: u32,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCmd {
+    Add(TenantAdd),
+}
+
+#[derive(Args)]
+struct TenantAdd {
+    #[arg(long)]
+    id: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    nip: String,
+    #[arg(long)]
+    email: String,
+    #[arg(long, default_value = "pl")]
+    locale: String,
+    #[arg(long, default_value = "blik")]
+    payment_method: String,
+    #[arg(long, default_value = "")]
+    address: String,
+}
+
+#[derive(Subcommand)]
+enum SubscriptionCmd {
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        seats: i64,
+        #[arg(long)]
+        term: String,
+        #[arg(long)]
+        start: String,
+    },
+    Show {
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RunCmd {
+    /// Pro-formas, reminders, overdue notices and period starts due by the date.
+    Daily {
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Suspensions and expired orders due by the date.
+    Expiry {
+        #[arg(long)]
+        date: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SeatsCmd {
+    Add {
+        #[arg(long)]
+        subscription: String,
+        #[arg(long)]
+        seats: i64,
+        #[arg(long)]
+        date: String,
+    },
+    Reduce {
+        #[arg(long)]
+        subscription: String,
+        #[arg(long)]
+        to: i64,
+        #[arg(long)]
+        representative: String,
+        #[arg(long)]
+        date: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlanCmd {
+    Change {
+        #[arg(long)]
+        subscription: String,
+        #[arg(long)]
+        product: String,
+        #[arg(long, conflicts_with = "now", required_unless_present = "now")]
+        at_renewal: bool,
+        #[arg(long)]
+        now: bool,
+        #[arg(long)]
+        date: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RenewalCmd {
+    Off {
+        #[arg(long)]
+        subscription: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RENEWALS_LOG")
+                .unwrap_or_else(|_| "off".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("renewals: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    let text = match e.downcast_ref::<ServiceError>() {
+        Some(s) => s.to_string(),
+        None => format!("{e:#}"),
+    };
+    text.replace('\n', " ")
+}
+
+fn date(s: &str) -> anyhow::Result<chrono::NaiveDate> {
+    parse_date(s).map_err(|e| anyhow!(e))
+}
+
+fn sub_id(s: &str) -> anyhow::Result<SubscriptionId> {
+    SubscriptionId::parse(s).map_err(|e| anyhow!(e))
+}
+
+fn tenant_id(s: &str) -> anyhow::Result<TenantId> {
+    TenantId::parse(s).map_err(|e| anyhow!(e))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let out = Output { json: cli.json };
+    let dir = cli.data_dir;
+    match cli.command {
+        Command::Catalog => {
+            let settings = renewals_app::config::Settings::from_env(
+                renewals_app::config::Defaults::Local,
+            )?;
+            let products = views::catalog(&settings.catalog);
+            out.print(&products, || {
+                products
+                    .iter()
+                    .map(|p| {
+                        let prices: Vec<String> =
+                            p.prices.iter().map(|(t, m)| format!("{t} {m} zł")).collect();
+                        format!("{:<28} {:<34} {}", p.sku, p.name, prices.join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Tenant(TenantCmd::Add(t)) => {
+            let tenant = Tenant {
+                id: tenant_id(&t.id)?,
+                name: non_empty(&t.name, "tenant name")?,
+                nip: Nip::parse(&t.nip).map_err(|e| anyhow!(e))?,
+                address: t.address,
+                email: EmailAddress::parse(&t.email).map_err(|e| anyhow!(e))?,
+                locale: Locale::parse(&t.locale).map_err(|e| anyhow!(e))?,
+                payment_method: PaymentMethod::parse(&t.payment_method).map_err(|e| anyhow!(e))?,
+            };
+            let svc = open_service(&dir, None).await?;
+            svc.add_tenant(tenant.clone()).await?;
+            out.print(&serde_json::json!({"id": tenant.id}), || {
+                format!("tenant {} added", tenant.id)
+            });
+        }
+        Command::Subscription(SubscriptionCmd::Add {
+            tenant,
+            product,
+            seats,
+            term,
+            start,
+        }) => {
+            let tenant = tenant_id(&tenant)?;
+            let seats = renewals_domain::subscription::parse_seats(seats).map_err(|e| anyhow!(e))?;
+            let term = Term::parse(&term).map_err(|e| anyhow!(e))?;
+            let start = date(&start)?;
+            let svc = open_service(&dir, None).await?;
+            let id = svc
+                .add_subscription(&tenant, &product, seats, term, start)
+                .await?;
+            let account = svc.account(&tenant).await?;
+            let sub = account.subscription(&id).map_err(|e| anyhow!(e))?;
+            let view = views::subscription(&tenant, sub);
+            out.print(&view, || {
+                format!(
+                    "subscription {id}: {} × {product}, {} period {} – {}",
+                    view.seats, view.term, view.period_start, view.period_end
+                )
+            });
+        }
+        Command::Subscription(SubscriptionCmd::Show { id }) => {
+            let id = sub_id(&id)?;
+            let svc = open_service(&dir, None).await?;
+            let tenant = svc.tenant_of(&id).await?;
+            let account = svc.account(&tenant).await?;
+            let sub = account.subscription(&id).map_err(|e| anyhow!(e))?;
+            let view = views::subscription(&tenant, sub);
+            out.print(&view, || {
+                format!(
+                    "{} ({}): {} × {}, {}, {}, period {} – {} (last day {}), auto-renew {}",
+                    view.id,
+                    view.tenant,
+                    view.seats,
+                    view.product,
+                    view.term,
+                    view.status,
+                    view.period_start,
+                    view.period_end,
+                    sub.period.last_day(),
+                    if view.auto_renew { "on" } else { "off" }
+                )
+            });
+        }
+        Command::Run(cmd) => {
+            let (job, d) = match cmd {
+                RunCmd::Daily { date } => (Job::Daily, date),
+                RunCmd::Expiry { date } => (Job::Expiry, date),
+            };
+            let svc = open_service(&dir, None).await?;
+            let d = match d {
+                Some(d) => date(&d)?,
+                None => svc.today(),
+            };
+            let summary = svc.run_job(job, d, None).await?;
+            out.print(&summary, || app::summary_line(&summary));
+            if !summary.failures.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Seats(SeatsCmd::Add {
+            subscription,
+            seats,
+            date: d,
+        }) => {
+            let sub = sub_id(&subscription)?;
+            let seats = renewals_domain::subscription::parse_seats(seats).map_err(|e| anyhow!(e))?;
+            let d = date(&d)?;
+            let svc = open_service(&dir, Some(d)).await?;
+            let doc = svc.add_seats(&sub, seats, d).await?;
+            let view = views::document(&doc);
+            out.print(&view, || {
+                format!(
+                    "order {} for {seats} seat(s) on {sub}: {} zł net, {} zł gross, due {}",
+                    view.number, view.net, view.gross, view.due_date
+                )
+            });
+        }
+        Command::Seats(SeatsCmd::Reduce {
+            subscription,
+            to,
+            representative,
+            date: d,
+        }) => {
+            let sub = sub_id(&subscription)?;
+            if to < 1 {
+                return Err(anyhow!(
+                    "cannot reduce {sub} to {to} seats: the minimum is 1; turn renewal off to stop it"
+                ));
+            }
+            let d = date(&d)?;
+            let svc = open_service(&dir, Some(d)).await?;
+            svc.reduce_seats(&sub, to as u32, &representative, d).await?;
+            out.print(&serde_json::json!({"subscription": sub, "seats_next_period": to}), || {
+                format!("{sub} goes down to {to} seat(s) from its next period ({representative})")
+            });
+        }
+        Command::Plan(PlanCmd::Change {
+            subscription,
+            product,
+            at_renewal,
+            now,
+            date: d,
+        }) => {
+            let sub = sub_id(&subscription)?;
+            let d = date(&d)?;
+            let svc = open_service(&dir, Some(d)).await?;
+            if now && !at_renewal {
+                let doc = svc.change_plan_now(&sub, &product, d).await?;
+                let view = views::document(&doc);
+                out.print(&view, || {
+                    format!(
+                        "{sub} stops renewing; new subscription {} of {product} from {d}, order {} ({} zł gross)",
+                        doc.lines[0].subscription, view.number, view.gross
+                    )
+                });
+            } else {
+                svc.change_plan_at_renewal(&sub, &product, d).await?;
+                out.print(&serde_json::json!({"subscription": sub, "product_next_period": product}), || {
+                    format!("{sub} renews as {product}")
+                });
+            }
+        }
+        Command::Renewal(RenewalCmd::Off { subscription }) => {
+            let sub = sub_id(&subscription)?;
+            let svc = open_service(&dir, None).await?;
+            svc.renewal_off(&sub).await?;
+            out.print(&serde_json::json!({"subscription": sub, "auto_renew": false}), || {
+                format!("renewal of {sub} is off; it ends at the end of its period")
+            });
+        }
+        Command::Documents { tenant } => {
+            let tenant = tenant_id(&tenant)?;
+            let svc = open_service(&dir, None).await?;
+            svc.account(&tenant).await?;
+            let docs = svc.store.documents_of(&tenant).await?;
+            let view: Vec<_> = docs.iter().map(views::document).collect();
+            out.print(&view, || {
+                view.iter()
+                    .map(|d| {
+                        format!(
+                            "{:<17} {:<9} {:<9} issued {} due {}  {:>10} zł gross",
+                            d.number, d.kind, d.status, d.issue_date, d.due_date, d.gross
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Emails { tenant } => {
+            let tenant = tenant_id(&tenant)?;
+            let svc = open_service(&dir, None).await?;
+            svc.account(&tenant).await?;
+            let emails = svc.store.emails_of(&tenant).await?;
+            let view: Vec<_> = emails.iter().map(views::email).collect();
+            out.print(&view, || {
+                view.iter()
+                    .map(|m| format!("{}  {:<21} {}  {}", m.date, m.kind, m.to, m.subject))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Pay {
+            document,
+            date: d,
+            amount,
+        } => {
+            let number = DocumentNumber::parse(&document).map_err(|e| anyhow!(e))?;
+            let d = date(&d)?;
+            let svc = open_service(&dir, Some(d)).await?;
+            let doc = svc
+                .store
+                .document(&number)
+                .await?
+                .ok_or_else(|| anyhow!("no document {number}"))?;
+            let amount = amount.unwrap_or(doc.totals.gross.grosze());
+            if amount <= 0 {
+                return Err(anyhow!("invalid amount {amount}: grosze must be positive"));
+            }
+            let account = svc.account(&doc.tenant).await?;
+            let n = Notification::signed(
+                &svc.settings.p24,
+                &doc.payment.session_id,
+                amount,
+                app::order_id(&doc.payment.session_id, amount),
+                app::method_id(account.tenant.payment_method),
+            );
+            let body = serde_json::to_vec(&n).context("encoding the notification")?;
+            let response = svc.handle_przelewy24(&body).await;
+            let after = svc.store.document(&number).await?.expect("still there");
+            out.print(
+                &serde_json::json!({"http_status": response.status, "response": response.body,
+                    "document": number.to_string(), "status": after.status.as_str()}),
+                || format!("{number}: webhook answered {} {}; document is {}", response.status, response.body, after.status.as_str()),
+            );
+            if response.status != 200 {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Serve { addr } => serve::serve(&dir, &addr).await?,
+        Command::Demo => demo::run(&dir).await?,
+        Command::Simulate {
+            tenants,
+            months,
+            seed,
+        } => {
+            if tenants == 0 || months == 0 {
+                return Err(anyhow!("simulate needs at least 1 tenant and 1 month"));
+            }
+            let report = simulate::run(tenants, months, seed).await?;
+            out.print(&report, || serde_json::to_string_pretty(&report).unwrap());
+            if !report.invariants_ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn non_empty(s: &str, what: &str) -> anyhow::Result<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        Err(anyhow!("{what} must not be empty"))
+    } else {
+        Ok(t.to_string())
+    }
+}

@@ -1,0 +1,97 @@
+//! Wiring for the CLI: the embedded store, the outbox mailer and output formatting.
+
+use anyhow::Context;
+use renewals_app::config::{Defaults, Settings};
+use renewals_app::jobs::RunSummary;
+use renewals_app::ports::{warsaw_noon, Clock, FixedClock, SystemClock};
+use renewals_app::service::Service;
+use renewals_domain::PaymentMethod;
+use renewals_local::sqlite::Durability;
+use renewals_local::{OfflineProvider, OutboxMailer, SqliteStore};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::Arc;
+
+pub struct Output {
+    pub json: bool,
+}
+
+impl Output {
+    pub fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
+        if self.json {
+            println!("{}", serde_json::to_string(value).expect("views serialise"));
+        } else {
+            println!("{}", text());
+        }
+    }
+}
+
+/// The service on the embedded store in `dir`, with the offline Przelewy24 for `pay`.
+/// `date` pins the clock to noon in Warsaw on that business date.
+pub async fn open_service(dir: &Path, date: Option<chrono::NaiveDate>) -> anyhow::Result<Service> {
+    let settings = Settings::from_env(Defaults::Local)?;
+    open_with(dir, settings, date, Durability::Normal)
+}
+
+pub fn open_with(
+    dir: &Path,
+    settings: Settings,
+    date: Option<chrono::NaiveDate>,
+    durability: Durability,
+) -> anyhow::Result<Service> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the data folder {}", dir.display()))?;
+    let store = SqliteStore::open(&dir.join("renewals.sqlite3"), durability)?;
+    let mailer = OutboxMailer::new(dir.join("outbox"))
+        .with_context(|| format!("creating {}/outbox", dir.display()))?;
+    let provider = OfflineProvider::new(settings.p24.clone());
+    let clock: Arc<dyn Clock> = match date {
+        Some(d) => Arc::new(FixedClock(warsaw_noon(d))),
+        None => Arc::new(SystemClock),
+    };
+    Ok(Service::new(
+        Arc::new(store),
+        Arc::new(mailer),
+        Arc::new(provider),
+        clock,
+        settings,
+    ))
+}
+
+/// A stable provider order id for a simulated payment: paying the same document the same
+/// amount again is the same payment, so `pay` is safe to repeat.
+pub fn order_id(session_id: &str, amount: i64) -> i64 {
+    let h = Sha256::digest(format!("{session_id}:{amount}").as_bytes());
+    (u32::from_be_bytes([h[0], h[1], h[2], h[3]]) >> 1) as i64
+}
+
+/// Przelewy24 method ids as the provider reports them (BLIK 154, card 218, transfer 25).
+pub fn method_id(method: PaymentMethod) -> i64 {
+    match method {
+        PaymentMethod::Blik => 154,
+        PaymentMethod::Card => 218,
+        PaymentMethod::Transfer => 25,
+    }
+}
+
+pub fn summary_line(s: &RunSummary) -> String {
+    let mut line = format!(
+        "{} run for {}: {} tenant(s) due; {} pro-forma(s) issued, {} reminder(s), {} overdue, {} period(s) started, {} ended, {} suspended, {} order(s) expired; {} e-mail(s) sent",
+        s.job,
+        s.date,
+        s.tenants_due,
+        s.proformas_issued,
+        s.reminders_sent,
+        s.overdue,
+        s.periods_started,
+        s.ended,
+        s.suspended,
+        s.orders_expired,
+        s.emails_sent
+    );
+    for f in &s.failures {
+        line.push_str(&format!("\n  failed: {}: {}", f.tenant, f.error));
+    }
+    line
+}

@@ -1,0 +1,56 @@
+//! `renewals serve`: the production webhook handler over HTTP on the embedded store.
+
+use anyhow::Context;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use renewals_app::config::{Defaults, Settings};
+use renewals_app::ports::SystemClock;
+use renewals_app::przelewy24::Przelewy24Client;
+use renewals_app::service::Service;
+use renewals_local::sqlite::Durability;
+use renewals_local::{OutboxMailer, SqliteStore};
+use std::path::Path;
+use std::sync::Arc;
+
+pub async fn serve(dir: &Path, addr: &str) -> anyhow::Result<()> {
+    let settings = Settings::from_env(Defaults::Local)?;
+    std::fs::create_dir_all(dir)?;
+    let store = SqliteStore::open(&dir.join("renewals.sqlite3"), Durability::Normal)?;
+    let svc = Arc::new(Service::new(
+        Arc::new(store),
+        Arc::new(OutboxMailer::new(dir.join("outbox"))?),
+        Arc::new(Przelewy24Client::new(settings.p24.clone())),
+        Arc::new(SystemClock),
+        settings,
+    ));
+    let app = Router::new()
+        .route("/webhooks/przelewy24", post(przelewy24))
+        // Let bodies a little over the limit through so the handler answers 413 itself.
+        .layer(DefaultBodyLimit::max(renewals_app::webhook::MAX_BODY_BYTES * 2))
+        .with_state(svc);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    eprintln!(
+        "renewals: POST http://{}/webhooks/przelewy24 on {}",
+        listener.local_addr()?,
+        dir.display()
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+async fn przelewy24(State(svc): State<Arc<Service>>, body: Bytes) -> (StatusCode, String) {
+    let r = svc.handle_przelewy24(&body).await;
+    (
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        r.body,
+    )
+}

@@ -1,0 +1,317 @@
+//! `renewals simulate`: a test clock at scale. Tenants with a mix of products, terms and
+//! payment behaviour go through M months of daily and expiry runs, paying through the
+//! production webhook handler; then the invariants are checked on what the store holds.
+
+use crate::app::{method_id, order_id};
+use anyhow::anyhow;
+use chrono::NaiveDate;
+use renewals_app::config::{Defaults, Settings};
+use renewals_app::ports::{warsaw_noon, ManualClock};
+use renewals_app::przelewy24::Notification;
+use renewals_app::service::Service;
+use renewals_domain::calendar::{add_days, shift_months};
+use renewals_domain::{
+    Document, DocumentKind, DocumentStatus, Job, LinePurpose, Policy, Status, SubscriptionId,
+    Term,
+};
+use renewals_local::sqlite::Durability;
+use renewals_local::{OfflineProvider, OutboxMailer, SqliteStore};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Serialize)]
+pub struct Report {
+    pub tenants: usize,
+    pub days: i64,
+    pub documents: usize,
+    pub emails: i64,
+    pub renewals: usize,
+    pub elapsed_ms: u128,
+    pub renewals_per_s: f64,
+    pub invariants_ok: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<String>,
+}
+
+/// SplitMix64: small, seedable, good enough to mix behaviours reproducibly.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Behaviour {
+    OnTime,
+    /// Pays during the grace period, after the period end.
+    Late,
+    Never,
+    /// Pays on time and adds seats now and then.
+    SeatChanges,
+}
+
+const PRODUCTS: [&str; 4] = [
+    "business-basic",
+    "business-standard",
+    "business-premium",
+    "apps-for-business",
+];
+
+fn valid_nip(rng: &mut Rng) -> String {
+    const W: [u64; 9] = [6, 5, 7, 2, 3, 4, 5, 6, 7];
+    loop {
+        let digits: Vec<u64> = (0..9).map(|i| if i == 0 { 1 + rng.below(9) } else { rng.below(10) }).collect();
+        let check = W.iter().zip(&digits).map(|(w, d)| w * d).sum::<u64>() % 11;
+        if check < 10 {
+            return digits.iter().chain([&check]).map(|d| d.to_string()).collect();
+        }
+    }
+}
+
+struct Payment {
+    session_id: String,
+    amount: i64,
+    method: i64,
+}
+
+pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Report> {
+    let dir = std::env::temp_dir().join(format!("renewals-simulate-{}-{seed}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let settings = Settings::from_env(Defaults::Local)?;
+    let policy = settings.policy.clone();
+    let start = NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date");
+    let end = shift_months(start, months, 1);
+    let clock = Arc::new(ManualClock::new(warsaw_noon(start)));
+    std::fs::create_dir_all(&dir)?;
+    // One store shared by the service and the invariant checks.
+    let store = Arc::new(SqliteStore::open(&dir.join("renewals.sqlite3"), Durability::Scratch)?);
+    let svc = Service::new(
+        store.clone(),
+        Arc::new(OutboxMailer::new(dir.join("outbox"))?),
+        Arc::new(OfflineProvider::new(settings.p24.clone())),
+        clock.clone(),
+        settings,
+    );
+
+    let mut rng = Rng(seed);
+    let mut behaviour = HashMap::new();
+    let mut first_end: HashMap<SubscriptionId, NaiveDate> = HashMap::new();
+    let mut seat_subs: Vec<(SubscriptionId, Term)> = vec![];
+    for i in 0..tenants {
+        let id = renewals_domain::TenantId::parse(&format!("t{i:06}")).map_err(|e| anyhow!(e))?;
+        let b = match rng.below(100) {
+            0..=64 => Behaviour::OnTime,
+            65..=79 => Behaviour::Late,
+            80..=89 => Behaviour::Never,
+            _ => Behaviour::SeatChanges,
+        };
+        let method = match rng.below(3) {
+            0 => renewals_domain::PaymentMethod::Blik,
+            1 => renewals_domain::PaymentMethod::Transfer,
+            _ => renewals_domain::PaymentMethod::Card,
+        };
+        svc.add_tenant(renewals_domain::Tenant {
+            id: id.clone(),
+            name: format!("Firma {i} sp. z o.o."),
+            nip: renewals_domain::Nip::parse(&valid_nip(&mut rng)).map_err(|e| anyhow!(e))?,
+            address: String::new(),
+            email: renewals_domain::EmailAddress::parse(&format!("faktury@t{i:06}.example.pl"))
+                .map_err(|e| anyhow!(e))?,
+            locale: if rng.chance(80) {
+                renewals_domain::Locale::Pl
+            } else {
+                renewals_domain::Locale::En
+            },
+            payment_method: method,
+        })
+        .await?;
+        behaviour.insert(id.clone(), (b, method_id(method)));
+        for _ in 0..1 + rng.below(2) {
+            let term = if rng.chance(80) { Term::Monthly } else { Term::Annual };
+            // Started before the simulation so subscriptions are mid-period on day one.
+            let back = match term {
+                Term::Monthly => 1 + rng.below(27),
+                Term::Annual => 31 + rng.below(300),
+            };
+            let sub_start = add_days(start, -(back as i64));
+            let product = PRODUCTS[rng.below(4) as usize];
+            let seats = 1 + rng.below(30) as u32;
+            let sub = svc
+                .add_subscription(&id, product, seats, term, sub_start)
+                .await?;
+            let account = svc.account(&id).await?;
+            let s = account.subscription(&sub).map_err(|e| anyhow!(e))?;
+            first_end.insert(sub.clone(), s.period.end);
+            if b == Behaviour::SeatChanges {
+                seat_subs.push((sub, term));
+            }
+        }
+    }
+
+    let began = Instant::now();
+    let mut payments: BTreeMap<NaiveDate, Vec<Payment>> = BTreeMap::new();
+    let mut day = start;
+    while day < end {
+        clock.set(warsaw_noon(day));
+        let daily = svc.run_job(Job::Daily, day, None).await?;
+        if let Some(f) = daily.failures.first() {
+            return Err(anyhow!("daily run on {day} failed for {}: {}", f.tenant, f.error));
+        }
+        // Seat additions by the tenants that make them, then payment plans for new documents.
+        for (sub, _) in &seat_subs {
+            if rng.chance(2) {
+                let _ = svc.add_seats(sub, 1 + rng.below(3) as u32, day).await;
+            }
+        }
+        for doc in store.documents_issued_on(day)? {
+            let (b, method) = behaviour[&doc.tenant];
+            let pay_on = match (b, doc.kind) {
+                (Behaviour::Never, _) => continue,
+                (Behaviour::Late, DocumentKind::Proforma) => {
+                    add_days(doc.period.start, 1 + rng.below(policy.grace_days as u64 - 1) as i64)
+                }
+                _ => {
+                    let slack = (doc.due_date - day).num_days().max(0) as u64;
+                    add_days(day, rng.below(slack.min(5) + 1) as i64)
+                }
+            };
+            payments.entry(pay_on).or_default().push(Payment {
+                session_id: doc.payment.session_id.clone(),
+                amount: doc.totals.gross.grosze(),
+                method,
+            });
+        }
+        for p in payments.remove(&day).unwrap_or_default() {
+            let n = Notification::signed(
+                &svc.settings.p24,
+                &p.session_id,
+                p.amount,
+                order_id(&p.session_id, p.amount),
+                p.method,
+            );
+            let r = svc.handle_przelewy24(&serde_json::to_vec(&n)?).await;
+            if r.status != 200 {
+                return Err(anyhow!("payment of {} refused: {} {}", p.session_id, r.status, r.body));
+            }
+        }
+        let expiry = svc.run_job(Job::Expiry, day, None).await?;
+        if let Some(f) = expiry.failures.first() {
+            return Err(anyhow!("expiry run on {day} failed for {}: {}", f.tenant, f.error));
+        }
+        day = add_days(day, 1);
+    }
+    let elapsed = began.elapsed();
+
+    let documents = store.all_documents()?;
+    let renewals = documents
+        .iter()
+        .filter(|d| d.kind == DocumentKind::Proforma && d.status == DocumentStatus::Paid)
+        .map(|d| d.lines.len())
+        .sum();
+    let last_day = add_days(end, -1);
+    let violations = check(&store, &documents, &behaviour, &first_end, &policy, last_day)?;
+    let report = Report {
+        tenants,
+        days: (end - start).num_days(),
+        documents: documents.len(),
+        emails: store.count("outbox")?,
+        renewals,
+        elapsed_ms: elapsed.as_millis(),
+        renewals_per_s: (renewals as f64 / elapsed.as_secs_f64() * 10.0).round() / 10.0,
+        invariants_ok: violations.is_empty(),
+        violations: violations.into_iter().take(20).collect(),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(report)
+}
+
+/// The invariants, checked on the stored state; each violation is one line.
+fn check(
+    store: &SqliteStore,
+    documents: &[Document],
+    behaviour: &HashMap<renewals_domain::TenantId, (Behaviour, i64)>,
+    first_end: &HashMap<SubscriptionId, NaiveDate>,
+    policy: &Policy,
+    last_day: NaiveDate,
+) -> anyhow::Result<Vec<String>> {
+    let mut v = vec![];
+    // Numbering: every series-month is 1..=n with no gap and no duplicate.
+    let mut series: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for d in documents {
+        series
+            .entry(d.number.series_key().to_string())
+            .or_default()
+            .push(d.number.seq);
+    }
+    for (key, mut seqs) in series {
+        seqs.sort();
+        if seqs.iter().enumerate().any(|(i, s)| *s != i as u32 + 1) {
+            v.push(format!("numbering of {key} is not 1..{}", seqs.len()));
+        }
+    }
+    // One renewal pro-forma line per subscription and period; paid periods contiguous.
+    let mut paid: BTreeMap<SubscriptionId, Vec<renewals_domain::Period>> = BTreeMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for d in documents.iter().filter(|d| d.kind == DocumentKind::Proforma) {
+        for l in d.lines.iter().filter(|l| l.purpose == LinePurpose::Renewal) {
+            if d.status != DocumentStatus::Cancelled
+                && !seen.insert((l.subscription.clone(), l.period.start))
+            {
+                v.push(format!("{} billed twice for {}", l.subscription, l.period.start));
+            }
+            if d.status == DocumentStatus::Paid {
+                paid.entry(l.subscription.clone()).or_default().push(l.period);
+            }
+        }
+    }
+    let accounts = store.all_accounts()?;
+    for account in &accounts {
+        let (b, _) = behaviour[&account.tenant.id];
+        for sub in &account.subscriptions {
+            let periods = paid.get(&sub.id).cloned().unwrap_or_default();
+            let mut expected_start = first_end[&sub.id];
+            for p in &periods {
+                if p.start != expected_start {
+                    v.push(format!("{}: paid period starts {} instead of {expected_start}", sub.id, p.start));
+                }
+                expected_start = p.end;
+            }
+            if let Some(p) = periods.last().filter(|p| p.start <= last_day) {
+                if sub.status != Status::Active || sub.period != *p {
+                    v.push(format!("{}: paid period {}..{} is not the active one", sub.id, p.start, p.end));
+                }
+            }
+            let never_paid_end = first_end[&sub.id];
+            if b == Behaviour::Never
+                && add_days(never_paid_end, policy.grace_days) <= last_day
+                && sub.status != Status::Suspended
+            {
+                v.push(format!("{}: never paid but {}", sub.id, sub.status.as_str()));
+            }
+            if matches!(sub.status, Status::Active)
+                && sub.auto_renew
+                && sub.renewal.is_none()
+                && policy.issue_date(sub) <= last_day
+            {
+                v.push(format!("{}: renewal pro-forma missing", sub.id));
+            }
+        }
+    }
+    Ok(v)
+}

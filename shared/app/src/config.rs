@@ -1,0 +1,121 @@
+//! Typed configuration, read once from the environment (same names in Lambda and the CLI).
+
+use crate::email::MailSettings;
+use anyhow::{anyhow, Context};
+use renewals_domain::{Catalog, Policy};
+
+/// Przelewy24 merchant settings (`P24_*`).
+#[derive(Clone, Debug)]
+pub struct P24Settings {
+    pub merchant_id: i64,
+    pub pos_id: i64,
+    pub crc: String,
+    pub api_key: String,
+    pub base_url: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub mail: MailSettings,
+    pub webhook_url: String,
+    pub p24: P24Settings,
+    pub policy: Policy,
+    pub catalog: Catalog,
+}
+
+/// Whether a missing setting may fall back to a local default. Production refuses to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Defaults {
+    Local,
+    Required,
+}
+
+impl Settings {
+    pub fn from_env(defaults: Defaults) -> anyhow::Result<Settings> {
+        Settings::from_lookup(defaults, |k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(
+        defaults: Defaults,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Settings> {
+        let var = |name: &str, local: &str| -> anyhow::Result<String> {
+            match (get(name).filter(|v| !v.trim().is_empty()), defaults) {
+                (Some(v), _) => Ok(v),
+                (None, Defaults::Local) => Ok(local.to_string()),
+                (None, Defaults::Required) => Err(anyhow!("missing setting {name}")),
+            }
+        };
+        let number = |name: &str, local: &str| -> anyhow::Result<i64> {
+            let v = var(name, local)?;
+            v.trim()
+                .parse()
+                .map_err(|_| anyhow!("setting {name} must be a whole number, got `{v}`"))
+        };
+        let catalog = match get("RENEWALS_CATALOG") {
+            Some(path) => {
+                let json = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading catalog RENEWALS_CATALOG={path}"))?;
+                Catalog::parse(&json).map_err(|e| anyhow!("RENEWALS_CATALOG={path}: {e}"))?
+            }
+            None => Catalog::default_catalog(),
+        };
+        let mut policy = Policy::default();
+        if let Some(g) = get("RENEWALS_GRACE_DAYS") {
+            policy.grace_days = g
+                .parse()
+                .map_err(|_| anyhow!("RENEWALS_GRACE_DAYS must be a number of days, got `{g}`"))?;
+        }
+        if let Some(r) = get("RENEWALS_REMINDER_DAYS") {
+            policy.reminder_days_before_due = r
+                .split(',')
+                .map(|d| d.trim().parse::<i64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| anyhow!("RENEWALS_REMINDER_DAYS must be like 3,1,0, got `{r}`"))?;
+        }
+        policy.validate().map_err(|e| anyhow!(e))?;
+        Ok(Settings {
+            mail: MailSettings {
+                sender: var("RENEWALS_SENDER_EMAIL", "faktury@reseller.example")?,
+                operator: var("RENEWALS_OPERATOR_EMAIL", "operator@reseller.example")?,
+                bank_account: var("RENEWALS_BANK_ACCOUNT", "PL61 1090 1014 0000 0712 1981 2874")?,
+                reseller_name: var("RENEWALS_RESELLER_NAME", "Licencje365 sp. z o.o.")?,
+            },
+            webhook_url: var(
+                "RENEWALS_WEBHOOK_URL",
+                "http://127.0.0.1:8080/webhooks/przelewy24",
+            )?,
+            p24: P24Settings {
+                merchant_id: number("P24_MERCHANT_ID", "100000")?,
+                pos_id: number("P24_POS_ID", "100000")?,
+                crc: var("P24_CRC", "local-crc-key")?,
+                api_key: var("P24_API_KEY", "local-api-key")?,
+                base_url: var("P24_BASE_URL", "https://sandbox.przelewy24.pl")?
+                    .trim_end_matches('/')
+                    .to_string(),
+            },
+            policy,
+            catalog,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_names_the_missing_setting() {
+        let err = Settings::from_lookup(Defaults::Required, |_| None).unwrap_err();
+        assert!(err.to_string().contains("RENEWALS_SENDER_EMAIL"), "{err}");
+    }
+
+    #[test]
+    fn grace_must_stay_below_the_cancellation_window() {
+        let err = Settings::from_lookup(Defaults::Local, |k| {
+            (k == "RENEWALS_GRACE_DAYS").then(|| "7".to_string())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("7-day"), "{err}");
+    }
+}

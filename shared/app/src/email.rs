@@ -1,0 +1,1207 @@
+//! E-mails: every notice rendered from templates into HTML + plain text, and built into one
+//! MIME message (multipart/alternative, UTF-8) that the SES mailer and the outbox share.
+//!
+//! The wording lives in `templates/`:
+//! - `copy.pl.txt`, `copy.en.txt`: per-kind subject and paragraphs (plain text, see the
+//!   grammar at the top of those files), rendered first;
+//! - `layout.html` (table-based, inline CSS, max 600px, auto-escaped) and `layout.txt`: the
+//!   shared frame, document table, totals and payment details, filled with the parsed copy;
+//! - `labels.json`: fixed labels of the layout per locale.
+//!
+//! Everything is parsed once in [`Renderer::new`]; a render is three template evaluations.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use mail_builder::headers::content_type::ContentType;
+use mail_builder::headers::raw::Raw;
+use mail_builder::mime::MimePart;
+use mail_builder::MessageBuilder;
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use renewals_domain::{
+    Catalog, Document, DocumentKind, LinePurpose, Locale, Money, Notice, PaymentMethod, Period,
+    Tenant,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+const LAYOUT_HTML: &str = include_str!("../templates/layout.html");
+const LAYOUT_TXT: &str = include_str!("../templates/layout.txt");
+const COPY_PL: &str = include_str!("../templates/copy.pl.txt");
+const COPY_EN: &str = include_str!("../templates/copy.en.txt");
+const LABELS: &str = include_str!("../templates/labels.json");
+
+/// Plain-text paragraphs are wrapped at this many characters.
+const TEXT_WIDTH: usize = 72;
+
+/// Who sends, who gets operator alerts, and what the transfer details say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailSettings {
+    /// The From address (`faktury@reseller.pl`).
+    pub sender: String,
+    /// Where operator alerts go.
+    pub operator: String,
+    /// The account printed for transfers, exactly as configured.
+    pub bank_account: String,
+    /// The From display name, the transfer recipient and the signature.
+    pub reseller_name: String,
+}
+
+/// One e-mail, ready to be built into MIME.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RenderedEmail {
+    pub kind: &'static str,
+    pub to: String,
+    /// Always one line.
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+/// Renders notices; the template environment is built once and shared.
+#[derive(Clone)]
+pub struct Renderer {
+    env: Environment<'static>,
+    settings: MailSettings,
+    catalog: Catalog,
+    names: HashMap<String, String>,
+    labels_pl: Value,
+    labels_en: Value,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("settings", &self.settings)
+            .field("products", &self.catalog.products.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Renderer {
+    pub fn new(settings: MailSettings, catalog: Catalog) -> Renderer {
+        let mut env = Environment::new();
+        env.set_syntax(
+            SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .build()
+                .expect("valid syntax config"),
+        );
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_formatter(|out, state, value| {
+            // Like the default, but without escaping `/`: document numbers and URLs stay
+            // readable in the HTML source. `& < > " '` are escaped, enough for text and
+            // double-quoted attributes.
+            if matches!(state.auto_escape(), AutoEscape::Html) && !value.is_safe() {
+                if let Some(s) = value.as_str() {
+                    return write_html_escaped(out, s).map_err(minijinja::Error::from);
+                }
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
+        env.add_filter("wrap", |s: &str| wrap(s, TEXT_WIDTH));
+        for (name, source) in [
+            ("layout.html", LAYOUT_HTML),
+            ("layout.txt", LAYOUT_TXT),
+            ("copy.pl.txt", COPY_PL),
+            ("copy.en.txt", COPY_EN),
+        ] {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("template {name} does not compile: {e:#}"));
+        }
+        let labels: BTreeMap<String, BTreeMap<String, String>> =
+            serde_json::from_str(LABELS).expect("templates/labels.json is valid");
+        let locale_labels = |lang: &str| -> Value {
+            let map = labels
+                .get(lang)
+                .unwrap_or_else(|| panic!("labels.json lacks `{lang}`"));
+            Value::from(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                    .collect::<BTreeMap<String, Value>>(),
+            )
+        };
+        let names = catalog
+            .products
+            .iter()
+            .map(|p| (p.sku.clone(), p.name.clone()))
+            .collect();
+        Renderer {
+            labels_pl: locale_labels("pl"),
+            labels_en: locale_labels("en"),
+            env,
+            settings,
+            catalog,
+            names,
+        }
+    }
+
+    /// Renders one notice for one tenant: customer notices go to the tenant's billing address
+    /// in the tenant's language; operator alerts go to the operator, in Polish.
+    pub fn render(&self, notice: &Notice, tenant: &Tenant) -> RenderedEmail {
+        let internal = matches!(notice, Notice::OperatorAlert { .. });
+        let locale = if internal { Locale::Pl } else { tenant.locale };
+        let (lang, copy_name, labels) = match locale {
+            Locale::Pl => ("pl", "copy.pl.txt", &self.labels_pl),
+            Locale::En => ("en", "copy.en.txt", &self.labels_en),
+        };
+        let to = if internal {
+            self.settings.operator.clone()
+        } else {
+            tenant.email.as_str().to_string()
+        };
+
+        let copy_ctx = self.copy_context(notice, tenant, locale, lang);
+        let copy = self
+            .env
+            .get_template(copy_name)
+            .and_then(|t| t.render(copy_ctx))
+            .unwrap_or_else(|e| panic!("rendering {copy_name} for {}: {e:#}", notice.kind()));
+        let copy = Copy::parse(&copy);
+
+        let document = notice.document();
+        let unpaid = matches!(
+            notice,
+            Notice::Proforma { .. }
+                | Notice::Reminder { .. }
+                | Notice::Overdue { .. }
+                | Notice::Order { .. }
+                | Notice::Suspension { .. }
+        );
+        let paid_on = match notice {
+            Notice::PaymentConfirmation { paid_on, .. }
+            | Notice::OrderPaid { paid_on, .. }
+            | Notice::Restored { paid_on, .. } => Some(*paid_on),
+            _ => None,
+        };
+        let doc = document.map(|d| self.document_value(d, tenant, locale, unpaid, paid_on));
+        let pay = match document {
+            Some(d) if unpaid => Value::from(BTreeMap::from([
+                (
+                    "recipient",
+                    Value::from(self.settings.reseller_name.as_str()),
+                ),
+                ("account", Value::from(self.settings.bank_account.as_str())),
+                ("title", Value::from(d.number.to_string())),
+                ("amount", Value::from(format_amount(d.totals.gross, locale))),
+            ])),
+            _ => Value::from(()),
+        };
+        let link = document
+            .filter(|_| unpaid)
+            .and_then(|d| payment_link(d).map(Value::from))
+            .unwrap_or(Value::from(()));
+
+        let preheader = copy
+            .intro
+            .first()
+            .map(|b| b.text.clone())
+            .unwrap_or_default();
+        let layout_ctx = Value::from(BTreeMap::from([
+            ("lang", Value::from(lang)),
+            ("subject", Value::from(copy.subject.as_str())),
+            ("preheader", Value::from(preheader)),
+            ("internal", Value::from(internal)),
+            (
+                "reseller",
+                Value::from(self.settings.reseller_name.as_str()),
+            ),
+            ("t", labels.clone()),
+            ("intro", blocks_value(&copy.intro)),
+            ("outro", blocks_value(&copy.outro)),
+            ("doc", doc.unwrap_or(Value::from(()))),
+            ("pay", pay),
+            ("link", link),
+        ]));
+        let html = self.render_layout("layout.html", layout_ctx.clone(), notice);
+        let text = tidy_text(&self.render_layout("layout.txt", layout_ctx, notice));
+        RenderedEmail {
+            kind: notice.kind(),
+            to,
+            subject: copy.subject,
+            html,
+            text,
+        }
+    }
+
+    /// The whole message: `multipart/alternative` (text/plain, then text/html), UTF-8.
+    /// Deterministic for the same e-mail, id and instant (the boundary derives from the id).
+    pub fn mime(&self, email: &RenderedEmail, message_id: &str, sent_at: DateTime<Utc>) -> Vec<u8> {
+        let boundary = format!("=_renewals_{:016x}", fnv1a(message_id.as_bytes()));
+        let body = MimePart::new(
+            ContentType::new("multipart/alternative").attribute("boundary", boundary),
+            vec![
+                MimePart::new("text/plain", email.text.as_str()),
+                MimePart::new("text/html", email.html.as_str()),
+            ],
+        );
+        MessageBuilder::new()
+            .from((
+                self.settings.reseller_name.as_str(),
+                self.settings.sender.as_str(),
+            ))
+            .to(email.to.as_str())
+            .subject(email.subject.as_str())
+            .date(sent_at.timestamp())
+            .message_id(format!("{message_id}@renewals"))
+            .header("Auto-Submitted", Raw::new("auto-generated"))
+            .body(body)
+            .write_to_vec()
+            .expect("writing to a Vec cannot fail")
+    }
+
+    fn render_layout(&self, name: &str, ctx: Value, notice: &Notice) -> String {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .unwrap_or_else(|e| panic!("rendering {name} for {}: {e:#}", notice.kind()))
+    }
+
+    fn product_name(&self, sku: &str) -> String {
+        one_line(self.names.get(sku).map(String::as_str).unwrap_or(sku))
+    }
+
+    /// Values the copy templates may use, all preformatted strings, numbers or flags.
+    fn copy_context(&self, notice: &Notice, tenant: &Tenant, locale: Locale, lang: &str) -> Value {
+        let date = |d: NaiveDate| Value::from(format_date(d, locale));
+        let mut c: BTreeMap<&'static str, Value> = BTreeMap::new();
+        c.insert("kind", Value::from(notice.kind()));
+        c.insert("lang", Value::from(lang));
+        c.insert(
+            "reseller",
+            Value::from(one_line(&self.settings.reseller_name)),
+        );
+        c.insert("tenant", Value::from(one_line(&tenant.name)));
+        c.insert("tenant_id", Value::from(tenant.id.as_str()));
+        c.insert(
+            "method",
+            Value::from(match tenant.payment_method {
+                PaymentMethod::Blik => "blik",
+                PaymentMethod::Transfer => "transfer",
+                PaymentMethod::Card => "card",
+            }),
+        );
+        if let Some(d) = notice.document() {
+            let purposes = |p: LinePurpose| d.lines.iter().any(|l| l.purpose == p);
+            c.insert("number", Value::from(d.number.to_string()));
+            c.insert("order", Value::from(d.kind == DocumentKind::Order));
+            c.insert(
+                "seat_addition",
+                Value::from(purposes(LinePurpose::SeatAddition)),
+            );
+            c.insert(
+                "new_subscription",
+                Value::from(purposes(LinePurpose::NewSubscription)),
+            );
+            c.insert("gross", Value::from(format_amount(d.totals.gross, locale)));
+            c.insert("issue", date(d.issue_date));
+            c.insert("due", date(d.due_date));
+            c.insert("period_from", date(d.period.start));
+            c.insert("period_to", date(d.period.last_day()));
+            c.insert("link", Value::from(payment_link(d).is_some()));
+        }
+        match notice {
+            Notice::Reminder { document, stage } => {
+                c.insert("due_today", Value::from(*stage >= document.due_date));
+            }
+            Notice::Overdue { suspension_on, .. } => {
+                c.insert("suspension_on", date(*suspension_on));
+            }
+            Notice::Suspension {
+                data_kept_until, ..
+            } => {
+                c.insert("kept_until", date(*data_kept_until));
+            }
+            Notice::PaymentConfirmation { paid_on, late, .. } => {
+                c.insert("paid_on", date(*paid_on));
+                c.insert("late", Value::from(*late));
+            }
+            Notice::OrderPaid { paid_on, .. } => {
+                c.insert("paid_on", date(*paid_on));
+            }
+            Notice::Restored {
+                period, paid_on, ..
+            } => {
+                c.insert("paid_on", date(*paid_on));
+                c.insert("new_from", date(period.start));
+                c.insert("new_to", date(period.last_day()));
+            }
+            Notice::ReductionScheduled {
+                subscription,
+                product,
+                seats_now,
+                seats_next,
+                effective,
+                representative,
+            } => {
+                c.insert("subscription", Value::from(subscription.to_string()));
+                c.insert("product", Value::from(self.product_name(product)));
+                c.insert("seats_now", Value::from(*seats_now));
+                c.insert("seats_next", Value::from(*seats_next));
+                c.insert("effective", date(*effective));
+                c.insert("representative", Value::from(one_line(representative)));
+            }
+            Notice::PlanChange {
+                subscription,
+                from,
+                to,
+                effective,
+                new_subscription,
+            } => {
+                c.insert("subscription", Value::from(subscription.to_string()));
+                c.insert("from", Value::from(self.product_name(from)));
+                c.insert("to", Value::from(self.product_name(to)));
+                c.insert("effective", date(*effective));
+                c.insert(
+                    "new_subscription",
+                    new_subscription
+                        .as_ref()
+                        .map(|s| Value::from(s.to_string()))
+                        .unwrap_or(Value::from(())),
+                );
+            }
+            Notice::RenewalEnded {
+                subscription,
+                product,
+                ended_on,
+            } => {
+                c.insert("subscription", Value::from(subscription.to_string()));
+                c.insert("product", Value::from(self.product_name(product)));
+                c.insert("ended_on", date(*ended_on));
+            }
+            Notice::OperatorAlert {
+                reason,
+                session_id,
+                order_id,
+                amount,
+                document,
+            } => {
+                c.insert("reason", Value::from(one_line(reason)));
+                c.insert("session_id", Value::from(one_line(session_id)));
+                c.insert("order_id", Value::from(*order_id));
+                c.insert("amount", Value::from(format_amount(*amount, locale)));
+                c.insert(
+                    "document",
+                    document
+                        .as_ref()
+                        .map(|n| Value::from(n.to_string()))
+                        .unwrap_or(Value::from(())),
+                );
+            }
+            _ => {}
+        }
+        Value::from(c)
+    }
+
+    /// The document block of the layout: header facts, lines and totals.
+    fn document_value(
+        &self,
+        d: &Document,
+        tenant: &Tenant,
+        locale: Locale,
+        unpaid: bool,
+        paid_on: Option<NaiveDate>,
+    ) -> Value {
+        let lines: Vec<Value> = d
+            .lines
+            .iter()
+            .map(|l| {
+                Value::from(BTreeMap::from([
+                    ("name", Value::from(one_line(&l.product_name))),
+                    ("seats", Value::from(l.seats)),
+                    ("period", Value::from(format_period(l.period, locale))),
+                    ("net", Value::from(format_amount(l.net, locale))),
+                ]))
+            })
+            .collect();
+        let opt_date = |d: Option<NaiveDate>| {
+            d.map(|d| Value::from(format_date(d, locale)))
+                .unwrap_or(Value::from(()))
+        };
+        Value::from(BTreeMap::from([
+            ("kind", Value::from(d.kind.as_str())),
+            ("number", Value::from(d.number.to_string())),
+            ("buyer", Value::from(one_line(&tenant.name))),
+            ("nip", Value::from(tenant.nip.as_str())),
+            ("issued", Value::from(format_date(d.issue_date, locale))),
+            ("due", opt_date(unpaid.then_some(d.due_date))),
+            ("paid", opt_date(paid_on)),
+            ("unpaid", Value::from(unpaid)),
+            ("lines", Value::from(lines)),
+            ("net", Value::from(format_amount(d.totals.net, locale))),
+            ("vat", Value::from(format_amount(d.totals.vat, locale))),
+            ("gross", Value::from(format_amount(d.totals.gross, locale))),
+        ]))
+    }
+}
+
+/// `1 234,56 zł` (Polish, plain space between thousands) or `PLN 1,234.56` (English).
+pub fn format_amount(m: Money, locale: Locale) -> String {
+    let grosze = m.grosze();
+    let (zl, gr) = (grosze.unsigned_abs() / 100, grosze.unsigned_abs() % 100);
+    let (thousands, decimal) = match locale {
+        Locale::Pl => (' ', ','),
+        Locale::En => (',', '.'),
+    };
+    let digits = zl.to_string();
+    let mut out = String::with_capacity(digits.len() + 12);
+    if locale == Locale::En {
+        out.push_str("PLN ");
+    }
+    if grosze < 0 {
+        out.push('-');
+    }
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(thousands);
+        }
+        out.push(ch);
+    }
+    let _ = write!(out, "{decimal}{gr:02}");
+    if locale == Locale::Pl {
+        out.push_str(" zł");
+    }
+    out
+}
+
+const MONTHS_PL_GENITIVE: [&str; 12] = [
+    "stycznia",
+    "lutego",
+    "marca",
+    "kwietnia",
+    "maja",
+    "czerwca",
+    "lipca",
+    "sierpnia",
+    "września",
+    "października",
+    "listopada",
+    "grudnia",
+];
+
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// `27 lutego 2026` (Polish, month in the genitive) or `27 February 2026` (English).
+pub fn format_date(d: NaiveDate, locale: Locale) -> String {
+    let months = match locale {
+        Locale::Pl => &MONTHS_PL_GENITIVE,
+        Locale::En => &MONTHS_EN,
+    };
+    format!("{} {} {}", d.day(), months[d.month0() as usize], d.year())
+}
+
+/// A half-open period shown by its first and last day: `1 marca 2026 – 31 marca 2026`.
+fn format_period(p: Period, locale: Locale) -> String {
+    format!(
+        "{} – {}",
+        format_date(p.start, locale),
+        format_date(p.last_day(), locale)
+    )
+}
+
+/// The payment link, only if it is a web address (never `javascript:` or the like).
+fn payment_link(d: &Document) -> Option<&str> {
+    d.payment
+        .link
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
+}
+
+/// Collapses whitespace and control characters so a value cannot break lines or paragraphs.
+fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(|c: char| c.is_whitespace() || c.is_control()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+fn write_html_escaped(out: &mut minijinja::Output, s: &str) -> std::fmt::Result {
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.write_str(&s[start..i])?;
+        out.write_str(rep)?;
+        start = i + 1;
+    }
+    out.write_str(&s[start..])
+}
+
+/// Greedy word wrap for the plain-text part (counts characters, not bytes).
+fn wrap(s: &str, width: usize) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / width + 1);
+    let mut col = 0;
+    for word in s.split(' ').filter(|w| !w.is_empty()) {
+        let len = word.chars().count();
+        if col > 0 && col + 1 + len > width {
+            out.push('\n');
+            col = 0;
+        } else if col > 0 {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += len;
+    }
+    out
+}
+
+/// At most one blank line in a row, no blank lines at the start, one newline at the end.
+fn tidy_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 1);
+    let mut blank = true;
+    for line in s.lines() {
+        if line.trim().is_empty() {
+            if !blank {
+                out.push('\n');
+            }
+            blank = true;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+            blank = false;
+        }
+    }
+    if out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// What a copy template said, split by its grammar (see the top of `copy.pl.txt`).
+struct Copy {
+    subject: String,
+    intro: Vec<Block>,
+    outro: Vec<Block>,
+}
+
+struct Block {
+    kind: &'static str,
+    text: String,
+    rows: Vec<(String, String)>,
+}
+
+impl Copy {
+    fn parse(s: &str) -> Copy {
+        let mut subject = None;
+        let (mut intro, mut outro) = (Vec::new(), Vec::new());
+        let mut after_document = false;
+        let mut lines: Vec<&str> = Vec::new();
+        let mut flush = |lines: &mut Vec<&str>| {
+            if lines.is_empty() {
+                return;
+            }
+            if subject.is_none() {
+                subject = Some(one_line(&lines.join(" ")));
+            } else if lines.len() == 1 && lines[0] == "---" {
+                after_document = true;
+            } else {
+                let block = Block::parse(lines);
+                if after_document {
+                    outro.push(block);
+                } else {
+                    intro.push(block);
+                }
+            }
+            lines.clear();
+        };
+        for line in s.lines().map(str::trim) {
+            if line.is_empty() {
+                flush(&mut lines);
+            } else {
+                lines.push(line);
+            }
+        }
+        flush(&mut lines);
+        Copy {
+            subject: subject.unwrap_or_default(),
+            intro,
+            outro,
+        }
+    }
+}
+
+impl Block {
+    fn parse(lines: &[&str]) -> Block {
+        if lines.iter().all(|l| l.starts_with("- ")) {
+            let rows = lines
+                .iter()
+                .map(|l| {
+                    let l = &l[2..];
+                    match l.split_once(": ") {
+                        Some((k, v)) => (k.trim().to_string(), v.trim().to_string()),
+                        None => (String::new(), l.trim().to_string()),
+                    }
+                })
+                .collect();
+            return Block {
+                kind: "facts",
+                text: String::new(),
+                rows,
+            };
+        }
+        let text = one_line(&lines.join(" "));
+        match text.strip_prefix("! ") {
+            Some(rest) => Block {
+                kind: "note",
+                text: rest.to_string(),
+                rows: vec![],
+            },
+            None => Block {
+                kind: "p",
+                text,
+                rows: vec![],
+            },
+        }
+    }
+}
+
+fn blocks_value(blocks: &[Block]) -> Value {
+    Value::from(
+        blocks
+            .iter()
+            .map(|b| {
+                let rows: Vec<Value> = b
+                    .rows
+                    .iter()
+                    .map(|(k, v)| {
+                        Value::from(BTreeMap::from([
+                            ("label", Value::from(k.as_str())),
+                            ("value", Value::from(v.as_str())),
+                        ]))
+                    })
+                    .collect();
+                Value::from(BTreeMap::from([
+                    ("kind", Value::from(b.kind)),
+                    ("text", Value::from(b.text.as_str())),
+                    ("rows", Value::from(rows)),
+                ]))
+            })
+            .collect::<Vec<Value>>(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use renewals_domain::{DocumentNumber, EmailAddress, Line, Nip, SubscriptionId, TenantId};
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn money(s: &str) -> Money {
+        Money::parse(s).unwrap()
+    }
+
+    fn settings() -> MailSettings {
+        MailSettings {
+            sender: "faktury@licencje365.pl".into(),
+            operator: "operator@licencje365.pl".into(),
+            bank_account: "PL61 1090 1014 0000 0712 1981 2874".into(),
+            reseller_name: "Licencje365 sp. z o.o.".into(),
+        }
+    }
+
+    fn renderer() -> Renderer {
+        Renderer::new(settings(), Catalog::default_catalog())
+    }
+
+    fn tenant(locale: Locale, method: PaymentMethod) -> Tenant {
+        Tenant {
+            id: TenantId::parse("kowalski-i-syn").unwrap(),
+            name: "Kowalski & Syn <Sp. z o.o.>".into(),
+            nip: Nip::parse("5260001246").unwrap(),
+            address: "ul. Polna 1, 00-001 Warszawa".into(),
+            email: EmailAddress::parse("faktury@kowalski.pl").unwrap(),
+            locale,
+            payment_method: method,
+        }
+    }
+
+    /// Two lines, 1 003,71 + 230,85 = 1 234,56 zł net.
+    fn proforma() -> Document {
+        let t = TenantId::parse("kowalski-i-syn").unwrap();
+        let period = Period {
+            start: d("2026-03-01"),
+            end: d("2026-04-01"),
+        };
+        let line = |n: usize, sku: &str, name: &str, seats: u32, unit: &str, net: &str| Line {
+            subscription: SubscriptionId::new(&t, n),
+            product: sku.into(),
+            product_name: name.into(),
+            seats,
+            unit_price: money(unit),
+            period,
+            net: money(net),
+            purpose: LinePurpose::Renewal,
+        };
+        let mut doc = Document::new(
+            DocumentNumber::parse("PF/2026/02/0007").unwrap(),
+            t.clone(),
+            d("2026-02-22"),
+            d("2026-02-28"),
+            period,
+            vec![
+                line(
+                    1,
+                    "business-premium",
+                    "Microsoft 365 Business Premium",
+                    9,
+                    "111.52",
+                    "1003.71",
+                ),
+                line(
+                    2,
+                    "business-standard",
+                    "Microsoft 365 Business Standard",
+                    3,
+                    "76.95",
+                    "230.85",
+                ),
+            ],
+        );
+        doc.payment.link = Some("https://sandbox.przelewy24.pl/trnRequest/ABC-123?x=1&y=2".into());
+        doc
+    }
+
+    fn all_notices() -> Vec<Notice> {
+        let doc = proforma();
+        let mut order = doc.clone();
+        order.number = DocumentNumber::parse("ZAM/2026/02/0003").unwrap();
+        order.kind = DocumentKind::Order;
+        for l in &mut order.lines {
+            l.purpose = LinePurpose::SeatAddition;
+        }
+        let sub = SubscriptionId::parse("kowalski-i-syn-1").unwrap();
+        vec![
+            Notice::Proforma {
+                document: doc.clone(),
+            },
+            Notice::Reminder {
+                document: doc.clone(),
+                stage: d("2026-02-25"),
+            },
+            Notice::Reminder {
+                document: doc.clone(),
+                stage: d("2026-02-28"),
+            },
+            Notice::Overdue {
+                document: doc.clone(),
+                suspension_on: d("2026-03-06"),
+            },
+            Notice::Suspension {
+                document: doc.clone(),
+                data_kept_until: d("2026-06-04"),
+            },
+            Notice::PaymentConfirmation {
+                document: doc.clone(),
+                paid_on: d("2026-03-02"),
+                late: true,
+            },
+            Notice::Order {
+                document: order.clone(),
+            },
+            Notice::OrderPaid {
+                document: order.clone(),
+                paid_on: d("2026-02-24"),
+            },
+            Notice::ReductionScheduled {
+                subscription: sub.clone(),
+                product: "business-premium".into(),
+                seats_now: 9,
+                seats_next: 5,
+                effective: d("2026-04-01"),
+                representative: "Anna Nowak".into(),
+            },
+            Notice::PlanChange {
+                subscription: sub.clone(),
+                from: "business-basic".into(),
+                to: "business-premium".into(),
+                effective: d("2026-04-01"),
+                new_subscription: None,
+            },
+            Notice::PlanChange {
+                subscription: sub.clone(),
+                from: "business-basic".into(),
+                to: "no-such-sku".into(),
+                effective: d("2026-02-20"),
+                new_subscription: Some(SubscriptionId::parse("kowalski-i-syn-3").unwrap()),
+            },
+            Notice::RenewalEnded {
+                subscription: sub,
+                product: "apps-for-business".into(),
+                ended_on: d("2026-04-01"),
+            },
+            Notice::Restored {
+                document: doc,
+                period: Period {
+                    start: d("2026-03-20"),
+                    end: d("2026-04-20"),
+                },
+                paid_on: d("2026-03-20"),
+            },
+            Notice::OperatorAlert {
+                reason: "amount 100 does not match the gross of PF/2026/02/0007".into(),
+                session_id: "PF-2026-02-0007-1".into(),
+                order_id: 31337,
+                amount: money("1.00"),
+                document: Some(DocumentNumber::parse("PF/2026/02/0007").unwrap()),
+            },
+        ]
+    }
+
+    #[test]
+    fn amounts_are_formatted_per_locale() {
+        let cases = [
+            ("0", "0,00 zł", "PLN 0.00"),
+            ("5", "5,00 zł", "PLN 5.00"),
+            ("999.99", "999,99 zł", "PLN 999.99"),
+            ("1234.56", "1 234,56 zł", "PLN 1,234.56"),
+            ("1234567.89", "1 234 567,89 zł", "PLN 1,234,567.89"),
+        ];
+        for (amount, pl, en) in cases {
+            assert_eq!(format_amount(money(amount), Locale::Pl), pl);
+            assert_eq!(format_amount(money(amount), Locale::En), en);
+        }
+    }
+
+    #[test]
+    fn dates_use_polish_genitive_months() {
+        let expected = [
+            "stycznia",
+            "lutego",
+            "marca",
+            "kwietnia",
+            "maja",
+            "czerwca",
+            "lipca",
+            "sierpnia",
+            "września",
+            "października",
+            "listopada",
+            "grudnia",
+        ];
+        for (i, month) in expected.iter().enumerate() {
+            let date = NaiveDate::from_ymd_opt(2026, i as u32 + 1, 5).unwrap();
+            assert_eq!(format_date(date, Locale::Pl), format!("5 {month} 2026"));
+        }
+        assert_eq!(format_date(d("2026-02-27"), Locale::Pl), "27 lutego 2026");
+        assert_eq!(format_date(d("2026-05-01"), Locale::Pl), "1 maja 2026");
+        assert_eq!(format_date(d("2026-12-31"), Locale::Pl), "31 grudnia 2026");
+        assert_eq!(format_date(d("2026-02-27"), Locale::En), "27 February 2026");
+    }
+
+    #[test]
+    fn polish_proforma() {
+        let r = renderer();
+        let t = tenant(Locale::Pl, PaymentMethod::Blik);
+        let e = r.render(
+            &Notice::Proforma {
+                document: proforma(),
+            },
+            &t,
+        );
+        assert_eq!(e.kind, "proforma");
+        assert_eq!(e.to, "faktury@kowalski.pl");
+        assert!(e.subject.contains("PF/2026/02/0007"), "{}", e.subject);
+        assert!(e.subject.contains("28 lutego 2026"), "{}", e.subject);
+        assert!(!e.subject.contains('\n'));
+        // 1 234,56 net, 283,95 VAT, 1 518,51 gross.
+        for s in [&e.text, &e.html] {
+            assert!(s.contains("1 234,56 zł"), "{s}");
+            assert!(s.contains("283,95 zł"), "{s}");
+            assert!(s.contains("1 518,51 zł"), "{s}");
+            assert!(s.contains("1 003,71 zł"), "{s}");
+            assert!(s.contains("PL61 1090 1014 0000 0712 1981 2874"), "{s}");
+            assert!(s.contains("Pro-forma nie jest fakturą VAT"), "{s}");
+            assert!(s.contains("Szanowni Państwo,"), "{s}");
+            assert!(s.contains("kodem BLIK"), "{s}");
+            assert!(s.contains("Microsoft 365 Business Premium"), "{s}");
+            assert!(s.contains("1 marca 2026 – 31 marca 2026"), "{s}");
+            assert!(s.contains("Licencje365 sp. z o.o."), "{s}");
+        }
+        assert!(
+            e.text.contains("Tytuł przelewu: PF/2026/02/0007"),
+            "{}",
+            e.text
+        );
+        assert!(e
+            .text
+            .contains("https://sandbox.przelewy24.pl/trnRequest/ABC-123?x=1&y=2"));
+        assert!(e.text.contains("Kowalski & Syn <Sp. z o.o.>"), "{}", e.text);
+        // HTML: tenant-provided text is escaped, the link's `&` too.
+        assert!(
+            e.html.contains("Kowalski &amp; Syn &lt;Sp. z o.o.&gt;"),
+            "{}",
+            e.html
+        );
+        assert!(!e.html.contains("<Sp. z o.o.>"));
+        assert!(e
+            .html
+            .contains(r#"href="https://sandbox.przelewy24.pl/trnRequest/ABC-123?x=1&amp;y=2""#));
+        assert!(e.html.contains(r#"<html lang="pl""#));
+        assert!(e.html.contains("max-width:600px"));
+    }
+
+    #[test]
+    fn english_proforma() {
+        let r = renderer();
+        let t = tenant(Locale::En, PaymentMethod::Card);
+        let e = r.render(
+            &Notice::Proforma {
+                document: proforma(),
+            },
+            &t,
+        );
+        assert!(e.subject.contains("PF/2026/02/0007"), "{}", e.subject);
+        assert!(e.subject.contains("28 February 2026"), "{}", e.subject);
+        for s in [&e.text, &e.html] {
+            assert!(s.contains("PLN 1,234.56"), "{s}");
+            assert!(s.contains("PLN 1,518.51"), "{s}");
+            assert!(s.contains("PL61 1090 1014 0000 0712 1981 2874"), "{s}");
+            assert!(s.contains("not a VAT invoice"), "{s}");
+            assert!(s.contains("charged automatically"), "{s}");
+            assert!(s.contains("Dear Customer,"), "{s}");
+        }
+        assert!(!e.text.contains(" zł"));
+        assert!(e.html.contains("Kowalski &amp; Syn &lt;Sp. z o.o.&gt;"));
+        assert!(e.html.contains(r#"<html lang="en""#));
+    }
+
+    #[test]
+    fn every_kind_renders_in_both_locales_and_methods() {
+        let r = renderer();
+        for locale in [Locale::Pl, Locale::En] {
+            for method in [
+                PaymentMethod::Blik,
+                PaymentMethod::Transfer,
+                PaymentMethod::Card,
+            ] {
+                let t = tenant(locale, method);
+                for n in all_notices() {
+                    let e = r.render(&n, &t);
+                    assert_eq!(e.kind, n.kind());
+                    assert!(!e.subject.is_empty() && !e.subject.contains('\n'), "{e:?}");
+                    assert!(!e.text.contains("\n\n\n"), "{}", e.text);
+                    assert!(!e.text.contains("{{") && !e.html.contains("{{"));
+                    assert!(!e.text.contains("undefined") && !e.html.contains("none"));
+                    if let Some(doc) = n.document() {
+                        let number = doc.number.to_string();
+                        assert!(e.text.contains(&number) && e.html.contains(&number));
+                    }
+                    let internal = n.kind() == "operator-alert";
+                    assert_eq!(
+                        e.to,
+                        if internal {
+                            "operator@licencje365.pl"
+                        } else {
+                            "faktury@kowalski.pl"
+                        }
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn notice_specifics() {
+        let r = renderer();
+        let pl = tenant(Locale::Pl, PaymentMethod::Transfer);
+        let en = tenant(Locale::En, PaymentMethod::Blik);
+        let n = all_notices();
+        let text = |i: usize, t: &Tenant| r.render(&n[i], t);
+
+        let e = text(2, &pl); // reminder on the due date
+        assert!(
+            e.subject
+                .starts_with("Dziś mija termin płatności pro-formy"),
+            "{}",
+            e.subject
+        );
+        let e = text(3, &pl); // overdue
+        assert!(
+            e.text.contains("6 marca 2026") && e.text.contains("nadal działają"),
+            "{}",
+            e.text
+        );
+        let e = text(4, &pl); // suspension
+        assert!(
+            e.text.contains("4 czerwca 2026") && e.text.contains("w dniu\nwpłaty")
+                || e.text.contains("w dniu wpłaty"),
+            "{}",
+            e.text
+        );
+        assert!(
+            e.text.contains("zablokowane") && e.text.contains("Numer rachunku:"),
+            "{}",
+            e.text
+        );
+        let e = text(5, &pl); // payment confirmation
+        assert!(
+            !e.text.contains("Numer rachunku") && e.text.contains("okresie karencji"),
+            "{}",
+            e.text
+        );
+        assert!(
+            e.text.contains("Data płatności: 2 marca 2026"),
+            "{}",
+            e.text
+        );
+        let e = text(6, &en); // order
+        assert!(
+            e.subject.starts_with("Order ZAM/2026/02/0003"),
+            "{}",
+            e.subject
+        );
+        assert!(e.text.contains("An order is not a VAT invoice") && e.text.contains("BLIK"));
+        let e = text(8, &pl); // reduction: catalog name
+        assert!(
+            e.subject.contains("Microsoft 365 Business Premium") && e.text.contains("Anna Nowak"),
+            "{}",
+            e.subject
+        );
+        assert!(e.text.contains("z 9 do 5"), "{}", e.text);
+        let e = text(10, &pl); // plan change now: unknown sku falls back to the sku
+        assert!(e.text.contains("no-such-sku") && e.text.contains("Microsoft 365 Business Basic"));
+        let e = text(11, &en); // renewal ended
+        assert!(
+            e.subject.contains("Microsoft 365 Apps for business"),
+            "{}",
+            e.subject
+        );
+        let e = text(12, &pl); // restored
+        assert!(
+            e.text.contains("20 marca 2026 do 19 kwietnia 2026"),
+            "{}",
+            e.text
+        );
+        let e = text(13, &en); // operator alert: Polish, to the operator
+        assert_eq!(e.to, "operator@licencje365.pl");
+        assert!(
+            e.text.starts_with("Dzień dobry,") && e.text.contains("31337"),
+            "{}",
+            e.text
+        );
+    }
+
+    #[test]
+    fn mime_is_multipart_alternative_utf8() {
+        let r = renderer();
+        let t = tenant(Locale::Pl, PaymentMethod::Blik);
+        let e = r.render(
+            &Notice::Proforma {
+                document: proforma(),
+            },
+            &t,
+        );
+        let at = DateTime::parse_from_rfc3339("2026-02-22T06:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let bytes = r.mime(&e, "kowalski-i-syn.proforma.PF.2026.02.0007", at);
+        assert_eq!(
+            bytes,
+            r.mime(&e, "kowalski-i-syn.proforma.PF.2026.02.0007", at),
+            "deterministic"
+        );
+        let s = String::from_utf8(bytes).unwrap();
+        let headers = &s[..s.find("\r\n\r\n").unwrap()];
+        assert!(headers.contains("multipart/alternative"), "{headers}");
+        assert!(s.contains("text/plain") && s.contains("text/html"), "{s}");
+        assert!(
+            s.to_ascii_lowercase().contains("charset=\"utf-8\"")
+                || s.to_ascii_lowercase().contains("charset=utf-8")
+        );
+        assert!(
+            headers.contains("Message-ID: <kowalski-i-syn.proforma.PF.2026.02.0007@renewals>"),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("Date: Sun, 22 Feb 2026 06:00:00 +0000"),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("<faktury@licencje365.pl>")
+                && headers.contains("To: <faktury@kowalski.pl>"),
+            "{headers}"
+        );
+        // The Polish subject ("płatności") is RFC 2047-encoded, headers stay ASCII.
+        let subject = headers
+            .lines()
+            .skip_while(|l| !l.starts_with("Subject:"))
+            .take_while(|l| l.starts_with("Subject:") || l.starts_with(' '))
+            .collect::<String>();
+        assert!(
+            subject.to_ascii_lowercase().contains("=?utf-8?"),
+            "{subject}"
+        );
+        assert!(headers.is_ascii(), "{headers}");
+        assert!(s.is_ascii(), "bodies are transfer-encoded");
+    }
+
+    #[test]
+    #[ignore = "timing; run with --release -- --ignored --nocapture"]
+    fn render_speed() {
+        let r = renderer();
+        let t = tenant(Locale::Pl, PaymentMethod::Blik);
+        let notices = all_notices();
+        let n = 10_000;
+        let proforma = Notice::Proforma {
+            document: proforma(),
+        };
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(r.render(&proforma, &t));
+        }
+        let per = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+        println!("render proforma: {per:.1} µs/message");
+        let start = std::time::Instant::now();
+        for i in 0..n {
+            std::hint::black_box(r.render(&notices[i % notices.len()], &t));
+        }
+        let per = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+        println!("render mixed kinds: {per:.1} µs/message");
+        let e = r.render(&proforma, &t);
+        let at = Utc::now();
+        let start = std::time::Instant::now();
+        for i in 0..n {
+            std::hint::black_box(r.mime(&e, &i.to_string(), at));
+        }
+        let per = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+        println!("mime: {per:.1} µs/message");
+    }
+}

@@ -1,0 +1,200 @@
+//! Ports: what the use cases need from the outside world. Adapters live in other crates.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use renewals_domain::{
+    Account, Document, DocumentNumber, DocumentStatus, Money, PaymentOutcome, SeriesKey,
+    SubscriptionId, TenantId,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Someone else changed the account, a counter or a unique key first: reload and retry.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// An e-mail committed with the state change that caused it, sent after the commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    /// One message per cause (e.g. `reminder:PF/2026/11/0001:2026-11-27`).
+    pub key: String,
+    pub tenant: TenantId,
+    pub kind: String,
+    pub to: String,
+    pub subject: String,
+    pub document: Option<String>,
+    /// The business date the e-mail belongs to.
+    pub date: NaiveDate,
+    /// The complete MIME message, byte for byte what every mailer sends.
+    #[serde(skip)]
+    pub mime: Vec<u8>,
+}
+
+/// A stored outbox message with its delivery state.
+#[derive(Clone, Debug)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub message: OutboxMessage,
+    pub sent: bool,
+}
+
+/// A provider payment, unique by its order id: the idempotency key of every notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    pub order_id: i64,
+    pub session_id: String,
+    pub document: Option<DocumentNumber>,
+    pub tenant: Option<TenantId>,
+    pub amount: Money,
+    pub received_on: NaiveDate,
+    pub method: String,
+    pub outcome: PaymentOutcome,
+}
+
+/// A notification that activated nothing and needs a person: unknown document, wrong amount.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewItem {
+    pub order_id: i64,
+    pub session_id: String,
+    pub amount: Money,
+    pub received_on: NaiveDate,
+    pub reason: String,
+}
+
+/// Everything one atomic change writes. The store applies all of it or nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Change {
+    /// The account after the change, guarded by `Account::version` as loaded (0 = new).
+    pub account: Option<Account>,
+    pub next_action: Option<NaiveDate>,
+    pub new_documents: Vec<Document>,
+    pub status_changes: Vec<(DocumentNumber, DocumentStatus)>,
+    /// `(series, last number as read, last number after)`: gapless numbering.
+    pub counters: Vec<(SeriesKey, u32, u32)>,
+    pub emails: Vec<OutboxMessage>,
+    pub payment: Option<PaymentRecord>,
+    pub review: Option<ReviewItem>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn load_account(&self, tenant: &TenantId) -> Result<Option<Account>, StoreError>;
+    async fn tenant_of(&self, sub: &SubscriptionId) -> Result<Option<TenantId>, StoreError>;
+    /// Tenants whose next action date is on or before `date`, after `after`, in id order.
+    async fn due_tenants(
+        &self,
+        date: NaiveDate,
+        after: Option<&TenantId>,
+        limit: usize,
+    ) -> Result<Vec<TenantId>, StoreError>;
+    async fn last_number(&self, series: SeriesKey) -> Result<u32, StoreError>;
+    async fn document(&self, number: &DocumentNumber) -> Result<Option<Document>, StoreError>;
+    async fn document_by_session(&self, session_id: &str)
+        -> Result<Option<Document>, StoreError>;
+    async fn documents_of(&self, tenant: &TenantId) -> Result<Vec<Document>, StoreError>;
+    async fn payment(&self, order_id: i64) -> Result<Option<PaymentRecord>, StoreError>;
+    async fn review_item(&self, order_id: i64) -> Result<Option<ReviewItem>, StoreError>;
+    async fn emails_of(&self, tenant: &TenantId) -> Result<Vec<OutboxMessage>, StoreError>;
+    async fn unsent(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError>;
+    async fn mark_sent(&self, id: i64) -> Result<(), StoreError>;
+    /// Writes the change atomically, or returns `Conflict` and writes nothing.
+    async fn commit(&self, change: Change) -> Result<(), StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Try again later (throttling, a full disk); the message stays in the outbox.
+    #[error("temporary mail failure: {0}")]
+    Temporary(String),
+    #[error("mail rejected: {0}")]
+    Rejected(String),
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends one stored message; `id` is stable across retries.
+    async fn send(&self, id: i64, message: &OutboxMessage) -> Result<(), MailError>;
+}
+
+/// What `PUT /api/v1/transaction/verify` needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    pub session_id: String,
+    pub order_id: i64,
+    pub amount: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The provider says the transaction is not valid: nothing is settled.
+    #[error("the provider refused verification: {0}")]
+    Refused(String),
+    /// The provider could not be asked; the notification will come again.
+    #[error("the provider is unreachable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait PaymentProvider: Send + Sync {
+    async fn verify(&self, v: &Verification) -> Result<(), VerifyError>;
+}
+
+/// The only source of "now" for the shell; the domain never asks.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock stopped at one instant: for tests, `pay --date` and the simulator.
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// A clock a driver moves by hand: the demo and the simulator walk it day by day.
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> ManualClock {
+        ManualClock(std::sync::atomic::AtomicI64::new(at.timestamp()))
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        self.0
+            .store(at.timestamp(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.0.load(std::sync::atomic::Ordering::Relaxed), 0)
+            .expect("valid timestamp")
+    }
+}
+
+/// Noon in Warsaw on a business date: an instant whose Warsaw date is unambiguous.
+pub fn warsaw_noon(date: NaiveDate) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    chrono_tz::Europe::Warsaw
+        .from_local_datetime(&date.and_hms_opt(12, 0, 0).expect("valid time"))
+        .single()
+        .expect("noon is never ambiguous")
+        .with_timezone(&Utc)
+}

@@ -1,0 +1,46 @@
+//! An offline Przelewy24 for `renewals pay`, the demo and the simulator: it checks the
+//! verify request the way the provider would and accepts it.
+
+use async_trait::async_trait;
+use renewals_app::config::P24Settings;
+use renewals_app::ports::{PaymentProvider, Verification, VerifyError};
+use renewals_app::przelewy24::{verify_sign, VerifyRequest};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub struct OfflineProvider {
+    settings: P24Settings,
+    verified: AtomicUsize,
+}
+
+impl OfflineProvider {
+    pub fn new(settings: P24Settings) -> OfflineProvider {
+        OfflineProvider {
+            settings,
+            verified: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many verifications were accepted.
+    pub fn verified(&self) -> usize {
+        self.verified.load(Ordering::Relaxed)
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for OfflineProvider {
+    async fn verify(&self, v: &Verification) -> Result<(), VerifyError> {
+        let request = VerifyRequest::new(&self.settings, v);
+        let expected = verify_sign(
+            &request.session_id,
+            request.order_id,
+            request.amount,
+            &request.currency,
+            &self.settings.crc,
+        );
+        if request.sign != expected || request.currency != "PLN" || request.amount <= 0 {
+            return Err(VerifyError::Refused("invalid verify request".into()));
+        }
+        self.verified.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}

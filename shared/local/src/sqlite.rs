@@ -1,0 +1,469 @@
+//! The embedded store on SQLite: one row per account with a version, unique keys for every
+//! idempotent fact (document number, session id, e-mail key, payment order id), and each
+//! change written in one `BEGIN IMMEDIATE` transaction.
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use renewals_app::ports::{
+    Change, OutboxMessage, PaymentRecord, ReviewItem, StoredMessage, Store, StoreError,
+};
+use renewals_domain::{Account, Document, DocumentNumber, SeriesKey, SubscriptionId, TenantId};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+use std::sync::Mutex;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS accounts (
+    tenant TEXT PRIMARY KEY, version INTEGER NOT NULL, next_action TEXT, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS accounts_due ON accounts(next_action);
+CREATE TABLE IF NOT EXISTS subscriptions (id TEXT PRIMARY KEY, tenant TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    number TEXT PRIMARY KEY, tenant TEXT NOT NULL, session_id TEXT NOT NULL UNIQUE,
+    issue_date TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS documents_tenant ON documents(tenant);
+CREATE INDEX IF NOT EXISTS documents_issued ON documents(issue_date);
+CREATE TABLE IF NOT EXISTS counters (series TEXT PRIMARY KEY, last INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL,
+    kind TEXT NOT NULL, recipient TEXT NOT NULL, subject TEXT NOT NULL, document TEXT,
+    date TEXT NOT NULL, mime BLOB NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS outbox_tenant ON outbox(tenant);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(id) WHERE sent = 0;
+CREATE TABLE IF NOT EXISTS payments (order_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reviews (order_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+";
+
+/// How durable each commit is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// WAL with `synchronous=NORMAL`: survives a crash of the process.
+    Normal,
+    /// No syncing at all, for throw-away simulations.
+    Scratch,
+}
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn unexpected(e: impl Into<anyhow::Error>) -> StoreError {
+    StoreError::Unexpected(e.into())
+}
+
+/// A unique key or a version check refused the write: someone else was first.
+fn conflict_or(e: rusqlite::Error, what: &str) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation => {
+            StoreError::Conflict(format!("{what}: {e}"))
+        }
+        _ => unexpected(anyhow::Error::new(e).context(what.to_string())),
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(unexpected)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, StoreError> {
+    serde_json::from_str(body).map_err(unexpected)
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path, durability: Durability) -> anyhow::Result<SqliteStore> {
+        let conn = Connection::open(path)
+            .with_context(|| format!("opening the embedded store {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let sync = match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Scratch => "OFF",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        conn.execute_batch(SCHEMA)
+            .context("creating the embedded store's tables")?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every document in number order, for invariant checks and reports.
+    pub fn all_documents(&self) -> Result<Vec<Document>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT body FROM documents ORDER BY number")
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(unexpected)?;
+        rows.map(|r| parse(&r.map_err(unexpected)?)).collect()
+    }
+
+    /// Documents issued on a date, in number order (the simulator pays them).
+    pub fn documents_issued_on(&self, date: NaiveDate) -> Result<Vec<Document>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT body FROM documents WHERE issue_date = ?1 ORDER BY number")
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map([date.to_string()], |r| r.get::<_, String>(0))
+            .map_err(unexpected)?;
+        rows.map(|r| parse(&r.map_err(unexpected)?)).collect()
+    }
+
+    /// Every account, for invariant checks and reports.
+    pub fn all_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT body, version FROM accounts ORDER BY tenant")
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(unexpected)?;
+        rows.map(|r| {
+            let (body, version) = r.map_err(unexpected)?;
+            let mut a: Account = parse(&body)?;
+            a.version = version as u64;
+            Ok(a)
+        })
+        .collect()
+    }
+
+    /// Rows in a table, for tests that check "nothing changed".
+    pub fn count(&self, table: &str) -> Result<i64, StoreError> {
+        let allowed = ["accounts", "documents", "outbox", "payments", "reviews", "counters"];
+        assert!(allowed.contains(&table), "unknown table {table}");
+        self.conn()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .map_err(unexpected)
+    }
+
+    pub fn payments(&self) -> Result<Vec<PaymentRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT body FROM payments ORDER BY order_id")
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(unexpected)?;
+        rows.map(|r| parse(&r.map_err(unexpected)?)).collect()
+    }
+
+    pub fn reviews(&self) -> Result<Vec<ReviewItem>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT body FROM reviews ORDER BY order_id")
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(unexpected)?;
+        rows.map(|r| parse(&r.map_err(unexpected)?)).collect()
+    }
+
+    fn write(conn: &mut Connection, change: Change) -> Result<(), StoreError> {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(unexpected)?;
+        if let Some(account) = &change.account {
+            let body = json(account)?;
+            let tenant = account.tenant.id.as_str();
+            let next = change.next_action.map(|d| d.to_string());
+            if account.version == 0 {
+                tx.execute(
+                    "INSERT INTO accounts (tenant, version, next_action, body) VALUES (?1, 1, ?2, ?3)",
+                    params![tenant, next, body],
+                )
+                .map_err(|e| conflict_or(e, "account exists"))?;
+            } else {
+                let n = tx
+                    .execute(
+                        "UPDATE accounts SET version = version + 1, next_action = ?2, body = ?3
+                         WHERE tenant = ?1 AND version = ?4",
+                        params![tenant, next, body, account.version as i64],
+                    )
+                    .map_err(unexpected)?;
+                if n == 0 {
+                    return Err(StoreError::Conflict(format!("account {tenant} changed")));
+                }
+            }
+            let mut stmt = tx
+                .prepare_cached("INSERT OR IGNORE INTO subscriptions (id, tenant) VALUES (?1, ?2)")
+                .map_err(unexpected)?;
+            for sub in &account.subscriptions {
+                stmt.execute(params![sub.id.as_str(), tenant])
+                    .map_err(unexpected)?;
+            }
+        }
+        for (series, before, after) in &change.counters {
+            let key = series.to_string();
+            let current: i64 = tx
+                .query_row("SELECT last FROM counters WHERE series = ?1", [&key], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(unexpected)?
+                .unwrap_or(0);
+            if current != *before as i64 {
+                return Err(StoreError::Conflict(format!("counter {key} moved")));
+            }
+            tx.execute(
+                "INSERT INTO counters (series, last) VALUES (?1, ?2)
+                 ON CONFLICT(series) DO UPDATE SET last = excluded.last",
+                params![key, *after as i64],
+            )
+            .map_err(unexpected)?;
+        }
+        for doc in &change.new_documents {
+            tx.prepare_cached(
+                "INSERT INTO documents (number, tenant, session_id, issue_date, status, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    doc.number.to_string(),
+                    doc.tenant.as_str(),
+                    doc.payment.session_id,
+                    doc.issue_date.to_string(),
+                    doc.status.as_str(),
+                    json(doc).unwrap_or_default()
+                ])
+            })
+            .map_err(|e| conflict_or(e, "document exists"))?;
+        }
+        for (number, status) in &change.status_changes {
+            let key = number.to_string();
+            let body: String = tx
+                .query_row("SELECT body FROM documents WHERE number = ?1", [&key], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| unexpected(anyhow::Error::new(e).context(key.clone())))?;
+            let mut doc: Document = parse(&body)?;
+            doc.status = *status;
+            tx.execute(
+                "UPDATE documents SET status = ?2, body = ?3 WHERE number = ?1",
+                params![key, status.as_str(), json(&doc)?],
+            )
+            .map_err(unexpected)?;
+        }
+        for m in &change.emails {
+            tx.prepare_cached(
+                "INSERT INTO outbox (key, tenant, kind, recipient, subject, document, date, mime)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    m.key,
+                    m.tenant.as_str(),
+                    m.kind,
+                    m.to,
+                    m.subject,
+                    m.document,
+                    m.date.to_string(),
+                    m.mime
+                ])
+            })
+            .map_err(|e| conflict_or(e, "e-mail already queued"))?;
+        }
+        if let Some(p) = &change.payment {
+            tx.execute(
+                "INSERT INTO payments (order_id, body) VALUES (?1, ?2)",
+                params![p.order_id, json(p)?],
+            )
+            .map_err(|e| conflict_or(e, "payment already recorded"))?;
+        }
+        if let Some(r) = &change.review {
+            tx.execute(
+                "INSERT INTO reviews (order_id, body) VALUES (?1, ?2)",
+                params![r.order_id, json(r)?],
+            )
+            .map_err(|e| conflict_or(e, "review already recorded"))?;
+        }
+        tx.commit().map_err(unexpected)
+    }
+}
+
+fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, OutboxMessage, bool)> {
+    let date: String = r.get(7)?;
+    Ok((
+        r.get(0)?,
+        OutboxMessage {
+            key: r.get(1)?,
+            tenant: TenantId::parse(&r.get::<_, String>(2)?).expect("stored tenant id"),
+            kind: r.get(3)?,
+            to: r.get(4)?,
+            subject: r.get(5)?,
+            document: r.get(6)?,
+            date: NaiveDate::parse_from_str(&date, "%Y-%m-%d").expect("stored date"),
+            mime: r.get(8)?,
+        },
+        r.get::<_, i64>(9)? != 0,
+    ))
+}
+
+const MESSAGE_COLUMNS: &str = "id, key, tenant, kind, recipient, subject, document, date, mime, sent";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn load_account(&self, tenant: &TenantId) -> Result<Option<Account>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .prepare_cached("SELECT body, version FROM accounts WHERE tenant = ?1")
+            .and_then(|mut s| {
+                s.query_row([tenant.as_str()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+                .optional()
+            })
+            .map_err(unexpected)?;
+        row.map(|(body, version)| {
+            let mut account: Account = parse(&body)?;
+            account.version = version as u64;
+            Ok(account)
+        })
+        .transpose()
+    }
+
+    async fn tenant_of(&self, sub: &SubscriptionId) -> Result<Option<TenantId>, StoreError> {
+        let conn = self.conn();
+        let t: Option<String> = conn
+            .query_row(
+                "SELECT tenant FROM subscriptions WHERE id = ?1",
+                [sub.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(unexpected)?;
+        Ok(t.map(|t| TenantId::parse(&t).expect("stored tenant id")))
+    }
+
+    async fn due_tenants(
+        &self,
+        date: NaiveDate,
+        after: Option<&TenantId>,
+        limit: usize,
+    ) -> Result<Vec<TenantId>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT tenant FROM accounts WHERE next_action <= ?1 AND tenant > ?2
+                 ORDER BY tenant LIMIT ?3",
+            )
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    date.to_string(),
+                    after.map_or("", |t| t.as_str()),
+                    limit as i64
+                ],
+                |r| r.get::<_, String>(0),
+            )
+            .map_err(unexpected)?;
+        rows.map(|r| Ok(TenantId::parse(&r.map_err(unexpected)?).expect("stored tenant id")))
+            .collect()
+    }
+
+    async fn last_number(&self, series: SeriesKey) -> Result<u32, StoreError> {
+        let conn = self.conn();
+        let last: Option<i64> = conn
+            .prepare_cached("SELECT last FROM counters WHERE series = ?1")
+            .and_then(|mut s| s.query_row([series.to_string()], |r| r.get(0)).optional())
+            .map_err(unexpected)?;
+        Ok(last.unwrap_or(0) as u32)
+    }
+
+    async fn document(&self, number: &DocumentNumber) -> Result<Option<Document>, StoreError> {
+        let conn = self.conn();
+        let body: Option<String> = conn
+            .prepare_cached("SELECT body FROM documents WHERE number = ?1")
+            .and_then(|mut s| s.query_row([number.to_string()], |r| r.get(0)).optional())
+            .map_err(unexpected)?;
+        body.map(|b| parse(&b)).transpose()
+    }
+
+    async fn document_by_session(&self, session_id: &str) -> Result<Option<Document>, StoreError> {
+        let conn = self.conn();
+        let body: Option<String> = conn
+            .prepare_cached("SELECT body FROM documents WHERE session_id = ?1")
+            .and_then(|mut s| s.query_row([session_id], |r| r.get(0)).optional())
+            .map_err(unexpected)?;
+        body.map(|b| parse(&b)).transpose()
+    }
+
+    async fn documents_of(&self, tenant: &TenantId) -> Result<Vec<Document>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT body FROM documents WHERE tenant = ?1 ORDER BY rowid")
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map([tenant.as_str()], |r| r.get::<_, String>(0))
+            .map_err(unexpected)?;
+        rows.map(|r| parse(&r.map_err(unexpected)?)).collect()
+    }
+
+    async fn payment(&self, order_id: i64) -> Result<Option<PaymentRecord>, StoreError> {
+        let conn = self.conn();
+        let body: Option<String> = conn
+            .prepare_cached("SELECT body FROM payments WHERE order_id = ?1")
+            .and_then(|mut s| s.query_row([order_id], |r| r.get(0)).optional())
+            .map_err(unexpected)?;
+        body.map(|b| parse(&b)).transpose()
+    }
+
+    async fn review_item(&self, order_id: i64) -> Result<Option<ReviewItem>, StoreError> {
+        let conn = self.conn();
+        let body: Option<String> = conn
+            .prepare_cached("SELECT body FROM reviews WHERE order_id = ?1")
+            .and_then(|mut s| s.query_row([order_id], |r| r.get(0)).optional())
+            .map_err(unexpected)?;
+        body.map(|b| parse(&b)).transpose()
+    }
+
+    async fn emails_of(&self, tenant: &TenantId) -> Result<Vec<OutboxMessage>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE tenant = ?1 ORDER BY id"
+            ))
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map([tenant.as_str()], message_from_row)
+            .map_err(unexpected)?;
+        rows.map(|r| r.map(|(_, m, _)| m).map_err(unexpected))
+            .collect()
+    }
+
+    async fn unsent(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE sent = 0 ORDER BY id LIMIT ?1"
+            ))
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map([limit as i64], message_from_row)
+            .map_err(unexpected)?;
+        rows.map(|r| {
+            r.map(|(id, message, sent)| StoredMessage { id, message, sent })
+                .map_err(unexpected)
+        })
+        .collect()
+    }
+
+    async fn mark_sent(&self, id: i64) -> Result<(), StoreError> {
+        self.conn()
+            .prepare_cached("UPDATE outbox SET sent = 1 WHERE id = ?1")
+            .and_then(|mut s| s.execute([id]))
+            .map_err(unexpected)?;
+        Ok(())
+    }
+
+    async fn commit(&self, change: Change) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        Self::write(&mut conn, change)
+    }
+}
