@@ -102,7 +102,7 @@ pub trait Store: Send + Sync {
     async fn review_item(&self, order_id: i64) -> Result<Option<ReviewItem>, StoreError>;
     async fn emails_of(&self, tenant: &TenantId) -> Result<Vec<OutboxMessage>, StoreError>;
     async fn unsent(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError>;
-    async fn mark_sent(&self, id: i64) -> Result<(), StoreError>;
+    async fn mark_sent(&self, ids: &[i64]) -> Result<(), StoreError>;
     /// Writes the change atomically, or returns `Conflict` and writes nothing.
     async fn commit(&self, change: Change) -> Result<(), StoreError>;
 }

@@ -289,21 +289,21 @@ impl Service {
             if batch.is_empty() {
                 break;
             }
-            let mut progressed = false;
+            let mut sent = vec![];
+            let full = batch.len() == 200;
             for stored in batch {
                 match self.mailer.send(stored.id, &stored.message).await {
-                    Ok(()) => {
-                        self.store.mark_sent(stored.id).await?;
-                        delivery.sent += 1;
-                        progressed = true;
-                    }
+                    Ok(()) => sent.push(stored.id),
                     Err(MailError::Temporary(e)) | Err(MailError::Rejected(e)) => {
                         tracing::warn!(message = stored.id, error = %e, "e-mail left in the outbox");
                         delivery.failed += 1;
                     }
                 }
             }
-            if !progressed {
+            self.store.mark_sent(&sent).await?;
+            delivery.sent += sent.len();
+            // A batch that sent nothing would come back the same: leave it for the next run.
+            if sent.is_empty() || !full {
                 break;
             }
         }

@@ -485,9 +485,7 @@ impl Account {
             start: date,
             end: sub.period.end,
         };
-        let net = sub
-            .unit_price
-            .prorate(seats, period.days(), sub.period.days());
+        let net = sub.prorated(seats, date);
         let due = add_days(date, policy.order_due_days).min(add_days(policy.issue_date(sub), -1));
         let line = Line {
             subscription: sub.id.clone(),

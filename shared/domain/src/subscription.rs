@@ -134,6 +134,13 @@ impl Subscription {
             .map_or(self.seats, |r| r.to)
     }
 
+    /// Net for `seats` more seats from `from` to the period end:
+    /// `seats × period price × remaining days / days in period`, half-up to the grosz.
+    pub fn prorated(&self, seats: u32, from: NaiveDate) -> Money {
+        let remaining = (self.period.end - from).num_days();
+        self.unit_price.prorate(seats, remaining, self.period.days())
+    }
+
     pub fn product_next_period(&self) -> &str {
         self.scheduled.product.as_deref().unwrap_or(&self.product)
     }

@@ -9,7 +9,7 @@ use renewals_app::ports::{
     Change, OutboxMessage, PaymentRecord, ReviewItem, StoredMessage, Store, StoreError,
 };
 use renewals_domain::{Account, Document, DocumentNumber, SeriesKey, SubscriptionId, TenantId};
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -61,6 +61,20 @@ fn conflict_or(e: rusqlite::Error, what: &str) -> StoreError {
     }
 }
 
+/// Runs a statement from the connection's statement cache.
+fn exec(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(p)
+}
+
+/// The first column of the first row, if any, from a cached statement.
+fn one<T: rusqlite::types::FromSql>(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> rusqlite::Result<Option<T>> {
+    conn.prepare_cached(sql)?.query_row(p, |r| r.get(0)).optional()
+}
+
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(unexpected)
 }
@@ -74,12 +88,19 @@ impl SqliteStore {
         let conn = Connection::open(path)
             .with_context(|| format!("opening the embedded store {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        let sync = match durability {
-            Durability::Normal => "NORMAL",
-            Durability::Scratch => "OFF",
-        };
-        conn.pragma_update(None, "synchronous", sync)?;
+        match durability {
+            Durability::Normal => {
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+            }
+            Durability::Scratch => {
+                // One process, nothing to survive: keep the rollback journal in memory.
+                conn.pragma_update(None, "journal_mode", "MEMORY")?;
+                conn.pragma_update(None, "synchronous", "OFF")?;
+                conn.pragma_update(None, "cache_size", -262_144)?;
+            }
+        }
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(SCHEMA)
             .context("creating the embedded store's tables")?;
         Ok(SqliteStore {
@@ -165,22 +186,30 @@ impl SqliteStore {
     }
 
     fn write(conn: &mut Connection, change: Change) -> Result<(), StoreError> {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(unexpected)?;
+        exec(conn, "BEGIN IMMEDIATE", []).map_err(unexpected)?;
+        let result = Self::write_in(conn, change)
+            .and_then(|()| exec(conn, "COMMIT", []).map(|_| ()).map_err(unexpected));
+        if result.is_err() {
+            let _ = exec(conn, "ROLLBACK", []);
+        }
+        result
+    }
+
+    fn write_in(tx: &Connection, change: Change) -> Result<(), StoreError> {
         if let Some(account) = &change.account {
             let body = json(account)?;
             let tenant = account.tenant.id.as_str();
             let next = change.next_action.map(|d| d.to_string());
             if account.version == 0 {
-                tx.execute(
+                exec(
+                    tx,
                     "INSERT INTO accounts (tenant, version, next_action, body) VALUES (?1, 1, ?2, ?3)",
                     params![tenant, next, body],
                 )
                 .map_err(|e| conflict_or(e, "account exists"))?;
             } else {
-                let n = tx
-                    .execute(
+                let n = exec(
+                        tx,
                         "UPDATE accounts SET version = version + 1, next_action = ?2, body = ?3
                          WHERE tenant = ?1 AND version = ?4",
                         params![tenant, next, body, account.version as i64],
@@ -200,17 +229,14 @@ impl SqliteStore {
         }
         for (series, before, after) in &change.counters {
             let key = series.to_string();
-            let current: i64 = tx
-                .query_row("SELECT last FROM counters WHERE series = ?1", [&key], |r| {
-                    r.get(0)
-                })
-                .optional()
+            let current: i64 = one(tx, "SELECT last FROM counters WHERE series = ?1", [&key])
                 .map_err(unexpected)?
                 .unwrap_or(0);
             if current != *before as i64 {
                 return Err(StoreError::Conflict(format!("counter {key} moved")));
             }
-            tx.execute(
+            exec(
+                    tx,
                 "INSERT INTO counters (series, last) VALUES (?1, ?2)
                  ON CONFLICT(series) DO UPDATE SET last = excluded.last",
                 params![key, *after as i64],
@@ -236,14 +262,13 @@ impl SqliteStore {
         }
         for (number, status) in &change.status_changes {
             let key = number.to_string();
-            let body: String = tx
-                .query_row("SELECT body FROM documents WHERE number = ?1", [&key], |r| {
-                    r.get(0)
-                })
-                .map_err(|e| unexpected(anyhow::Error::new(e).context(key.clone())))?;
+            let body: String = one(tx, "SELECT body FROM documents WHERE number = ?1", [&key])
+                .map_err(unexpected)?
+                .ok_or_else(|| StoreError::NotFound(format!("document {key}")))?;
             let mut doc: Document = parse(&body)?;
             doc.status = *status;
-            tx.execute(
+            exec(
+                    tx,
                 "UPDATE documents SET status = ?2, body = ?3 WHERE number = ?1",
                 params![key, status.as_str(), json(&doc)?],
             )
@@ -269,20 +294,22 @@ impl SqliteStore {
             .map_err(|e| conflict_or(e, "e-mail already queued"))?;
         }
         if let Some(p) = &change.payment {
-            tx.execute(
+            exec(
+                    tx,
                 "INSERT INTO payments (order_id, body) VALUES (?1, ?2)",
                 params![p.order_id, json(p)?],
             )
             .map_err(|e| conflict_or(e, "payment already recorded"))?;
         }
         if let Some(r) = &change.review {
-            tx.execute(
+            exec(
+                    tx,
                 "INSERT INTO reviews (order_id, body) VALUES (?1, ?2)",
                 params![r.order_id, json(r)?],
             )
             .map_err(|e| conflict_or(e, "review already recorded"))?;
         }
-        tx.commit().map_err(unexpected)
+        Ok(())
     }
 }
 
@@ -454,12 +481,13 @@ impl Store for SqliteStore {
         .collect()
     }
 
-    async fn mark_sent(&self, id: i64) -> Result<(), StoreError> {
-        self.conn()
-            .prepare_cached("UPDATE outbox SET sent = 1 WHERE id = ?1")
-            .and_then(|mut s| s.execute([id]))
-            .map_err(unexpected)?;
-        Ok(())
+    async fn mark_sent(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(unexpected)?;
+        for id in ids {
+            exec(&tx, "UPDATE outbox SET sent = 1 WHERE id = ?1", [id]).map_err(unexpected)?;
+        }
+        tx.commit().map_err(unexpected)
     }
 
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
