@@ -95,9 +95,9 @@ impl SqliteStore {
             }
             Durability::Scratch => {
                 // One process, nothing to survive: keep the rollback journal in memory.
+                conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
                 conn.pragma_update(None, "journal_mode", "MEMORY")?;
                 conn.pragma_update(None, "synchronous", "OFF")?;
-                conn.pragma_update(None, "cache_size", -262_144)?;
             }
         }
         conn.set_prepared_statement_cache_capacity(64);

@@ -1,0 +1,5 @@
+//! One integration test binary for the whole workspace: each module is a story a user
+//! would check, driven through the same service as the CLI and the Lambda functions.
+
+mod renewal_cycle;
+mod webhook;
