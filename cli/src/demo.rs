@@ -27,31 +27,88 @@ enum Step {
 }
 
 const TENANTS: [(&str, &str, &str, Locale, PaymentMethod); 4] = [
-    ("kwiatkowski", "Kwiatkowski Ogrody sp. z o.o.", "5260001246", Locale::Pl, PaymentMethod::Blik),
-    ("nordic-apps", "Nordic Apps Polska sp. z o.o.", "7010001453", Locale::En, PaymentMethod::Transfer),
-    ("piekarnia", "Piekarnia Złoty Kłos s.c.", "9542751368", Locale::Pl, PaymentMethod::Blik),
-    ("biuro-rachunkowe", "Biuro Rachunkowe Saldo", "6751428345", Locale::Pl, PaymentMethod::Transfer),
+    (
+        "kwiatkowski",
+        "Kwiatkowski Ogrody sp. z o.o.",
+        "5260001246",
+        Locale::Pl,
+        PaymentMethod::Blik,
+    ),
+    (
+        "nordic-apps",
+        "Nordic Apps Polska sp. z o.o.",
+        "7010001453",
+        Locale::En,
+        PaymentMethod::Transfer,
+    ),
+    (
+        "piekarnia",
+        "Piekarnia Złoty Kłos s.c.",
+        "9542751368",
+        Locale::Pl,
+        PaymentMethod::Blik,
+    ),
+    (
+        "biuro-rachunkowe",
+        "Biuro Rachunkowe Saldo",
+        "6751428345",
+        Locale::Pl,
+        PaymentMethod::Transfer,
+    ),
 ];
 
 const SUBSCRIPTIONS: [(&str, &str, u32, Term, &str); 4] = [
-    ("kwiatkowski", "business-standard", 10, Term::Monthly, "2026-01-31"),
-    ("nordic-apps", "business-premium", 25, Term::Annual, "2025-03-15"),
-    ("piekarnia", "business-basic", 5, Term::Monthly, "2026-01-10"),
-    ("biuro-rachunkowe", "apps-for-business", 3, Term::Monthly, "2026-01-20"),
+    (
+        "kwiatkowski",
+        "business-standard",
+        10,
+        Term::Monthly,
+        "2026-01-31",
+    ),
+    (
+        "nordic-apps",
+        "business-premium",
+        25,
+        Term::Annual,
+        "2025-03-15",
+    ),
+    (
+        "piekarnia",
+        "business-basic",
+        5,
+        Term::Monthly,
+        "2026-01-10",
+    ),
+    (
+        "biuro-rachunkowe",
+        "apps-for-business",
+        3,
+        Term::Monthly,
+        "2026-01-20",
+    ),
 ];
 
 fn script() -> Vec<(&'static str, Step)> {
     use DocumentKind::{Order, Proforma};
     vec![
         ("2026-02-02", Step::SeatsAdd("kwiatkowski-1", 2)),
-        ("2026-02-03", Step::Reduce("nordic-apps-1", 20, "Anna Nowak")),
+        (
+            "2026-02-03",
+            Step::Reduce("nordic-apps-1", 20, "Anna Nowak"),
+        ),
         ("2026-02-04", Step::Pay("kwiatkowski", Order)),
         ("2026-02-05", Step::Pay("piekarnia", Proforma)),
-        ("2026-02-05", Step::PlanAtRenewal("biuro-rachunkowe-1", "business-standard")),
+        (
+            "2026-02-05",
+            Step::PlanAtRenewal("biuro-rachunkowe-1", "business-standard"),
+        ),
         ("2026-02-16", Step::Pay("biuro-rachunkowe", Proforma)),
         ("2026-02-23", Step::Pay("kwiatkowski", Proforma)),
         ("2026-03-01", Step::RenewalOff("biuro-rachunkowe-1")),
-        ("2026-03-05", Step::PlanNow("kwiatkowski-1", "business-premium")),
+        (
+            "2026-03-05",
+            Step::PlanNow("kwiatkowski-1", "business-premium"),
+        ),
         ("2026-03-06", Step::Pay("kwiatkowski", Order)),
         ("2026-03-10", Step::Pay("nordic-apps", Proforma)),
         ("2026-03-25", Step::Pay("piekarnia", Proforma)),
@@ -67,10 +124,19 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
     let last = parse_date("2026-04-10").map_err(|e| anyhow!(e))?;
     let clock = Arc::new(ManualClock::new(warsaw_noon(first)));
     let base = open_with(&dir, settings, Some(first), Durability::Normal)?;
-    let svc = Service::new(base.store, base.mailer, base.provider, clock.clone(), base.settings);
+    let svc = Service::new(
+        base.store,
+        base.mailer,
+        base.provider,
+        clock.clone(),
+        base.settings,
+    );
 
     println!("renewals demo: a season at a Microsoft 365 reseller, 1 February – 10 April 2026");
-    println!("data folder: {} (e-mails as .eml in outbox/)\n", dir.display());
+    println!(
+        "data folder: {} (e-mails as .eml in outbox/)\n",
+        dir.display()
+    );
     for ((id, name, nip, locale, method), (_, product, seats, term, start)) in
         TENANTS.iter().zip(SUBSCRIPTIONS.iter())
     {
@@ -79,13 +145,16 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
             name: name.to_string(),
             nip: Nip::parse(nip).map_err(|e| anyhow!(e))?,
             address: String::new(),
-            email: EmailAddress::parse(&format!("faktury@{id}.example.pl")).map_err(|e| anyhow!(e))?,
+            email: EmailAddress::parse(&format!("faktury@{id}.example.pl"))
+                .map_err(|e| anyhow!(e))?,
             locale: *locale,
             payment_method: *method,
         };
         svc.add_tenant(tenant.clone()).await?;
         let start = parse_date(start).map_err(|e| anyhow!(e))?;
-        let sub = svc.add_subscription(&tenant.id, product, *seats, *term, start).await?;
+        let sub = svc
+            .add_subscription(&tenant.id, product, *seats, *term, start)
+            .await?;
         let account = svc.account(&tenant.id).await?;
         let s = account.subscription(&sub).map_err(|e| anyhow!(e))?;
         println!(
@@ -118,7 +187,11 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
             }
         }
         for (i, line) in said.iter().enumerate() {
-            let head = if i == 0 { day.to_string() } else { String::new() };
+            let head = if i == 0 {
+                day.to_string()
+            } else {
+                String::new()
+            };
             println!("{head:<12}{line}");
         }
         day = add_days(day, 1);
@@ -126,7 +199,9 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
 
     println!("\nOn {last}:");
     for (id, ..) in TENANTS {
-        let account = svc.account(&TenantId::parse(id).map_err(|e| anyhow!(e))?).await?;
+        let account = svc
+            .account(&TenantId::parse(id).map_err(|e| anyhow!(e))?)
+            .await?;
         for s in &account.subscriptions {
             println!(
                 "  {:<20} {:<9} {:>3} × {:<18} period {} – {}  auto-renew {}",
@@ -141,8 +216,14 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
         }
     }
     let eml = std::fs::read_dir(dir.join("outbox"))?.count();
-    println!("\n{eml} e-mails written to {}/outbox; inspect with:", dir.display());
-    println!("  renewals --data-dir {} documents --tenant kwiatkowski", dir.display());
+    println!(
+        "\n{eml} e-mails written to {}/outbox; inspect with:",
+        dir.display()
+    );
+    println!(
+        "  renewals --data-dir {} documents --tenant kwiatkowski",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -151,11 +232,16 @@ async fn perform(svc: &Service, step: &Step, day: NaiveDate) -> anyhow::Result<S
     Ok(match step {
         Step::SeatsAdd(s, n) => {
             let doc = svc.add_seats(&sub(s)?, *n, day).await?;
-            format!("{s}: customer adds {n} seats → order {} for {} zł gross (prorated)", doc.number, doc.totals.gross)
+            format!(
+                "{s}: customer adds {n} seats → order {} for {} zł gross (prorated)",
+                doc.number, doc.totals.gross
+            )
         }
         Step::Reduce(s, to, rep) => {
             svc.reduce_seats(&sub(s)?, *to, rep, day).await?;
-            format!("{s}: {rep} (reseller) schedules a reduction to {to} seats from the next period")
+            format!(
+                "{s}: {rep} (reseller) schedules a reduction to {to} seats from the next period"
+            )
         }
         Step::PlanAtRenewal(s, p) => {
             svc.change_plan_at_renewal(&sub(s)?, p, day).await?;
@@ -179,7 +265,11 @@ async fn perform(svc: &Service, step: &Step, day: NaiveDate) -> anyhow::Result<S
                 .iter()
                 .rev()
                 .find(|d| d.kind == *kind && d.status == DocumentStatus::Issued)
-                .or_else(|| docs.iter().rev().find(|d| d.kind == *kind && d.status == DocumentStatus::Expired))
+                .or_else(|| {
+                    docs.iter()
+                        .rev()
+                        .find(|d| d.kind == *kind && d.status == DocumentStatus::Expired)
+                })
                 .ok_or_else(|| anyhow!("{tenant} has no {kind:?} to pay"))?
                 .clone();
             let account = svc.account(&t).await?;

@@ -19,7 +19,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "renewals", about = "Licence renewals for a Microsoft 365 reseller", version)]
+#[command(
+    name = "renewals",
+    about = "Licence renewals for a Microsoft 365 reseller",
+    version
+)]
 struct Cli {
     /// Folder of the embedded database and the `outbox/` of e-mails.
     #[arg(long, global = true, default_value = ".renewals")]
@@ -232,16 +236,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let dir = cli.data_dir;
     match cli.command {
         Command::Catalog => {
-            let settings = renewals_app::config::Settings::from_env(
-                renewals_app::config::Defaults::Local,
-            )?;
+            let settings =
+                renewals_app::config::Settings::from_env(renewals_app::config::Defaults::Local)?;
             let products = views::catalog(&settings.catalog);
             out.print(&products, || {
                 products
                     .iter()
                     .map(|p| {
-                        let prices: Vec<String> =
-                            p.prices.iter().map(|(t, m)| format!("{t} {m} zł")).collect();
+                        let prices: Vec<String> = p
+                            .prices
+                            .iter()
+                            .map(|(t, m)| format!("{t} {m} zł"))
+                            .collect();
                         format!("{:<28} {:<34} {}", p.sku, p.name, prices.join(", "))
                     })
                     .collect::<Vec<_>>()
@@ -272,7 +278,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             start,
         }) => {
             let tenant = tenant_id(&tenant)?;
-            let seats = renewals_domain::subscription::parse_seats(seats).map_err(|e| anyhow!(e))?;
+            let seats =
+                renewals_domain::subscription::parse_seats(seats).map_err(|e| anyhow!(e))?;
             let term = Term::parse(&term).map_err(|e| anyhow!(e))?;
             let start = date(&start)?;
             let svc = open_service(&dir, None).await?;
@@ -334,7 +341,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             date: d,
         }) => {
             let sub = sub_id(&subscription)?;
-            let seats = renewals_domain::subscription::parse_seats(seats).map_err(|e| anyhow!(e))?;
+            let seats =
+                renewals_domain::subscription::parse_seats(seats).map_err(|e| anyhow!(e))?;
             let d = date(&d)?;
             let svc = open_service(&dir, Some(d)).await?;
             let doc = svc.add_seats(&sub, seats, d).await?;
@@ -360,10 +368,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let d = date(&d)?;
             let svc = open_service(&dir, Some(d)).await?;
-            svc.reduce_seats(&sub, to as u32, &representative, d).await?;
-            out.print(&serde_json::json!({"subscription": sub, "seats_next_period": to}), || {
-                format!("{sub} goes down to {to} seat(s) from its next period ({representative})")
-            });
+            svc.reduce_seats(&sub, to as u32, &representative, d)
+                .await?;
+            out.print(
+                &serde_json::json!({"subscription": sub, "seats_next_period": to}),
+                || {
+                    format!(
+                        "{sub} goes down to {to} seat(s) from its next period ({representative})"
+                    )
+                },
+            );
         }
         Command::Plan(PlanCmd::Change {
             subscription,
@@ -386,18 +400,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 });
             } else {
                 svc.change_plan_at_renewal(&sub, &product, d).await?;
-                out.print(&serde_json::json!({"subscription": sub, "product_next_period": product}), || {
-                    format!("{sub} renews as {product}")
-                });
+                out.print(
+                    &serde_json::json!({"subscription": sub, "product_next_period": product}),
+                    || format!("{sub} renews as {product}"),
+                );
             }
         }
         Command::Renewal(RenewalCmd::Off { subscription }) => {
             let sub = sub_id(&subscription)?;
             let svc = open_service(&dir, None).await?;
             svc.renewal_off(&sub).await?;
-            out.print(&serde_json::json!({"subscription": sub, "auto_renew": false}), || {
-                format!("renewal of {sub} is off; it ends at the end of its period")
-            });
+            out.print(
+                &serde_json::json!({"subscription": sub, "auto_renew": false}),
+                || format!("renewal of {sub} is off; it ends at the end of its period"),
+            );
         }
         Command::Documents { tenant } => {
             let tenant = tenant_id(&tenant)?;
@@ -461,7 +477,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.print(
                 &serde_json::json!({"http_status": response.status, "response": response.body,
                     "document": number.to_string(), "status": after.status.as_str()}),
-                || format!("{number}: webhook answered {} {}; document is {}", response.status, response.body, after.status.as_str()),
+                || {
+                    format!(
+                        "{number}: webhook answered {} {}; document is {}",
+                        response.status,
+                        response.body,
+                        after.status.as_str()
+                    )
+                },
             );
             if response.status != 200 {
                 return Ok(ExitCode::FAILURE);

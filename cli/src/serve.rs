@@ -29,7 +29,9 @@ pub async fn serve(dir: &Path, addr: &str) -> anyhow::Result<()> {
     let app = Router::new()
         .route("/webhooks/przelewy24", post(przelewy24))
         // Let bodies a little over the limit through so the handler answers 413 itself.
-        .layer(DefaultBodyLimit::max(renewals_app::webhook::MAX_BODY_BYTES * 2))
+        .layer(DefaultBodyLimit::max(
+            renewals_app::webhook::MAX_BODY_BYTES * 2,
+        ))
         .with_state(svc);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -7,19 +7,18 @@ use anyhow::anyhow;
 use chrono::NaiveDate;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::ports::{warsaw_noon, ManualClock};
+use renewals_app::ports::{MailError, Mailer, OutboxMessage};
 use renewals_app::przelewy24::Notification;
 use renewals_app::service::Service;
 use renewals_domain::calendar::{add_days, shift_months};
 use renewals_domain::{
-    Document, DocumentKind, DocumentStatus, Job, LinePurpose, Policy, Status, SubscriptionId,
-    Term,
+    Document, DocumentKind, DocumentStatus, Job, LinePurpose, Policy, Status, SubscriptionId, Term,
 };
 use renewals_local::sqlite::Durability;
-use renewals_app::ports::{MailError, Mailer, OutboxMessage};
 use renewals_local::{OfflineProvider, SqliteStore};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -78,10 +77,22 @@ const PRODUCTS: [&str; 4] = [
 fn valid_nip(rng: &mut Rng) -> String {
     const W: [u64; 9] = [6, 5, 7, 2, 3, 4, 5, 6, 7];
     loop {
-        let digits: Vec<u64> = (0..9).map(|i| if i == 0 { 1 + rng.below(9) } else { rng.below(10) }).collect();
+        let digits: Vec<u64> = (0..9)
+            .map(|i| {
+                if i == 0 {
+                    1 + rng.below(9)
+                } else {
+                    rng.below(10)
+                }
+            })
+            .collect();
         let check = W.iter().zip(&digits).map(|(w, d)| w * d).sum::<u64>() % 11;
         if check < 10 {
-            return digits.iter().chain([&check]).map(|d| d.to_string()).collect();
+            return digits
+                .iter()
+                .chain([&check])
+                .map(|d| d.to_string())
+                .collect();
         }
     }
 }
@@ -115,7 +126,10 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
     let clock = Arc::new(ManualClock::new(warsaw_noon(start)));
     std::fs::create_dir_all(&dir)?;
     // One store shared by the service and the invariant checks.
-    let store = Arc::new(SqliteStore::open(&dir.join("renewals.sqlite3"), Durability::Scratch)?);
+    let store = Arc::new(SqliteStore::open(
+        &dir.join("renewals.sqlite3"),
+        Durability::Scratch,
+    )?);
     let svc = Service::new(
         store.clone(),
         // Tens of thousands of .eml files would measure the file system, not the renewals:
@@ -160,7 +174,11 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
         .await?;
         behaviour.insert(id.clone(), (b, method_id(method)));
         for _ in 0..1 + rng.below(2) {
-            let term = if rng.chance(80) { Term::Monthly } else { Term::Annual };
+            let term = if rng.chance(80) {
+                Term::Monthly
+            } else {
+                Term::Annual
+            };
             // Started before the simulation so subscriptions are mid-period on day one.
             let back = match term {
                 Term::Monthly => 1 + rng.below(27),
@@ -188,7 +206,11 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
         clock.set(warsaw_noon(day));
         let daily = svc.run_job(Job::Daily, day, None).await?;
         if let Some(f) = daily.failures.first() {
-            return Err(anyhow!("daily run on {day} failed for {}: {}", f.tenant, f.error));
+            return Err(anyhow!(
+                "daily run on {day} failed for {}: {}",
+                f.tenant,
+                f.error
+            ));
         }
         // Seat additions by the tenants that make them, then payment plans for new documents.
         for (sub, _) in &seat_subs {
@@ -200,9 +222,10 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
             let (b, method) = behaviour[&doc.tenant];
             let pay_on = match (b, doc.kind) {
                 (Behaviour::Never, _) => continue,
-                (Behaviour::Late, DocumentKind::Proforma) => {
-                    add_days(doc.period.start, 1 + rng.below(policy.grace_days as u64 - 1) as i64)
-                }
+                (Behaviour::Late, DocumentKind::Proforma) => add_days(
+                    doc.period.start,
+                    1 + rng.below(policy.grace_days as u64 - 1) as i64,
+                ),
                 _ => {
                     let slack = (doc.due_date - day).num_days().max(0) as u64;
                     add_days(day, rng.below(slack.min(5) + 1) as i64)
@@ -224,12 +247,21 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
             );
             let r = svc.handle_przelewy24(&serde_json::to_vec(&n)?).await;
             if r.status != 200 {
-                return Err(anyhow!("payment of {} refused: {} {}", p.session_id, r.status, r.body));
+                return Err(anyhow!(
+                    "payment of {} refused: {} {}",
+                    p.session_id,
+                    r.status,
+                    r.body
+                ));
             }
         }
         let expiry = svc.run_job(Job::Expiry, day, None).await?;
         if let Some(f) = expiry.failures.first() {
-            return Err(anyhow!("expiry run on {day} failed for {}: {}", f.tenant, f.error));
+            return Err(anyhow!(
+                "expiry run on {day} failed for {}: {}",
+                f.tenant,
+                f.error
+            ));
         }
         day = add_days(day, 1);
     }
@@ -242,7 +274,9 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
         .map(|d| d.lines.len())
         .sum();
     let last_day = add_days(end, -1);
-    let violations = check(&store, &documents, &behaviour, &first_end, &policy, last_day)?;
+    let violations = check(
+        &store, &documents, &behaviour, &first_end, &policy, last_day,
+    )?;
     let report = Report {
         tenants,
         days: (end - start).num_days(),
@@ -285,15 +319,23 @@ fn check(
     // One renewal pro-forma line per subscription and period; paid periods contiguous.
     let mut paid: BTreeMap<SubscriptionId, Vec<renewals_domain::Period>> = BTreeMap::new();
     let mut seen = std::collections::HashSet::new();
-    for d in documents.iter().filter(|d| d.kind == DocumentKind::Proforma) {
+    for d in documents
+        .iter()
+        .filter(|d| d.kind == DocumentKind::Proforma)
+    {
         for l in d.lines.iter().filter(|l| l.purpose == LinePurpose::Renewal) {
             if d.status != DocumentStatus::Cancelled
                 && !seen.insert((l.subscription.clone(), l.period.start))
             {
-                v.push(format!("{} billed twice for {}", l.subscription, l.period.start));
+                v.push(format!(
+                    "{} billed twice for {}",
+                    l.subscription, l.period.start
+                ));
             }
             if d.status == DocumentStatus::Paid {
-                paid.entry(l.subscription.clone()).or_default().push(l.period);
+                paid.entry(l.subscription.clone())
+                    .or_default()
+                    .push(l.period);
             }
         }
     }
@@ -305,7 +347,10 @@ fn check(
             let mut expected_start = first_end[&sub.id];
             for p in &periods {
                 if p.start != expected_start {
-                    v.push(format!("{}: paid period starts {} instead of {expected_start}", sub.id, p.start));
+                    v.push(format!(
+                        "{}: paid period starts {} instead of {expected_start}",
+                        sub.id, p.start
+                    ));
                 }
                 expected_start = p.end;
             }
@@ -315,7 +360,10 @@ fn check(
                 if (running && (sub.status != Status::Active || sub.period != *p))
                     || sub.period.start < p.start
                 {
-                    v.push(format!("{}: paid period {}..{} was not activated", sub.id, p.start, p.end));
+                    v.push(format!(
+                        "{}: paid period {}..{} was not activated",
+                        sub.id, p.start, p.end
+                    ));
                 }
             }
             let never_paid_end = first_end[&sub.id];
@@ -323,7 +371,11 @@ fn check(
                 && add_days(never_paid_end, policy.grace_days) <= last_day
                 && sub.status != Status::Suspended
             {
-                v.push(format!("{}: never paid but {}", sub.id, sub.status.as_str()));
+                v.push(format!(
+                    "{}: never paid but {}",
+                    sub.id,
+                    sub.status.as_str()
+                ));
             }
             if matches!(sub.status, Status::Active)
                 && sub.auto_renew

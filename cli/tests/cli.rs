@@ -10,7 +10,9 @@ struct Cli {
 
 impl Cli {
     fn new() -> Cli {
-        Cli { dir: tempfile::tempdir().unwrap() }
+        Cli {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -25,7 +27,11 @@ impl Cli {
 
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -46,10 +52,34 @@ impl Cli {
 }
 
 fn onboard(cli: &Cli) {
-    cli.ok(&["tenant", "add", "--id", "acme", "--name", "ACME sp. z o.o.", "--nip", "526-000-12-46",
-        "--email", "faktury@acme.pl", "--payment-method", "transfer"]);
-    cli.ok(&["subscription", "add", "--tenant", "acme", "--product", "business-basic", "--seats", "4",
-        "--term", "monthly", "--start", "2026-01-31"]);
+    cli.ok(&[
+        "tenant",
+        "add",
+        "--id",
+        "acme",
+        "--name",
+        "ACME sp. z o.o.",
+        "--nip",
+        "526-000-12-46",
+        "--email",
+        "faktury@acme.pl",
+        "--payment-method",
+        "transfer",
+    ]);
+    cli.ok(&[
+        "subscription",
+        "add",
+        "--tenant",
+        "acme",
+        "--product",
+        "business-basic",
+        "--seats",
+        "4",
+        "--term",
+        "monthly",
+        "--start",
+        "2026-01-31",
+    ]);
 }
 
 #[test]
@@ -57,7 +87,12 @@ fn the_catalog_lists_the_four_plans_with_both_terms_and_a_perpetual_product() {
     let cli = Cli::new();
     let catalog = cli.json(&["catalog"]);
     let products = catalog.as_array().unwrap();
-    for sku in ["business-basic", "business-standard", "business-premium", "apps-for-business"] {
+    for sku in [
+        "business-basic",
+        "business-standard",
+        "business-premium",
+        "apps-for-business",
+    ] {
         let p = products.iter().find(|p| p["sku"] == sku).unwrap();
         assert_eq!(p["kind"], "subscription");
         assert!(p["prices"]["monthly"].as_str().unwrap().contains('.'));
@@ -72,7 +107,10 @@ fn a_whole_renewal_through_the_cli_state_survives_between_invocations() {
     onboard(&cli);
     let sub = cli.json(&["subscription", "show", "--id", "acme-1"]);
     assert_eq!(sub["status"], "active");
-    assert_eq!((sub["period_start"].as_str(), sub["period_end"].as_str()), (Some("2026-01-31"), Some("2026-02-28")));
+    assert_eq!(
+        (sub["period_start"].as_str(), sub["period_end"].as_str()),
+        (Some("2026-01-31"), Some("2026-02-28"))
+    );
     let run = cli.json(&["run", "daily", "--date", "2026-02-21"]);
     assert_eq!(run["proformas_issued"], 1);
     let docs = cli.json(&["documents", "--tenant", "acme"]);
@@ -80,17 +118,40 @@ fn a_whole_renewal_through_the_cli_state_survives_between_invocations() {
     assert_eq!(pf["number"], "PF/2026/02/0001");
     assert_eq!(pf["kind"], "proforma");
     // 4 × 30.50 = 122.00 net, 28.06 VAT, 150.06 gross.
-    assert_eq!((pf["net"].as_str(), pf["vat"].as_str(), pf["gross"].as_str()), (Some("122.00"), Some("28.06"), Some("150.06")));
+    assert_eq!(
+        (pf["net"].as_str(), pf["vat"].as_str(), pf["gross"].as_str()),
+        (Some("122.00"), Some("28.06"), Some("150.06"))
+    );
     assert_eq!(pf["currency"], "PLN");
     assert!(pf["payment"]["session_id"].is_string());
     assert_eq!(pf["lines"][0]["subscription"], "acme-1");
-    cli.ok(&["pay", "--document", "PF/2026/02/0001", "--date", "2026-02-23"]);
-    cli.ok(&["pay", "--document", "PF/2026/02/0001", "--date", "2026-02-23"]); // a repeat is the same payment
+    cli.ok(&[
+        "pay",
+        "--document",
+        "PF/2026/02/0001",
+        "--date",
+        "2026-02-23",
+    ]);
+    cli.ok(&[
+        "pay",
+        "--document",
+        "PF/2026/02/0001",
+        "--date",
+        "2026-02-23",
+    ]); // a repeat is the same payment
     cli.json(&["run", "daily", "--date", "2026-02-28"]);
     let sub = cli.json(&["subscription", "show", "--id", "acme-1"]);
-    assert_eq!((sub["period_start"].as_str(), sub["period_end"].as_str()), (Some("2026-02-28"), Some("2026-03-31")));
+    assert_eq!(
+        (sub["period_start"].as_str(), sub["period_end"].as_str()),
+        (Some("2026-02-28"), Some("2026-03-31"))
+    );
     let emails = cli.json(&["emails", "--tenant", "acme"]);
-    let kinds: Vec<&str> = emails.as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = emails
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["proforma", "payment-confirmation"]);
     assert_eq!(emails[0]["document"], "PF/2026/02/0001");
     assert_eq!(emails[0]["to"], "faktury@acme.pl");
@@ -99,26 +160,107 @@ fn a_whole_renewal_through_the_cli_state_survives_between_invocations() {
 #[test]
 fn refused_actions_say_why_in_one_line_and_change_nothing() {
     let cli = Cli::new();
-    let err = cli.refused(&["tenant", "add", "--id", "acme", "--name", "ACME", "--nip", "5260001247", "--email", "a@acme.pl"]);
+    let err = cli.refused(&[
+        "tenant",
+        "add",
+        "--id",
+        "acme",
+        "--name",
+        "ACME",
+        "--nip",
+        "5260001247",
+        "--email",
+        "a@acme.pl",
+    ]);
     assert!(err.contains("NIP"), "{err}");
     cli.refused(&["documents", "--tenant", "acme"]);
     onboard(&cli);
-    let err = cli.refused(&["tenant", "add", "--id", "acme", "--name", "ACME", "--nip", "5260001246", "--email", "a@acme.pl"]);
+    let err = cli.refused(&[
+        "tenant",
+        "add",
+        "--id",
+        "acme",
+        "--name",
+        "ACME",
+        "--nip",
+        "5260001246",
+        "--email",
+        "a@acme.pl",
+    ]);
     assert!(err.contains("already exists"), "{err}");
-    let err = cli.refused(&["subscription", "add", "--tenant", "acme", "--product", "office-home-business-2021",
-        "--seats", "1", "--term", "monthly", "--start", "2026-01-01"]);
+    let err = cli.refused(&[
+        "subscription",
+        "add",
+        "--tenant",
+        "acme",
+        "--product",
+        "office-home-business-2021",
+        "--seats",
+        "1",
+        "--term",
+        "monthly",
+        "--start",
+        "2026-01-01",
+    ]);
     assert!(err.contains("perpetual"), "{err}");
-    let err = cli.refused(&["seats", "add", "--subscription", "acme-1", "--seats", "2", "--date", "2026-02-30"]);
+    let err = cli.refused(&[
+        "seats",
+        "add",
+        "--subscription",
+        "acme-1",
+        "--seats",
+        "2",
+        "--date",
+        "2026-02-30",
+    ]);
     assert!(err.contains("YYYY-MM-DD"), "{err}");
     cli.ok(&["run", "daily", "--date", "2026-02-21"]);
-    let err = cli.refused(&["seats", "add", "--subscription", "acme-1", "--seats", "2", "--date", "2026-02-22"]);
-    assert!(err.contains("PF/2026/02/0001") && err.contains("2026-02-28"), "{err}");
-    let err = cli.refused(&["seats", "reduce", "--subscription", "acme-1", "--to", "0", "--representative", "Jan", "--date", "2026-02-10"]);
+    let err = cli.refused(&[
+        "seats",
+        "add",
+        "--subscription",
+        "acme-1",
+        "--seats",
+        "2",
+        "--date",
+        "2026-02-22",
+    ]);
+    assert!(
+        err.contains("PF/2026/02/0001") && err.contains("2026-02-28"),
+        "{err}"
+    );
+    let err = cli.refused(&[
+        "seats",
+        "reduce",
+        "--subscription",
+        "acme-1",
+        "--to",
+        "0",
+        "--representative",
+        "Jan",
+        "--date",
+        "2026-02-10",
+    ]);
     assert!(err.contains("minimum is 1"), "{err}");
     let docs = cli.json(&["documents", "--tenant", "acme"]);
-    assert_eq!(docs.as_array().unwrap().len(), 1, "nothing issued by the refusals");
-    let out = cli.run(&["pay", "--document", "PF/2026/02/0001", "--date", "2026-02-23", "--amount", "100"]);
-    assert!(out.status.success(), "a short payment is accepted for review, not refused");
+    assert_eq!(
+        docs.as_array().unwrap().len(),
+        1,
+        "nothing issued by the refusals"
+    );
+    let out = cli.run(&[
+        "pay",
+        "--document",
+        "PF/2026/02/0001",
+        "--date",
+        "2026-02-23",
+        "--amount",
+        "100",
+    ]);
+    assert!(
+        out.status.success(),
+        "a short payment is accepted for review, not refused"
+    );
     let docs = cli.json(&["documents", "--tenant", "acme"]);
     assert_eq!(docs[0]["status"], "issued");
 }

@@ -75,9 +75,11 @@ impl TestApp {
 
     /// Another process's view: its own connection to the same database file.
     pub fn second_service(&self) -> Service {
-        let store =
-            SqliteStore::open(&self.dir.path().join("renewals.sqlite3"), Durability::Normal)
-                .unwrap();
+        let store = SqliteStore::open(
+            &self.dir.path().join("renewals.sqlite3"),
+            Durability::Normal,
+        )
+        .unwrap();
         let s = settings();
         Service::new(
             Arc::new(store),
@@ -97,8 +99,14 @@ impl TestApp {
         term: Term,
         start: &str,
     ) -> SubscriptionId {
-        self.customer_with(tenant(id, Locale::Pl, PaymentMethod::Blik), product, seats, term, start)
-            .await
+        self.customer_with(
+            tenant(id, Locale::Pl, PaymentMethod::Blik),
+            product,
+            seats,
+            term,
+            start,
+        )
+        .await
     }
 
     pub async fn customer_with(
@@ -164,19 +172,33 @@ impl TestApp {
     }
 
     pub async fn email_kinds(&self, tenant: &str) -> Vec<String> {
-        self.emails(tenant).await.into_iter().map(|m| m.kind).collect()
+        self.emails(tenant)
+            .await
+            .into_iter()
+            .map(|m| m.kind)
+            .collect()
     }
 
     /// A correctly signed notification for `doc`, as Przelewy24 would post it.
     pub fn notification(&self, doc: &Document, amount: i64, order_id: i64) -> Notification {
-        Notification::signed(&self.svc.settings.p24, &doc.payment.session_id, amount, order_id, 154)
+        Notification::signed(
+            &self.svc.settings.p24,
+            &doc.payment.session_id,
+            amount,
+            order_id,
+            154,
+        )
     }
 
     /// Pays `number` in full on `date` through the webhook handler.
     pub async fn pay(&self, number: &str, date: &str) -> WebhookResponse {
         let doc = self.document(number).await;
         self.clock.set(warsaw_noon(d(date)));
-        let n = self.notification(&doc, doc.totals.gross.grosze(), 1_000 + doc.number.seq as i64);
+        let n = self.notification(
+            &doc,
+            doc.totals.gross.grosze(),
+            1_000 + doc.number.seq as i64,
+        );
         self.svc
             .handle_przelewy24(&serde_json::to_vec(&n).unwrap())
             .await

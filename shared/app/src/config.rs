@@ -78,7 +78,10 @@ impl Settings {
             mail: MailSettings {
                 sender: var("RENEWALS_SENDER_EMAIL", "faktury@reseller.example")?,
                 operator: var("RENEWALS_OPERATOR_EMAIL", "operator@reseller.example")?,
-                bank_account: var("RENEWALS_BANK_ACCOUNT", "PL61 1090 1014 0000 0712 1981 2874")?,
+                bank_account: var(
+                    "RENEWALS_BANK_ACCOUNT",
+                    "PL61 1090 1014 0000 0712 1981 2874",
+                )?,
                 reseller_name: var("RENEWALS_RESELLER_NAME", "Licencje365 sp. z o.o.")?,
             },
             webhook_url: var(

@@ -95,8 +95,7 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<TenantId>, StoreError>;
     async fn last_number(&self, series: SeriesKey) -> Result<u32, StoreError>;
     async fn document(&self, number: &DocumentNumber) -> Result<Option<Document>, StoreError>;
-    async fn document_by_session(&self, session_id: &str)
-        -> Result<Option<Document>, StoreError>;
+    async fn document_by_session(&self, session_id: &str) -> Result<Option<Document>, StoreError>;
     async fn documents_of(&self, tenant: &TenantId) -> Result<Vec<Document>, StoreError>;
     async fn payment(&self, order_id: i64) -> Result<Option<PaymentRecord>, StoreError>;
     async fn review_item(&self, order_id: i64) -> Result<Option<ReviewItem>, StoreError>;

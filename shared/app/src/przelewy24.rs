@@ -68,7 +68,13 @@ fn sha384_hex<T: Serialize>(value: &T) -> String {
 impl Notification {
     /// A correctly signed notification, as Przelewy24 would send it: what `renewals pay`
     /// and the simulator feed to the production handler.
-    pub fn signed(p24: &P24Settings, session_id: &str, amount: i64, order_id: i64, method_id: i64) -> Notification {
+    pub fn signed(
+        p24: &P24Settings,
+        session_id: &str,
+        amount: i64,
+        order_id: i64,
+        method_id: i64,
+    ) -> Notification {
         let mut n = Notification {
             merchant_id: p24.merchant_id,
             pos_id: p24.pos_id,
@@ -108,7 +114,13 @@ impl Notification {
     }
 }
 
-pub fn verify_sign(session_id: &str, order_id: i64, amount: i64, currency: &str, crc: &str) -> String {
+pub fn verify_sign(
+    session_id: &str,
+    order_id: i64,
+    amount: i64,
+    currency: &str,
+    crc: &str,
+) -> String {
     sha384_hex(&VerifySigned {
         session_id,
         order_id,
@@ -118,7 +130,13 @@ pub fn verify_sign(session_id: &str, order_id: i64, amount: i64, currency: &str,
     })
 }
 
-pub fn register_sign(session_id: &str, merchant_id: i64, amount: i64, currency: &str, crc: &str) -> String {
+pub fn register_sign(
+    session_id: &str,
+    merchant_id: i64,
+    amount: i64,
+    currency: &str,
+    crc: &str,
+) -> String {
     sha384_hex(&RegisterSigned {
         session_id,
         merchant_id,
@@ -193,7 +211,9 @@ impl PaymentProvider for Przelewy24Client {
             return if ok {
                 Ok(())
             } else {
-                Err(VerifyError::Refused(format!("unexpected verify answer: {body}")))
+                Err(VerifyError::Refused(format!(
+                    "unexpected verify answer: {body}"
+                )))
             };
         }
         if status.is_server_error() || status.as_u16() == 429 {

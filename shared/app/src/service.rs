@@ -4,13 +4,13 @@
 use crate::config::Settings;
 use crate::email::Renderer;
 use crate::ports::{
-    Change, Clock, Mailer, MailError, OutboxMessage, PaymentProvider, Store, StoreError,
+    Change, Clock, MailError, Mailer, OutboxMessage, PaymentProvider, Store, StoreError,
 };
 use chrono::NaiveDate;
 use chrono_tz::Europe::Warsaw;
 use renewals_domain::{
-    Account, Document, DocumentKind, Effect, Notice, Numbering, SeriesKey, SubscriptionId,
-    Tenant, TenantId, Term,
+    Account, Document, DocumentKind, Effect, Notice, Numbering, SeriesKey, SubscriptionId, Tenant,
+    TenantId, Term,
 };
 use std::sync::Arc;
 
@@ -103,16 +103,29 @@ impl Service {
     }
 
     /// Renders a notice into the outbox message committed with the change.
-    pub(crate) fn message(&self, tenant: &Tenant, notice: &Notice, date: NaiveDate) -> OutboxMessage {
+    pub(crate) fn message(
+        &self,
+        tenant: &Tenant,
+        notice: &Notice,
+        date: NaiveDate,
+    ) -> OutboxMessage {
         let email = self.renderer.render(notice, tenant);
         let key = notice.idempotency_key();
         let message_id: String = key
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '.' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '.'
+                }
+            })
             .collect();
-        let mime = self
-            .renderer
-            .mime(&email, &format!("{}.{message_id}", tenant.id), self.clock.now());
+        let mime = self.renderer.mime(
+            &email,
+            &format!("{}.{message_id}", tenant.id),
+            self.clock.now(),
+        );
         OutboxMessage {
             key,
             tenant: tenant.id.clone(),
@@ -142,9 +155,11 @@ impl Service {
             match effect {
                 Effect::Issued(doc) => change.new_documents.push(doc),
                 Effect::StatusChanged(n, s) => change.status_changes.push((n, s)),
-                Effect::Notify(notice) => change
-                    .emails
-                    .push(self.message(&account.tenant, &notice, date)),
+                Effect::Notify(notice) => {
+                    change
+                        .emails
+                        .push(self.message(&account.tenant, &notice, date))
+                }
             }
         }
         change.account = Some(account);
@@ -191,9 +206,9 @@ impl Service {
         };
         match self.store.commit(change).await {
             Ok(()) => Ok(()),
-            Err(StoreError::Conflict(_)) => {
-                Err(ServiceError::Refused(format!("tenant `{id}` already exists; choose another id")))
-            }
+            Err(StoreError::Conflict(_)) => Err(ServiceError::Refused(format!(
+                "tenant `{id}` already exists; choose another id"
+            ))),
             Err(e) => Err(e.into()),
         }
     }
@@ -208,7 +223,10 @@ impl Service {
     ) -> Result<SubscriptionId, ServiceError> {
         let catalog = &self.settings.catalog;
         self.update(tenant, start, |acc, _| {
-            Ok((acc.add_subscription(catalog, sku, seats, term, start)?, vec![]))
+            Ok((
+                acc.add_subscription(catalog, sku, seats, term, start)?,
+                vec![],
+            ))
         })
         .await
     }
@@ -253,7 +271,10 @@ impl Service {
         let tenant = self.tenant_of(sub).await?;
         let (policy, catalog) = (&self.settings.policy, &self.settings.catalog);
         self.update(&tenant, date, |acc, _| {
-            Ok(((), acc.change_plan_at_renewal(sub, sku, date, policy, catalog)?))
+            Ok((
+                (),
+                acc.change_plan_at_renewal(sub, sku, date, policy, catalog)?,
+            ))
         })
         .await
     }
@@ -277,8 +298,10 @@ impl Service {
     pub async fn renewal_off(&self, sub: &SubscriptionId) -> Result<(), ServiceError> {
         let tenant = self.tenant_of(sub).await?;
         let today = self.today();
-        self.update(&tenant, today, |acc, _| Ok(((), acc.turn_off_renewal(sub)?)))
-            .await
+        self.update(&tenant, today, |acc, _| {
+            Ok(((), acc.turn_off_renewal(sub)?))
+        })
+        .await
     }
 
     /// Sends what the outbox holds; a failed send stays there for the next attempt.

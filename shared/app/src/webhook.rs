@@ -9,8 +9,8 @@ use crate::przelewy24::Notification;
 use crate::service::Service;
 use chrono::NaiveDate;
 use renewals_domain::{
-    Document, EmailAddress, Locale, Money, Nip, Notice, Numbering, PaymentMethod,
-    PaymentOutcome, Tenant, TenantId,
+    Document, EmailAddress, Locale, Money, Nip, Notice, Numbering, PaymentMethod, PaymentOutcome,
+    Tenant, TenantId,
 };
 
 /// Przelewy24 notifications are a few hundred bytes; anything this large is not one.
@@ -47,16 +47,32 @@ impl Service {
             .map_err(|e| WebhookResponse::new(400, format!("malformed notification: {e}")))?;
         let p24 = &self.settings.p24;
         if !n.is_signed_with(&p24.crc) {
-            tracing::warn!(order_id = n.order_id, "notification with a wrong sign refused");
+            tracing::warn!(
+                order_id = n.order_id,
+                "notification with a wrong sign refused"
+            );
             return Err(WebhookResponse::new(401, "invalid sign"));
         }
         if n.merchant_id != p24.merchant_id || n.pos_id != p24.pos_id {
-            return Err(WebhookResponse::new(401, "notification for another merchant or POS"));
+            return Err(WebhookResponse::new(
+                401,
+                "notification for another merchant or POS",
+            ));
         }
         let date = self.today();
         let fail = |e: StoreError| WebhookResponse::new(503, format!("store unavailable: {e}"));
-        if self.store.payment(n.order_id).await.map_err(fail)?.is_some()
-            || self.store.review_item(n.order_id).await.map_err(fail)?.is_some()
+        if self
+            .store
+            .payment(n.order_id)
+            .await
+            .map_err(fail)?
+            .is_some()
+            || self
+                .store
+                .review_item(n.order_id)
+                .await
+                .map_err(fail)?
+                .is_some()
         {
             return Ok(WebhookResponse::new(200, "already processed"));
         }
@@ -66,7 +82,9 @@ impl Service {
             .await
             .map_err(fail)?
         else {
-            return self.review(&n, date, None, "no document has this session id").await;
+            return self
+                .review(&n, date, None, "no document has this session id")
+                .await;
         };
         let gross = document.totals.gross.grosze();
         if n.currency != document.currency || n.amount != gross {
@@ -88,7 +106,10 @@ impl Service {
         match self.provider.verify(&verification).await {
             Ok(()) => {}
             Err(VerifyError::Unavailable(e)) => {
-                return Err(WebhookResponse::new(503, format!("verify failed, retry later: {e}")))
+                return Err(WebhookResponse::new(
+                    503,
+                    format!("verify failed, retry later: {e}"),
+                ))
             }
             Err(VerifyError::Refused(e)) => {
                 let reason = format!("Przelewy24 refused verification: {e}");
@@ -120,7 +141,11 @@ impl Service {
                 .unwrap_or_else(|| document.clone());
             let (outcome, mut effects) = account.pay(&current, date, &self.settings.policy);
             if let PaymentOutcome::RefundFlagged { reason } = &outcome {
-                effects.push(renewals_domain::Effect::Notify(self.alert(n, Some(document), reason)));
+                effects.push(renewals_domain::Effect::Notify(self.alert(
+                    n,
+                    Some(document),
+                    reason,
+                )));
             }
             let mut change = self.change(account, effects, &Numbering::default(), date);
             change.payment = Some(PaymentRecord {

@@ -7,8 +7,7 @@
 use crate::calendar::{add_days, Period, Term};
 use crate::catalog::Catalog;
 use crate::document::{
-    Document, DocumentKind, DocumentNumber, DocumentStatus, Line, LinePurpose, Numbering,
-    SeriesKey,
+    Document, DocumentKind, DocumentNumber, DocumentStatus, Line, LinePurpose, Numbering, SeriesKey,
 };
 use crate::notice::Notice;
 use crate::policy::Policy;
@@ -288,13 +287,7 @@ impl Account {
             Action::IssueProforma {
                 renewal_date,
                 subscriptions,
-            } => self.issue_proforma(
-                renewal_date,
-                &subscriptions,
-                date,
-                catalog,
-                numbering,
-            )?,
+            } => self.issue_proforma(renewal_date, &subscriptions, date, catalog, numbering)?,
             Action::Remind { document, stage } => {
                 let open = self.open_mut(&document);
                 open.last_reminder = Some(stage);
@@ -498,7 +491,14 @@ impl Account {
             purpose: LinePurpose::SeatAddition,
         };
         let number = numbering.next(DocumentKind::Order, date);
-        let document = Document::new(number, self.tenant.id.clone(), date, due, period, vec![line]);
+        let document = Document::new(
+            number,
+            self.tenant.id.clone(),
+            date,
+            due,
+            period,
+            vec![line],
+        );
         self.open_documents.push(OpenDocument {
             document: document.clone(),
             last_reminder: None,
@@ -530,7 +530,9 @@ impl Account {
         }
         self.check_before_proforma(sub, date, policy, "reducing seats")?;
         if to == 0 {
-            return Err(format!("cannot reduce {id} to 0 seats: the minimum is 1; turn renewal off to stop it"));
+            return Err(format!(
+                "cannot reduce {id} to 0 seats: the minimum is 1; turn renewal off to stop it"
+            ));
         }
         if to >= sub.seats {
             return Err(format!(

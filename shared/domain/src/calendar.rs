@@ -86,7 +86,11 @@ pub fn shift_months(date: NaiveDate, months: u32, anchor_day: u32) -> NaiveDate 
 }
 
 pub fn days_in_month(year: i32, month: u32) -> u32 {
-    let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    let (ny, nm) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
     let first_next = NaiveDate::from_ymd_opt(ny, nm, 1).expect("valid month");
     first_next.pred_opt().expect("has a previous day").day()
 }
@@ -121,7 +125,15 @@ mod tests {
             ends.push(p.end);
             p = p.following(Term::Monthly, 31);
         }
-        assert_eq!(ends, vec![d("2026-02-28"), d("2026-03-31"), d("2026-04-30"), d("2026-05-31")]);
+        assert_eq!(
+            ends,
+            vec![
+                d("2026-02-28"),
+                d("2026-03-31"),
+                d("2026-04-30"),
+                d("2026-05-31")
+            ]
+        );
     }
 
     #[test]

@@ -43,7 +43,10 @@ impl Catalog {
         let catalog: Catalog =
             serde_json::from_str(json).map_err(|e| format!("catalog is not valid: {e}"))?;
         if catalog.currency != "PLN" {
-            return Err(format!("catalog currency must be PLN, not {}", catalog.currency));
+            return Err(format!(
+                "catalog currency must be PLN, not {}",
+                catalog.currency
+            ));
         }
         for p in &catalog.products {
             let ok = match p.kind {
@@ -53,7 +56,10 @@ impl Catalog {
                 ProductKind::Perpetual => p.prices.contains_key("perpetual"),
             };
             if !ok {
-                return Err(format!("catalog product `{}` lacks a price for its kind", p.sku));
+                return Err(format!(
+                    "catalog product `{}` lacks a price for its kind",
+                    p.sku
+                ));
             }
         }
         Ok(catalog)

@@ -17,8 +17,7 @@ pub use account::{Account, Action, Effect, Job, OpenDocument, PaymentOutcome, Re
 pub use calendar::{parse_date, Period, Term};
 pub use catalog::{Catalog, Product, ProductKind};
 pub use document::{
-    Document, DocumentKind, DocumentNumber, DocumentStatus, Line, LinePurpose, Numbering,
-    SeriesKey,
+    Document, DocumentKind, DocumentNumber, DocumentStatus, Line, LinePurpose, Numbering, SeriesKey,
 };
 pub use money::{Money, Totals};
 pub use notice::Notice;

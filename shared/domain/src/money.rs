@@ -47,7 +47,9 @@ impl Money {
             .parse()
             .map_err(|_| format!("invalid amount `{s}`: expected a decimal such as 29.90"))?;
         if d.scale() > 2 && d.normalize().scale() > 2 {
-            return Err(format!("invalid amount `{s}`: at most two decimal places (grosze)"));
+            return Err(format!(
+                "invalid amount `{s}`: at most two decimal places (grosze)"
+            ));
         }
         if d.is_sign_negative() {
             return Err(format!("invalid amount `{s}`: must not be negative"));
@@ -131,7 +133,10 @@ mod tests {
         assert_eq!(t.vat, Money::parse("0.12").unwrap());
         assert_eq!(t.gross, Money::parse("0.62").unwrap());
         // Two lines of 0.25 each: per-line VAT would be 0.06 + 0.06 = 0.12; on the total 0.12.
-        let t = Totals::of_lines([Money::parse("10.10").unwrap(), Money::parse("0.05").unwrap()]);
+        let t = Totals::of_lines([
+            Money::parse("10.10").unwrap(),
+            Money::parse("0.05").unwrap(),
+        ]);
         assert_eq!(t.vat.to_string(), "2.33"); // 10.15 × 0.23 = 2.3345
     }
 

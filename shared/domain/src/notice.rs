@@ -128,10 +128,18 @@ impl Notice {
                 effective,
                 ..
             } => format!("plan-change:{subscription}:{to}:{effective}"),
-            Notice::RenewalEnded { subscription, ended_on, .. } => {
+            Notice::RenewalEnded {
+                subscription,
+                ended_on,
+                ..
+            } => {
                 format!("renewal-ended:{subscription}:{ended_on}")
             }
-            Notice::OperatorAlert { order_id, session_id, .. } => {
+            Notice::OperatorAlert {
+                order_id,
+                session_id,
+                ..
+            } => {
                 format!("operator-alert:{session_id}:{order_id}")
             }
             other => format!("{}:{}", other.kind(), doc.unwrap()),

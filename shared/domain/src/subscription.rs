@@ -44,7 +44,9 @@ pub fn parse_seats(n: i64) -> Result<u32, String> {
     if (1..=10_000).contains(&n) {
         Ok(n as u32)
     } else {
-        Err(format!("invalid seat count {n}: must be between 1 and 10000"))
+        Err(format!(
+            "invalid seat count {n}: must be between 1 and 10000"
+        ))
     }
 }
 
@@ -138,7 +140,8 @@ impl Subscription {
     /// `seats × period price × remaining days / days in period`, half-up to the grosz.
     pub fn prorated(&self, seats: u32, from: NaiveDate) -> Money {
         let remaining = (self.period.end - from).num_days();
-        self.unit_price.prorate(seats, remaining, self.period.days())
+        self.unit_price
+            .prorate(seats, remaining, self.period.days())
     }
 
     pub fn product_next_period(&self) -> &str {

@@ -12,7 +12,8 @@ impl TenantId {
     pub fn parse(s: &str) -> Result<TenantId, String> {
         let ok = !s.is_empty()
             && s.len() <= 40
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !s.starts_with('-');
         if ok {
             Ok(TenantId(s.to_string()))
@@ -123,7 +124,9 @@ impl PaymentMethod {
             "blik" => Ok(PaymentMethod::Blik),
             "transfer" => Ok(PaymentMethod::Transfer),
             "card" => Ok(PaymentMethod::Card),
-            o => Err(format!("unknown payment method `{o}`: use blik, transfer or card")),
+            o => Err(format!(
+                "unknown payment method `{o}`: use blik, transfer or card"
+            )),
         }
     }
 }
@@ -148,7 +151,9 @@ mod tests {
     fn nip_checksum_is_enforced() {
         assert!(Nip::parse("526-000-12-46").is_ok());
         assert!(Nip::parse("PL5260001246").is_ok());
-        assert!(Nip::parse("5260001247").unwrap_err().contains("check digit"));
+        assert!(Nip::parse("5260001247")
+            .unwrap_err()
+            .contains("check digit"));
         assert!(Nip::parse("12345").unwrap_err().contains("10 digits"));
     }
 }

@@ -139,8 +139,19 @@ fn run_to_fixed_point(
 fn numbering_is_per_series_and_month() {
     let mut n = Numbering::default();
     let d = date(2026, 11, 26);
-    n.load(SeriesKey::of(renewals_domain::DocumentKind::Proforma, d), 41);
-    assert_eq!(n.next(renewals_domain::DocumentKind::Proforma, d).to_string(), "PF/2026/11/0042");
-    assert_eq!(n.next(renewals_domain::DocumentKind::Proforma, d).to_string(), "PF/2026/11/0043");
+    n.load(
+        SeriesKey::of(renewals_domain::DocumentKind::Proforma, d),
+        41,
+    );
+    assert_eq!(
+        n.next(renewals_domain::DocumentKind::Proforma, d)
+            .to_string(),
+        "PF/2026/11/0042"
+    );
+    assert_eq!(
+        n.next(renewals_domain::DocumentKind::Proforma, d)
+            .to_string(),
+        "PF/2026/11/0043"
+    );
     assert_eq!(n.advanced().len(), 1);
 }

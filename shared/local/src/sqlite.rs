@@ -6,7 +6,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use renewals_app::ports::{
-    Change, OutboxMessage, PaymentRecord, ReviewItem, StoredMessage, Store, StoreError,
+    Change, OutboxMessage, PaymentRecord, ReviewItem, Store, StoreError, StoredMessage,
 };
 use renewals_domain::{Account, Document, DocumentNumber, SeriesKey, SubscriptionId, TenantId};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
@@ -72,7 +72,9 @@ fn one<T: rusqlite::types::FromSql>(
     sql: &str,
     p: impl rusqlite::Params,
 ) -> rusqlite::Result<Option<T>> {
-    conn.prepare_cached(sql)?.query_row(p, |r| r.get(0)).optional()
+    conn.prepare_cached(sql)?
+        .query_row(p, |r| r.get(0))
+        .optional()
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -156,7 +158,14 @@ impl SqliteStore {
 
     /// Rows in a table, for tests that check "nothing changed".
     pub fn count(&self, table: &str) -> Result<i64, StoreError> {
-        let allowed = ["accounts", "documents", "outbox", "payments", "reviews", "counters"];
+        let allowed = [
+            "accounts",
+            "documents",
+            "outbox",
+            "payments",
+            "reviews",
+            "counters",
+        ];
         assert!(allowed.contains(&table), "unknown table {table}");
         self.conn()
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
@@ -209,12 +218,12 @@ impl SqliteStore {
                 .map_err(|e| conflict_or(e, "account exists"))?;
             } else {
                 let n = exec(
-                        tx,
-                        "UPDATE accounts SET version = version + 1, next_action = ?2, body = ?3
+                    tx,
+                    "UPDATE accounts SET version = version + 1, next_action = ?2, body = ?3
                          WHERE tenant = ?1 AND version = ?4",
-                        params![tenant, next, body, account.version as i64],
-                    )
-                    .map_err(unexpected)?;
+                    params![tenant, next, body, account.version as i64],
+                )
+                .map_err(unexpected)?;
                 if n == 0 {
                     return Err(StoreError::Conflict(format!("account {tenant} changed")));
                 }
@@ -236,7 +245,7 @@ impl SqliteStore {
                 return Err(StoreError::Conflict(format!("counter {key} moved")));
             }
             exec(
-                    tx,
+                tx,
                 "INSERT INTO counters (series, last) VALUES (?1, ?2)
                  ON CONFLICT(series) DO UPDATE SET last = excluded.last",
                 params![key, *after as i64],
@@ -268,7 +277,7 @@ impl SqliteStore {
             let mut doc: Document = parse(&body)?;
             doc.status = *status;
             exec(
-                    tx,
+                tx,
                 "UPDATE documents SET status = ?2, body = ?3 WHERE number = ?1",
                 params![key, status.as_str(), json(&doc)?],
             )
@@ -295,7 +304,7 @@ impl SqliteStore {
         }
         if let Some(p) = &change.payment {
             exec(
-                    tx,
+                tx,
                 "INSERT INTO payments (order_id, body) VALUES (?1, ?2)",
                 params![p.order_id, json(p)?],
             )
@@ -303,7 +312,7 @@ impl SqliteStore {
         }
         if let Some(r) = &change.review {
             exec(
-                    tx,
+                tx,
                 "INSERT INTO reviews (order_id, body) VALUES (?1, ?2)",
                 params![r.order_id, json(r)?],
             )
@@ -331,7 +340,8 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, OutboxMessa
     ))
 }
 
-const MESSAGE_COLUMNS: &str = "id, key, tenant, kind, recipient, subject, document, date, mime, sent";
+const MESSAGE_COLUMNS: &str =
+    "id, key, tenant, kind, recipient, subject, document, date, mime, sent";
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -12,7 +12,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn app_with_proforma() -> TestApp {
     let app = TestApp::new();
-    app.customer("acme", "business-standard", 10, Term::Monthly, "2026-01-31").await;
+    app.customer("acme", "business-standard", 10, Term::Monthly, "2026-01-31")
+        .await;
     app.day("2026-02-21").await;
     app
 }
@@ -41,15 +42,25 @@ async fn the_same_notification_20_times_also_in_parallel_activates_once() {
     for _ in 0..10 {
         let svc = app.second_service();
         let body = body.clone();
-        handles.push(tokio::spawn(async move { svc.handle_przelewy24(&body).await.status }));
+        handles.push(tokio::spawn(async move {
+            svc.handle_przelewy24(&body).await.status
+        }));
     }
     for h in handles {
         assert_eq!(h.await.unwrap(), 200);
     }
     assert_eq!(app.store.count("payments").unwrap(), 1);
-    let confirmations = app.emails("acme").await.into_iter().filter(|m| m.kind == "payment-confirmation").count();
+    let confirmations = app
+        .emails("acme")
+        .await
+        .into_iter()
+        .filter(|m| m.kind == "payment-confirmation")
+        .count();
     assert_eq!(confirmations, 1);
-    assert_eq!(app.document("PF/2026/02/0001").await.status, DocumentStatus::Paid);
+    assert_eq!(
+        app.document("PF/2026/02/0001").await.status,
+        DocumentStatus::Paid
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,7 +79,10 @@ async fn twenty_parallel_first_copies_race_to_one_activation() {
         assert_eq!(h.await.unwrap(), 200);
     }
     assert_eq!(app.store.count("payments").unwrap(), 1);
-    assert_eq!(app.email_kinds("acme").await, ["proforma", "payment-confirmation"]);
+    assert_eq!(
+        app.email_kinds("acme").await,
+        ["proforma", "payment-confirmation"]
+    );
 }
 
 #[tokio::test]
@@ -78,12 +92,21 @@ async fn a_forged_signature_is_refused_with_401_and_changes_nothing() {
     let mut n = app.notification(&doc, doc.totals.gross.grosze(), 779);
     n.sign = n.expected_sign("not-the-shop-crc");
     let before = snapshot(&app);
-    let r = app.svc.handle_przelewy24(&serde_json::to_vec(&n).unwrap()).await;
+    let r = app
+        .svc
+        .handle_przelewy24(&serde_json::to_vec(&n).unwrap())
+        .await;
     assert_eq!(r.status, 401);
     // A valid sign over other values is forged too.
     let mut tampered = app.notification(&doc, doc.totals.gross.grosze(), 779);
     tampered.amount += 100;
-    assert_eq!(app.svc.handle_przelewy24(&serde_json::to_vec(&tampered).unwrap()).await.status, 401);
+    assert_eq!(
+        app.svc
+            .handle_przelewy24(&serde_json::to_vec(&tampered).unwrap())
+            .await
+            .status,
+        401
+    );
     assert_eq!(snapshot(&app), before);
 }
 
@@ -91,9 +114,21 @@ async fn a_forged_signature_is_refused_with_401_and_changes_nothing() {
 async fn malformed_and_oversized_bodies_are_refused_and_change_nothing() {
     let app = app_with_proforma().await;
     let before = snapshot(&app);
-    assert_eq!(app.svc.handle_przelewy24(b"{\"merchantId\": 1").await.status, 400);
+    assert_eq!(
+        app.svc
+            .handle_przelewy24(b"{\"merchantId\": 1")
+            .await
+            .status,
+        400
+    );
     assert_eq!(app.svc.handle_przelewy24(b"not json").await.status, 400);
-    assert_eq!(app.svc.handle_przelewy24(&vec![b' '; 64 * 1024 + 1]).await.status, 413);
+    assert_eq!(
+        app.svc
+            .handle_przelewy24(&vec![b' '; 64 * 1024 + 1])
+            .await
+            .status,
+        413
+    );
     assert_eq!(snapshot(&app), before);
 }
 
@@ -102,18 +137,33 @@ async fn a_short_payment_is_not_activated_and_the_operator_is_alerted() {
     let app = app_with_proforma().await;
     let doc = app.document("PF/2026/02/0001").await;
     let n = app.notification(&doc, doc.totals.gross.grosze() - 1, 780);
-    let r = app.svc.handle_przelewy24(&serde_json::to_vec(&n).unwrap()).await;
+    let r = app
+        .svc
+        .handle_przelewy24(&serde_json::to_vec(&n).unwrap())
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(app.document("PF/2026/02/0001").await.status, DocumentStatus::Issued);
+    assert_eq!(
+        app.document("PF/2026/02/0001").await.status,
+        DocumentStatus::Issued
+    );
     assert_eq!(app.store.count("payments").unwrap(), 0);
     let reviews = app.store.reviews().unwrap();
     assert_eq!(reviews.len(), 1);
-    assert!(reviews[0].reason.contains("781.05"), "{}", reviews[0].reason);
+    assert!(
+        reviews[0].reason.contains("781.05"),
+        "{}",
+        reviews[0].reason
+    );
     let alerts = app.emails("operator").await;
     assert_eq!(alerts.len(), 1);
-    assert_eq!((alerts[0].kind.as_str(), alerts[0].to.as_str()), ("operator-alert", "operator@reseller.example"));
+    assert_eq!(
+        (alerts[0].kind.as_str(), alerts[0].to.as_str()),
+        ("operator-alert", "operator@reseller.example")
+    );
     // The same notification again: recorded once.
-    app.svc.handle_przelewy24(&serde_json::to_vec(&n).unwrap()).await;
+    app.svc
+        .handle_przelewy24(&serde_json::to_vec(&n).unwrap())
+        .await;
     assert_eq!(app.store.reviews().unwrap().len(), 1);
 }
 
@@ -123,9 +173,15 @@ async fn an_unknown_session_is_recorded_for_review_with_200() {
     let mut doc = app.document("PF/2026/02/0001").await;
     doc.payment.session_id = "PF-2099-01-0001-1".into();
     let n = app.notification(&doc, 1000, 781);
-    let r = app.svc.handle_przelewy24(&serde_json::to_vec(&n).unwrap()).await;
+    let r = app
+        .svc
+        .handle_przelewy24(&serde_json::to_vec(&n).unwrap())
+        .await;
     assert_eq!(r.status, 200);
-    assert_eq!(app.store.reviews().unwrap()[0].reason, "no document has this session id");
+    assert_eq!(
+        app.store.reviews().unwrap()[0].reason,
+        "no document has this session id"
+    );
 }
 
 fn sha384_hex(s: &str) -> String {
@@ -143,8 +199,12 @@ async fn verification_is_sent_to_przelewy24_exactly_as_documented() {
         settings.p24.crc.clone(),
         settings.p24.api_key.clone(),
     );
-    let app = TestApp::with(settings.clone(), Arc::new(Przelewy24Client::new(settings.p24.clone())));
-    app.customer("acme", "business-standard", 10, Term::Monthly, "2026-01-31").await;
+    let app = TestApp::with(
+        settings.clone(),
+        Arc::new(Przelewy24Client::new(settings.p24.clone())),
+    );
+    app.customer("acme", "business-standard", 10, Term::Monthly, "2026-01-31")
+        .await;
     app.day("2026-02-21").await;
     let doc = app.document("PF/2026/02/0001").await;
     let session = doc.payment.session_id.clone();
@@ -160,16 +220,32 @@ async fn verification_is_sent_to_przelewy24_exactly_as_documented() {
             "merchantId": merchant, "posId": pos, "sessionId": session, "amount": 78105,
             "currency": "PLN", "orderId": 4242, "sign": sign
         })))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": {"status": "success"}, "responseCode": 0})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"data": {"status": "success"}, "responseCode": 0}),
+            ),
+        )
         .expect(1)
         .mount(&p24)
         .await;
     let n = app.notification(&doc, 78105, 4242);
-    let r = app.svc.handle_przelewy24(&serde_json::to_vec(&n).unwrap()).await;
+    let r = app
+        .svc
+        .handle_przelewy24(&serde_json::to_vec(&n).unwrap())
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(app.document("PF/2026/02/0001").await.status, DocumentStatus::Paid);
+    assert_eq!(
+        app.document("PF/2026/02/0001").await.status,
+        DocumentStatus::Paid
+    );
     // A duplicate is answered from our records, without a second verify (expect(1) above).
-    assert_eq!(app.svc.handle_przelewy24(&serde_json::to_vec(&n).unwrap()).await.status, 200);
+    assert_eq!(
+        app.svc
+            .handle_przelewy24(&serde_json::to_vec(&n).unwrap())
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -182,13 +258,21 @@ async fn when_verify_fails_nothing_is_activated_and_przelewy24_is_asked_to_retry
         .respond_with(ResponseTemplate::new(503))
         .mount(&p24)
         .await;
-    let app = TestApp::with(settings.clone(), Arc::new(Przelewy24Client::new(settings.p24.clone())));
-    let sub = app.customer("acme", "business-standard", 10, Term::Monthly, "2026-01-31").await;
+    let app = TestApp::with(
+        settings.clone(),
+        Arc::new(Przelewy24Client::new(settings.p24.clone())),
+    );
+    let sub = app
+        .customer("acme", "business-standard", 10, Term::Monthly, "2026-01-31")
+        .await;
     app.day("2026-02-21").await;
     let doc = app.document("PF/2026/02/0001").await;
     let before = snapshot(&app);
     let n = app.notification(&doc, doc.totals.gross.grosze(), 4243);
-    let r = app.svc.handle_przelewy24(&serde_json::to_vec(&n).unwrap()).await;
+    let r = app
+        .svc
+        .handle_przelewy24(&serde_json::to_vec(&n).unwrap())
+        .await;
     assert_eq!(r.status, 503);
     assert_eq!(snapshot(&app), before);
     assert_eq!(app.sub(&sub).await.status, Status::Active);
