@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# A local AWS emulator (moto's server) for the DynamoDB store's tests.
+#
+#   eval "$(scripts/moto.sh start)"   # installs moto into .venv if needed, starts it,
+#                                     # prints `export AWS_ENDPOINT_URL=http://127.0.0.1:PORT`
+#   scripts/moto.sh stop              # stops it
+#
+# Both are idempotent: `start` on a running server prints the same export again.
+# State lives in .moto/ (port, pid, server log), which git ignores.
+set -euo pipefail
+
+MOTO_VERSION="5.2.5"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv"
+state="$root/.moto"
+
+log() { echo "moto.sh: $*" >&2; }
+
+alive() {
+    [[ -f "$state/pid" ]] && kill -0 "$(cat "$state/pid")" 2>/dev/null
+}
+
+answers() {
+    # Any HTTP answer means the server is up; moto serves its own API under /moto-api/.
+    "$venv/bin/python" - "$1" <<'EOF'
+import sys, urllib.request
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=1)
+except urllib.error.HTTPError:
+    pass
+except Exception:
+    sys.exit(1)
+EOF
+}
+
+install() {
+    if [[ ! -x "$venv/bin/python" ]]; then
+        log "creating $venv"
+        python3 -m venv "$venv"
+    fi
+    local have
+    have="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null || true)"
+    if [[ "$have" != "$MOTO_VERSION" || ! -x "$venv/bin/moto_server" ]]; then
+        log "installing moto[server]==$MOTO_VERSION into $venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+    fi
+}
+
+start() {
+    mkdir -p "$state"
+    printf '*\n' >"$state/.gitignore"
+    install
+    if alive && answers "$(cat "$state/port")"; then
+        echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$state/port")"
+        return
+    fi
+    stop_server
+    local port
+    port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    # setsid: the server outlives this script and the shell that ran it.
+    setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$state/server.log" 2>&1 </dev/null &
+    echo $! >"$state/pid"
+    echo "$port" >"$state/port"
+    for _ in $(seq 1 150); do
+        if answers "$port"; then
+            log "moto $MOTO_VERSION listening on 127.0.0.1:$port (pid $(cat "$state/pid"))"
+            echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$port"
+            return
+        fi
+        if ! alive; then
+            log "moto_server exited; its log:"
+            cat "$state/server.log" >&2
+            rm -f "$state/pid" "$state/port"
+            exit 1
+        fi
+        sleep 0.2
+    done
+    log "moto_server did not answer on port $port within 30 s"
+    stop_server
+    exit 1
+}
+
+stop_server() {
+    if alive; then
+        local pid
+        pid="$(cat "$state/pid")"
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+        log "stopped moto (pid $pid)"
+    fi
+    rm -f "$state/pid" "$state/port"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop_server ;;
+    *)
+        echo "usage: $0 start|stop" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,562 @@
+//! `commit`: one change as one `TransactWriteItems`, every rule a condition expression.
+//!
+//! | what the change holds | item(s) written | condition |
+//! | --- | --- | --- |
+//! | account, version 0 | account | `attribute_not_exists(PK)` |
+//! | account, version v | account (version v + 1) | `version = v` |
+//! | its subscriptions | `SUB#` → tenant | none (rewriting the same tenant is harmless) |
+//! | counter (before, after) | counter = after | `last = before` (or no counter yet when before is 0) |
+//! | new document | body, number item, session item | `attribute_not_exists(PK)` on each |
+//! | status change | `SET status` on the body | `attribute_exists(PK)` |
+//! | e-mail | key item, message item | `attribute_not_exists(PK)` on each |
+//! | payment, review | one item by order id | `attribute_not_exists(PK)` |
+
+use crate::attrs::{self, Item};
+use crate::keys::{self, Key};
+use crate::store::unexpected;
+use crate::{Counters, DynamoStore};
+use anyhow::{anyhow, Context};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use renewals_app::ports::{Change, OutboxMessage, StoreError};
+use renewals_domain::{Account, Document, DocumentNumber, DocumentStatus, SubscriptionId, TenantId};
+use std::collections::{HashMap, HashSet};
+
+/// DynamoDB's limits on one transaction and one item.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
+const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// Documents of one account sort by the account version that issued them, then by their
+/// place in the change: the order they were issued in.
+const DOCUMENTS_PER_CHANGE: u64 = 10_000;
+
+enum Op {
+    Put(Item),
+    Update { key: Key, expression: String },
+}
+
+/// One write of a change, with what its failed condition means to the caller.
+struct Write {
+    what: String,
+    op: Op,
+    condition: Option<String>,
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+impl Write {
+    fn put(what: String, item: Item) -> Write {
+        Write {
+            what,
+            op: Op::Put(item),
+            condition: None,
+            names: HashMap::new(),
+            values: HashMap::new(),
+        }
+    }
+
+    /// A put that refuses to replace anything: how a unique key is claimed.
+    fn claim(what: String, item: Item) -> Write {
+        Write::put(what, item)
+            .only_if("attribute_not_exists(#pk)")
+            .name("#pk", keys::PK)
+    }
+
+    fn update(what: String, key: Key, expression: &str) -> Write {
+        Write {
+            op: Op::Update {
+                key,
+                expression: expression.to_string(),
+            },
+            ..Write::put(what, HashMap::new())
+        }
+    }
+
+    fn only_if(mut self, condition: &str) -> Write {
+        self.condition = Some(condition.to_string());
+        self
+    }
+
+    fn name(mut self, placeholder: &str, name: &str) -> Write {
+        self.names.insert(placeholder.to_string(), name.to_string());
+        self
+    }
+
+    fn value(mut self, placeholder: &str, value: AttributeValue) -> Write {
+        self.values.insert(placeholder.to_string(), value);
+        self
+    }
+
+    fn size(&self) -> usize {
+        match &self.op {
+            Op::Put(item) => attrs::size(item),
+            Op::Update { key, .. } => key.pk.len() + key.sk.len() + attrs::size(&self.values),
+        }
+    }
+
+    /// DynamoDB refuses empty maps of names or values.
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<Item> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+
+    fn transact_item(&self, table: &str) -> anyhow::Result<TransactWriteItem> {
+        Ok(match &self.op {
+            Op::Put(item) => TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(table)
+                        .set_item(Some(item.clone()))
+                        .set_condition_expression(self.condition.clone())
+                        .set_expression_attribute_names(self.names())
+                        .set_expression_attribute_values(self.values())
+                        .build()?,
+                )
+                .build(),
+            Op::Update { key, expression } => TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(table)
+                        .set_key(Some(key.attributes()))
+                        .update_expression(expression)
+                        .set_condition_expression(self.condition.clone())
+                        .set_expression_attribute_names(self.names())
+                        .set_expression_attribute_values(self.values())
+                        .build()?,
+                )
+                .build(),
+        })
+    }
+}
+
+/// Starts an item with its key and adds attributes.
+fn item<const N: usize>(key: &Key, attributes: [(&str, AttributeValue); N]) -> Item {
+    let mut item = key.attributes();
+    item.extend(attributes.into_iter().map(|(k, v)| (k.to_string(), v)));
+    item
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    Ok(attrs::s(serde_json::to_string(value).map_err(unexpected)?))
+}
+
+fn conflict(what: &str) -> StoreError {
+    StoreError::Conflict(what.to_string())
+}
+
+impl DynamoStore {
+    pub(crate) async fn write_change(&self, change: Change) -> Result<(), StoreError> {
+        let Change {
+            account,
+            next_action,
+            mut new_documents,
+            status_changes,
+            counters,
+            emails,
+            payment,
+            review,
+        } = change;
+
+        // Within one change the unique keys hold as they do across changes (and DynamoDB
+        // refuses two writes to one item in a transaction anyway).
+        let mut numbers = HashSet::new();
+        let mut sessions = HashSet::new();
+        for doc in &new_documents {
+            if !numbers.insert(doc.number.clone()) || !sessions.insert(&doc.payment.session_id) {
+                return Err(conflict(&format!("document {} exists", doc.number)));
+            }
+        }
+        let mut email_keys = HashSet::new();
+        for m in &emails {
+            if !email_keys.insert(&m.key) {
+                return Err(conflict(&format!("e-mail {} already queued", m.key)));
+            }
+        }
+        // A series named twice must chain (before of the second = after of the first).
+        let mut series: Vec<(renewals_domain::SeriesKey, u32, u32)> = vec![];
+        for (key, before, after) in counters {
+            match series.iter_mut().find(|(k, _, _)| *k == key) {
+                Some(entry) if entry.2 != before => {
+                    return Err(conflict(&format!("counter {key} moved")))
+                }
+                Some(entry) => entry.2 = after,
+                None => series.push((key, before, after)),
+            }
+        }
+        // Statuses apply after the inserts, last one wins: a new document takes its final
+        // status at once, a stored one gets one update.
+        let mut statuses: Vec<(DocumentNumber, DocumentStatus)> = vec![];
+        for (number, status) in status_changes {
+            if let Some(doc) = new_documents.iter_mut().find(|d| d.number == number) {
+                doc.status = status;
+            } else if let Some(entry) = statuses.iter_mut().find(|(n, _)| *n == number) {
+                entry.1 = status;
+            } else {
+                statuses.push((number, status));
+            }
+        }
+
+        let mut writes = vec![];
+        let mut subscription_writes = vec![];
+        if let Some(account) = &account {
+            writes.push(self.account_write(account, next_action)?);
+            for sub in &account.subscriptions {
+                subscription_writes.push((sub.id.clone(), subscription_write(&sub.id, account)));
+            }
+        }
+        for (key, before, after) in &series {
+            let condition = if *before == 0 {
+                "attribute_not_exists(#last) OR #last = :before"
+            } else {
+                "#last = :before"
+            };
+            let counter = item(
+                &keys::counter(*key),
+                [("series", attrs::s(key.to_string())), ("last", attrs::n(after))],
+            );
+            writes.push(
+                Write::put(format!("counter {key} moved"), counter)
+                    .only_if(condition)
+                    .name("#last", "last")
+                    .value(":before", attrs::n(before)),
+            );
+        }
+        for (i, doc) in new_documents.iter().enumerate() {
+            let order = match &account {
+                Some(a) if a.tenant.id == doc.tenant => {
+                    (a.version + 1) * DOCUMENTS_PER_CHANGE + i as u64
+                }
+                _ => i as u64,
+            };
+            writes.extend(document_writes(doc, order)?);
+        }
+        for (number, status) in &statuses {
+            let tenant = self
+                .document_tenant(number)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("document {number}")))?;
+            writes.push(status_write(&tenant, number, *status));
+        }
+        if let Some(p) = &payment {
+            let record = item(&keys::payment(p.order_id), [("body", json(p)?)]);
+            let what = format!("payment {} already recorded", p.order_id);
+            writes.push(Write::claim(what, record));
+        }
+        if let Some(r) = &review {
+            let record = item(&keys::review(r.order_id), [("body", json(r)?)]);
+            let what = format!("review {} already recorded", r.order_id);
+            writes.push(Write::claim(what, record));
+        }
+
+        let count = |subs: usize| writes.len() + subs + 2 * emails.len();
+        if count(subscription_writes.len()) > MAX_TRANSACTION_ITEMS {
+            if let Some(account) = account.as_ref().filter(|a| a.version > 0) {
+                let known = self.stored_subscriptions(account).await?;
+                subscription_writes.retain(|(id, _)| !known.contains(id));
+            }
+        }
+        let total = count(subscription_writes.len());
+        if total > MAX_TRANSACTION_ITEMS {
+            return Err(unexpected(anyhow!(
+                "this change needs {total} writes; one DynamoDB transaction takes at most \
+                 {MAX_TRANSACTION_ITEMS}"
+            )));
+        }
+        writes.extend(subscription_writes.into_iter().map(|(_, w)| w));
+
+        if !emails.is_empty() {
+            let last = self.allocate_message_ids(emails.len()).await?;
+            let first = last - emails.len() as i64 + 1;
+            for (i, m) in emails.iter().enumerate() {
+                writes.extend(email_writes(first + i as i64, m));
+            }
+        }
+        check_sizes(&writes)?;
+        self.send(writes).await
+    }
+
+    fn account_write(
+        &self,
+        account: &Account,
+        next_action: Option<chrono::NaiveDate>,
+    ) -> Result<Write, StoreError> {
+        let tenant = &account.tenant.id;
+        let mut record = item(
+            &keys::account(tenant),
+            [
+                ("tenant", attrs::s(tenant.as_str())),
+                ("version", attrs::n(account.version + 1)),
+                ("body", json(account)?),
+            ],
+        );
+        // No next action, no index entry: the due index is sparse.
+        if let Some(date) = next_action {
+            record.insert("next_action".into(), attrs::s(date.to_string()));
+            let shard = keys::shard_of(tenant, self.shards);
+            record.insert(keys::GSI1PK.into(), attrs::s(keys::due_pk(shard)));
+            record.insert(keys::GSI1SK.into(), attrs::s(keys::due_sk(date, tenant)));
+        }
+        Ok(if account.version == 0 {
+            Write::claim(format!("account {tenant} exists"), record)
+        } else {
+            Write::put(format!("account {tenant} changed"), record)
+                .only_if("#version = :version")
+                .name("#version", "version")
+                .value(":version", attrs::n(account.version))
+        })
+    }
+
+    /// The subscriptions of the stored account, which have their items already. Read only
+    /// when a change would not fit one transaction otherwise.
+    async fn stored_subscriptions(
+        &self,
+        account: &Account,
+    ) -> Result<HashSet<SubscriptionId>, StoreError> {
+        let tenant = &account.tenant.id;
+        let changed = || conflict(&format!("account {tenant} changed"));
+        let stored = self.get(&keys::account(tenant)).await?.ok_or_else(changed)?;
+        let version: u64 = attrs::number(&stored, "version").map_err(unexpected)?;
+        if version != account.version {
+            return Err(changed());
+        }
+        let body: Account = attrs::json(&stored, "body").map_err(unexpected)?;
+        Ok(body.subscriptions.into_iter().map(|s| s.id).collect())
+    }
+
+    /// Reserves `count` outbox ids with one atomic `ADD`; returns the last. Ids are unique
+    /// and increasing; a commit that then fails leaves a gap, which nothing depends on.
+    async fn allocate_message_ids(&self, count: usize) -> Result<i64, StoreError> {
+        Counters::bump(&self.counters.update);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::outbox_counter().attributes()))
+            .update_expression("ADD #last :count")
+            .expression_attribute_names("#last", "last")
+            .expression_attribute_values(":count", attrs::n(count))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .context("reserving outbox message ids")
+            .map_err(unexpected)?;
+        let attributes = out
+            .attributes
+            .ok_or_else(|| unexpected(anyhow!("the outbox counter returned no value")))?;
+        attrs::number(&attributes, "last").map_err(unexpected)
+    }
+
+    /// One write goes alone (half the capacity of a transaction); more go as a transaction.
+    async fn send(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        match writes.as_slice() {
+            [] => Ok(()),
+            [single] => self.send_one(single).await,
+            _ => self.send_transaction(&writes).await,
+        }
+    }
+
+    async fn send_one(&self, w: &Write) -> Result<(), StoreError> {
+        match &w.op {
+            Op::Put(record) => {
+                Counters::bump(&self.counters.put);
+                let result = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(record.clone()))
+                    .set_condition_expression(w.condition.clone())
+                    .set_expression_attribute_names(w.names())
+                    .set_expression_attribute_values(w.values())
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(single_failure(e, &w.what, |e| {
+                        matches!(e, PutItemError::ConditionalCheckFailedException(_))
+                    })),
+                }
+            }
+            Op::Update { key, expression } => {
+                Counters::bump(&self.counters.update);
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key.attributes()))
+                    .update_expression(expression)
+                    .set_condition_expression(w.condition.clone())
+                    .set_expression_attribute_names(w.names())
+                    .set_expression_attribute_values(w.values())
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(single_failure(e, &w.what, |e| {
+                        matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
+                    })),
+                }
+            }
+        }
+    }
+
+    async fn send_transaction(&self, writes: &[Write]) -> Result<(), StoreError> {
+        let items = writes
+            .iter()
+            .map(|w| w.transact_item(&self.table))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map_err(unexpected)?;
+        Counters::bump(&self.counters.transact_write);
+        // The SDK fills in a client request token, so its own retries are idempotent.
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let Err(e) = result else {
+            return Ok(());
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            e.as_service_error()
+        {
+            let reasons = cancelled.cancellation_reasons();
+            let failed: Vec<&str> = reasons
+                .iter()
+                .zip(writes)
+                .filter(|(r, _)| r.code() == Some("ConditionalCheckFailed"))
+                .map(|(_, w)| w.what.as_str())
+                .collect();
+            if !failed.is_empty() {
+                return Err(StoreError::Conflict(failed.join("; ")));
+            }
+            // Another transaction held one of the items: as good as losing the race.
+            if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+                return Err(conflict("another transaction was writing the same items"));
+            }
+        }
+        Err(unexpected(anyhow::Error::new(e).context(format!(
+            "TransactWriteItems of {} writes",
+            writes.len()
+        ))))
+    }
+}
+
+fn single_failure<E, R>(e: SdkError<E, R>, what: &str, failed_check: impl Fn(&E) -> bool) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if e.as_service_error().is_some_and(failed_check) {
+        conflict(what)
+    } else {
+        unexpected(anyhow::Error::new(e).context(format!("writing: {what}")))
+    }
+}
+
+fn subscription_write(id: &SubscriptionId, account: &Account) -> Write {
+    let record = item(
+        &keys::subscription(id),
+        [("tenant", attrs::s(account.tenant.id.as_str()))],
+    );
+    Write::put(format!("subscription {id}"), record)
+}
+
+fn document_writes(doc: &Document, order: u64) -> Result<[Write; 3], StoreError> {
+    let number = doc.number.to_string();
+    let tenant = attrs::s(doc.tenant.as_str());
+    let exists = format!("document {number} exists");
+    let body = item(
+        &keys::document(&doc.tenant, &doc.number),
+        [
+            ("number", attrs::s(&number)),
+            ("tenant", tenant.clone()),
+            ("status", attrs::s(doc.status.as_str())),
+            ("issue_date", attrs::s(doc.issue_date.to_string())),
+            ("ord", attrs::n(order)),
+            ("body", json(doc)?),
+        ],
+    );
+    let by_number = item(&keys::document_number(&doc.number), [("tenant", tenant.clone())]);
+    let session = &doc.payment.session_id;
+    let by_session = item(
+        &keys::session(session),
+        [("tenant", tenant), ("number", attrs::s(&number))],
+    );
+    Ok([
+        Write::claim(exists.clone(), body),
+        Write::claim(exists, by_number),
+        Write::claim(format!("session {session} is taken"), by_session),
+    ])
+}
+
+/// A document never changes after issue except its status: the body stays as issued and
+/// the `status` attribute, which every read applies, is what changes.
+fn status_write(tenant: &TenantId, number: &DocumentNumber, status: DocumentStatus) -> Write {
+    Write::update(
+        format!("document {number} is gone"),
+        keys::document(tenant, number),
+        "SET #status = :status",
+    )
+    .only_if("attribute_exists(#pk)")
+    .name("#pk", keys::PK)
+    .name("#status", "status")
+    .value(":status", attrs::s(status.as_str()))
+}
+
+fn email_writes(id: i64, m: &OutboxMessage) -> [Write; 2] {
+    let claim = item(
+        &keys::outbox_key(&m.key),
+        [("id", attrs::n(id)), ("tenant", attrs::s(m.tenant.as_str()))],
+    );
+    let mut message = item(
+        &keys::email(&m.tenant, id),
+        [
+            ("id", attrs::n(id)),
+            ("key", attrs::s(&m.key)),
+            ("tenant", attrs::s(m.tenant.as_str())),
+            ("kind", attrs::s(&m.kind)),
+            ("recipient", attrs::s(&m.to)),
+            ("subject", attrs::s(&m.subject)),
+            ("date", attrs::s(m.date.to_string())),
+            ("mime", attrs::b(m.mime.clone())),
+            ("sent", AttributeValue::Bool(false)),
+            // In the unsent index until `mark_sent` removes these two.
+            (keys::GSI2PK, attrs::s(keys::UNSENT)),
+            (keys::GSI2SK, attrs::s(keys::padded(id))),
+        ],
+    );
+    if let Some(document) = &m.document {
+        message.insert("document".into(), attrs::s(document));
+    }
+    [
+        Write::claim(format!("e-mail {} already queued", m.key), claim),
+        Write::claim(format!("e-mail {id} exists"), message),
+    ]
+}
+
+fn check_sizes(writes: &[Write]) -> Result<(), StoreError> {
+    let mut total = 0;
+    for w in writes {
+        let size = w.size();
+        if size > MAX_ITEM_BYTES {
+            return Err(unexpected(anyhow!(
+                "{}: an item of {size} bytes is over DynamoDB's 400 KB limit",
+                w.what
+            )));
+        }
+        total += size;
+    }
+    if total > MAX_TRANSACTION_BYTES {
+        return Err(unexpected(anyhow!(
+            "this change writes {total} bytes; one DynamoDB transaction takes at most 4 MB"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,417 @@
+//! The `Store` port's reads, and the plumbing they share with the writes.
+
+use crate::attrs::{self, Item};
+use crate::keys::{self, Key};
+use crate::{Counters, DynamoStore};
+use anyhow::Context;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::NaiveDate;
+use futures::{StreamExt, TryStreamExt};
+use renewals_app::ports::{
+    Change, OutboxMessage, PaymentRecord, ReviewItem, StoredMessage, Store, StoreError,
+};
+use renewals_domain::{Account, Document, DocumentNumber, DocumentStatus, SeriesKey, SubscriptionId, TenantId};
+use std::collections::{BTreeSet, HashMap};
+
+pub(crate) fn unexpected(e: impl Into<anyhow::Error>) -> StoreError {
+    StoreError::Unexpected(e.into())
+}
+
+/// How many outbox updates `mark_sent` keeps in flight.
+const MARK_SENT_CONCURRENCY: usize = 8;
+
+/// A query: key condition, names and values, on the table or an index.
+struct Query<'a> {
+    index: Option<&'a str>,
+    condition: &'a str,
+    names: &'a [(&'a str, &'a str)],
+    values: Vec<(&'a str, AttributeValue)>,
+    projection: Option<&'a str>,
+    /// Stop once this many items are in.
+    limit: Option<usize>,
+}
+
+impl DynamoStore {
+    /// One item by key, strongly consistent: versions and counters must be current.
+    pub(crate) async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        Counters::bump(&self.counters.get);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.attributes()))
+            .consistent_read(true)
+            .send()
+            .await
+            .with_context(|| format!("GetItem {} / {}", key.pk, key.sk))
+            .map_err(unexpected)?;
+        Ok(out.item)
+    }
+
+    /// Every item a query matches, page after page (`LastEvaluatedKey`) up to its limit.
+    async fn query(&self, q: Query<'_>) -> Result<Vec<Item>, StoreError> {
+        let names: HashMap<String, String> = q
+            .names
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let values: Item = q
+            .values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let mut items = vec![];
+        let mut start: Option<Item> = None;
+        loop {
+            Counters::bump(&self.counters.query);
+            let remaining = q.limit.map(|l| l.saturating_sub(items.len()));
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(q.index.map(str::to_string))
+                // Index reads are eventually consistent by nature; table reads need not be.
+                .consistent_read(q.index.is_none())
+                .key_condition_expression(q.condition)
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_projection_expression(q.projection.map(str::to_string))
+                .set_limit(remaining.map(|r| r.clamp(1, i32::MAX as usize) as i32))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .with_context(|| {
+                    format!("Query {} where {}", q.index.unwrap_or("table"), q.condition)
+                })
+                .map_err(unexpected)?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key.filter(|k| !k.is_empty());
+            let full = q.limit.is_some_and(|l| items.len() >= l);
+            if start.is_none() || full {
+                break;
+            }
+        }
+        if let Some(limit) = q.limit {
+            items.truncate(limit);
+        }
+        Ok(items)
+    }
+
+    /// The items of one tenant's partition whose sort key starts with `prefix`.
+    async fn tenant_items(&self, tenant: &TenantId, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        self.query(Query {
+            index: None,
+            condition: "#pk = :pk AND begins_with(#sk, :prefix)",
+            names: &[("#pk", keys::PK), ("#sk", keys::SK)],
+            values: vec![
+                (":pk", attrs::s(keys::tenant_pk(tenant))),
+                (":prefix", attrs::s(prefix)),
+            ],
+            projection: None,
+            limit: None,
+        })
+        .await
+    }
+
+    /// The tenant a document number belongs to, from memory or its number item.
+    pub(crate) async fn document_tenant(
+        &self,
+        number: &DocumentNumber,
+    ) -> Result<Option<TenantId>, StoreError> {
+        let text = number.to_string();
+        if let Some(tenant) = self.remembered_document_tenant(&text) {
+            return Ok(Some(tenant));
+        }
+        let Some(item) = self.get(&keys::document_number(number)).await? else {
+            return Ok(None);
+        };
+        let tenant = tenant_attribute(&item)?;
+        self.remember_document_tenant(text, tenant.clone());
+        Ok(Some(tenant))
+    }
+
+    async fn document_of(
+        &self,
+        tenant: &TenantId,
+        number: &DocumentNumber,
+    ) -> Result<Option<Document>, StoreError> {
+        self.get(&keys::document(tenant, number))
+            .await?
+            .map(|item| document_from(&item))
+            .transpose()
+    }
+
+    /// Due accounts of one shard: next action on or before `date`.
+    async fn due_in_shard(&self, shard: u32, date: NaiveDate) -> Result<Vec<TenantId>, StoreError> {
+        let items = self
+            .query(Query {
+                index: Some(keys::GSI1),
+                condition: "#pk = :pk AND #sk <= :upper",
+                names: &[("#pk", keys::GSI1PK), ("#sk", keys::GSI1SK)],
+                values: vec![
+                    (":pk", attrs::s(keys::due_pk(shard))),
+                    (":upper", attrs::s(keys::due_upper(date))),
+                ],
+                projection: None,
+                limit: None,
+            })
+            .await?;
+        items
+            .iter()
+            .map(|item| {
+                let pk = attrs::string(item, keys::PK).map_err(unexpected)?;
+                keys::tenant_of_pk(pk)
+                    .ok_or_else(|| unexpected(anyhow::anyhow!("due index entry with key {pk}")))
+            })
+            .collect()
+    }
+
+    async fn mark_one_sent(&self, key: Key) -> Result<(), StoreError> {
+        Counters::bump(&self.counters.update);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.attributes()))
+            // Leaving the unsent index is what marks it: the index is sparse.
+            .update_expression("SET #sent = :sent REMOVE #gpk, #gsk")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#sent", "sent")
+            .expression_attribute_names("#gpk", keys::GSI2PK)
+            .expression_attribute_names("#gsk", keys::GSI2SK)
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":sent", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Nothing there to mark, as when SQLite's UPDATE matches no row.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unexpected(
+                anyhow::Error::new(e).context(format!("marking {} / {} sent", key.pk, key.sk)),
+            )),
+        }
+    }
+}
+
+fn tenant_attribute(item: &Item) -> Result<TenantId, StoreError> {
+    let t = attrs::string(item, "tenant").map_err(unexpected)?;
+    TenantId::parse(t).map_err(|e| unexpected(anyhow::anyhow!("stored tenant id: {e}")))
+}
+
+fn date_attribute(item: &Item, name: &str) -> Result<NaiveDate, StoreError> {
+    let d = attrs::string(item, name).map_err(unexpected)?;
+    NaiveDate::parse_from_str(d, "%Y-%m-%d")
+        .with_context(|| format!("stored date {name} = {d}"))
+        .map_err(unexpected)
+}
+
+fn parse_status(s: &str) -> Result<DocumentStatus, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .with_context(|| format!("stored document status {s}"))
+        .map_err(unexpected)
+}
+
+/// A document: the body as issued, with the status attribute that status changes update.
+fn document_from(item: &Item) -> Result<Document, StoreError> {
+    let mut doc: Document = attrs::json(item, "body").map_err(unexpected)?;
+    doc.status = parse_status(attrs::string(item, "status").map_err(unexpected)?)?;
+    Ok(doc)
+}
+
+fn message_from(item: &Item) -> Result<StoredMessage, StoreError> {
+    let text = |name| attrs::string(item, name).map(str::to_string).map_err(unexpected);
+    Ok(StoredMessage {
+        id: attrs::number(item, "id").map_err(unexpected)?,
+        message: OutboxMessage {
+            key: text("key")?,
+            tenant: tenant_attribute(item)?,
+            kind: text("kind")?,
+            to: text("recipient")?,
+            subject: text("subject")?,
+            document: attrs::optional_string(item, "document")
+                .map_err(unexpected)?
+                .map(str::to_string),
+            date: date_attribute(item, "date")?,
+            mime: attrs::bytes(item, "mime").map_err(unexpected)?,
+        },
+        sent: attrs::boolean(item, "sent").map_err(unexpected)?,
+    })
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn load_account(&self, tenant: &TenantId) -> Result<Option<Account>, StoreError> {
+        let Some(item) = self.get(&keys::account(tenant)).await? else {
+            return Ok(None);
+        };
+        let mut account: Account = attrs::json(&item, "body").map_err(unexpected)?;
+        account.version = attrs::number(&item, "version").map_err(unexpected)?;
+        Ok(Some(account))
+    }
+
+    async fn tenant_of(&self, sub: &SubscriptionId) -> Result<Option<TenantId>, StoreError> {
+        self.get(&keys::subscription(sub))
+            .await?
+            .map(|item| tenant_attribute(&item))
+            .transpose()
+    }
+
+    async fn due_tenants(
+        &self,
+        date: NaiveDate,
+        after: Option<&TenantId>,
+        limit: usize,
+    ) -> Result<Vec<TenantId>, StoreError> {
+        // The index is ordered by date within a shard, the answer by tenant across shards:
+        // every shard's due entries are read, then merged. Entries are keys only (~100 B).
+        let shards = (0..self.shards).map(|shard| self.due_in_shard(shard, date));
+        let mut tenants: Vec<TenantId> = futures::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter(|t| after.is_none_or(|a| t > a))
+            .collect();
+        tenants.sort();
+        tenants.dedup();
+        tenants.truncate(limit);
+        Ok(tenants)
+    }
+
+    async fn last_number(&self, series: SeriesKey) -> Result<u32, StoreError> {
+        match self.get(&keys::counter(series)).await? {
+            Some(item) => attrs::number(&item, "last").map_err(unexpected),
+            None => Ok(0),
+        }
+    }
+
+    async fn document(&self, number: &DocumentNumber) -> Result<Option<Document>, StoreError> {
+        match self.document_tenant(number).await? {
+            Some(tenant) => self.document_of(&tenant, number).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn document_by_session(&self, session_id: &str) -> Result<Option<Document>, StoreError> {
+        let Some(item) = self.get(&keys::session(session_id)).await? else {
+            return Ok(None);
+        };
+        let tenant = tenant_attribute(&item)?;
+        let number = attrs::string(&item, "number").map_err(unexpected)?;
+        let number = DocumentNumber::parse(number)
+            .map_err(|e| unexpected(anyhow::anyhow!("stored document number: {e}")))?;
+        self.remember_document_tenant(number.to_string(), tenant.clone());
+        self.document_of(&tenant, &number).await
+    }
+
+    async fn documents_of(&self, tenant: &TenantId) -> Result<Vec<Document>, StoreError> {
+        let items = self.tenant_items(tenant, keys::DOC_PREFIX).await?;
+        let mut docs = items
+            .iter()
+            .map(|item| {
+                let order: u64 = attrs::number(item, "ord").map_err(unexpected)?;
+                Ok((order, document_from(item)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Issue order, as the embedded store's row order; stable, so ties stay by number.
+        docs.sort_by_key(|(order, _)| *order);
+        Ok(docs.into_iter().map(|(_, d)| d).collect())
+    }
+
+    async fn payment(&self, order_id: i64) -> Result<Option<PaymentRecord>, StoreError> {
+        self.get(&keys::payment(order_id))
+            .await?
+            .map(|item| attrs::json(&item, "body").map_err(unexpected))
+            .transpose()
+    }
+
+    async fn review_item(&self, order_id: i64) -> Result<Option<ReviewItem>, StoreError> {
+        self.get(&keys::review(order_id))
+            .await?
+            .map(|item| attrs::json(&item, "body").map_err(unexpected))
+            .transpose()
+    }
+
+    async fn emails_of(&self, tenant: &TenantId) -> Result<Vec<OutboxMessage>, StoreError> {
+        let items = self.tenant_items(tenant, keys::EMAIL_PREFIX).await?;
+        items
+            .iter()
+            .map(|item| message_from(item).map(|m| m.message))
+            .collect()
+    }
+
+    async fn unsent(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
+        if limit == 0 {
+            return Ok(vec![]);
+        }
+        let items = self
+            .query(Query {
+                index: Some(keys::GSI2),
+                condition: "#pk = :pk",
+                names: &[("#pk", keys::GSI2PK)],
+                values: vec![(":pk", attrs::s(keys::UNSENT))],
+                projection: None,
+                limit: Some(limit),
+            })
+            .await?;
+        items.iter().map(message_from).collect()
+    }
+
+    async fn mark_sent(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let wanted: BTreeSet<i64> = ids.iter().copied().collect();
+        let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
+            return Ok(());
+        };
+        // Ids come from `unsent`, so the unsent index knows where each message lives; one
+        // range query finds a whole batch.
+        let found = self
+            .query(Query {
+                index: Some(keys::GSI2),
+                condition: "#pk = :pk AND #sk BETWEEN :first AND :last",
+                names: &[
+                    ("#pk", keys::GSI2PK),
+                    ("#sk", keys::GSI2SK),
+                    ("#tpk", keys::PK),
+                    ("#tsk", keys::SK),
+                    ("#id", "id"),
+                ],
+                values: vec![
+                    (":pk", attrs::s(keys::UNSENT)),
+                    (":first", attrs::s(keys::padded(*first))),
+                    (":last", attrs::s(keys::padded(*last))),
+                ],
+                projection: Some("#tpk, #tsk, #id"),
+                limit: None,
+            })
+            .await?;
+        let mut targets = vec![];
+        for item in &found {
+            let id: i64 = attrs::number(item, "id").map_err(unexpected)?;
+            if wanted.contains(&id) {
+                targets.push(Key {
+                    pk: attrs::string(item, keys::PK).map_err(unexpected)?.to_string(),
+                    sk: attrs::string(item, keys::SK).map_err(unexpected)?.to_string(),
+                });
+            }
+        }
+        futures::stream::iter(targets)
+            .map(|key| self.mark_one_sent(key))
+            .buffer_unordered(MARK_SENT_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn commit(&self, change: Change) -> Result<(), StoreError> {
+        self.write_change(change).await
+    }
+}

@@ -1,0 +1,76 @@
+//! Typed configuration of a function: the environment plus the Przelewy24 secret.
+
+use anyhow::{anyhow, Context};
+use renewals_app::config::{Defaults, Settings};
+use std::collections::HashMap;
+
+#[derive(Clone, Debug)]
+pub struct FunctionConfig {
+    pub table: String,
+    pub settings: Settings,
+}
+
+/// The Przelewy24 secret in Secrets Manager: `{"crc": "...", "apiKey": "..."}`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct P24Secret {
+    crc: String,
+    api_key: String,
+}
+
+impl FunctionConfig {
+    /// Reads everything once. A function that does not talk to Przelewy24 (`expiry`) gets no
+    /// access to its secret, so its P24 settings are marked unused instead of required.
+    pub async fn load(sdk: &aws_config::SdkConfig, needs_p24: bool) -> anyhow::Result<Self> {
+        let mut overlay = HashMap::new();
+        if needs_p24 {
+            if let Some(arn) = env("P24_SECRET_ARN") {
+                let secret = aws_sdk_secretsmanager::Client::new(sdk)
+                    .get_secret_value()
+                    .secret_id(&arn)
+                    .send()
+                    .await
+                    .with_context(|| format!("reading the Przelewy24 secret {arn}"))?;
+                let p24: P24Secret = serde_json::from_str(secret.secret_string().unwrap_or(""))
+                    .map_err(|_| {
+                        anyhow!("secret {arn} must be JSON {{\"crc\": …, \"apiKey\": …}}")
+                    })?;
+                overlay.insert("P24_CRC", p24.crc);
+                overlay.insert("P24_API_KEY", p24.api_key);
+            }
+        } else {
+            for name in ["P24_MERCHANT_ID", "P24_POS_ID"] {
+                overlay.insert(name, "0".into());
+            }
+            for name in ["P24_CRC", "P24_API_KEY", "P24_BASE_URL"] {
+                overlay.insert(name, "unused-by-this-function".into());
+            }
+        }
+        FunctionConfig::from_lookup(|k| overlay.get(k).cloned().or_else(|| env(k)))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let table =
+            get("RENEWALS_TABLE").ok_or_else(|| anyhow!("missing setting RENEWALS_TABLE"))?;
+        let settings = Settings::from_lookup(Defaults::Required, get)?;
+        Ok(FunctionConfig { table, settings })
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_setting_is_named() {
+        let err = FunctionConfig::from_lookup(|k| (k == "RENEWALS_TABLE").then(|| "t".into()))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "missing setting RENEWALS_SENDER_EMAIL");
+        let err = FunctionConfig::from_lookup(|_| None).unwrap_err();
+        assert_eq!(err.to_string(), "missing setting RENEWALS_TABLE");
+    }
+}

@@ -1,0 +1,316 @@
+//! The three functions' handlers, driven with the event fixtures in `events/`: first on the
+//! embedded store, then a whole cycle on the local AWS emulator (DynamoDB + SES) with a mock
+//! Przelewy24 answering verify.
+
+use renewals_app::config::{Defaults, Settings};
+use renewals_app::ports::{warsaw_noon, Mailer, ManualClock, PaymentProvider, Store};
+use renewals_app::service::Service;
+use renewals_domain::{
+    DocumentNumber, DocumentStatus, EmailAddress, Job, Locale, Nip, PaymentMethod, Status,
+    SubscriptionId, Tenant, TenantId, Term,
+};
+use renewals_lambda::handlers::{scheduled, webhook, ScheduledEvent};
+use std::sync::Arc;
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../../events/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn event(name: &str) -> ScheduledEvent {
+    serde_json::from_str(&fixture(name)).unwrap()
+}
+
+fn date(s: &str) -> chrono::NaiveDate {
+    renewals_domain::parse_date(s).unwrap()
+}
+
+fn settings() -> Settings {
+    Settings::from_lookup(Defaults::Local, |_| None).unwrap()
+}
+
+fn service(
+    store: Arc<dyn Store>,
+    mailer: Arc<dyn Mailer>,
+    provider: Arc<dyn PaymentProvider>,
+    s: Settings,
+) -> (Arc<Service>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(warsaw_noon(date("2026-02-01"))));
+    (
+        renewals_lambda::service(store, mailer, provider, clock.clone(), s),
+        clock,
+    )
+}
+
+/// Two customers renewing on 28 February: `alfa` pays (the webhook fixture is its payment),
+/// `beta` never does.
+async fn customers(svc: &Service) {
+    for id in ["alfa", "beta"] {
+        let tenant = TenantId::parse(id).unwrap();
+        svc.add_tenant(Tenant {
+            id: tenant.clone(),
+            name: format!("{id} sp. z o.o."),
+            nip: Nip::parse("5260001246").unwrap(),
+            address: String::new(),
+            email: EmailAddress::parse(&format!("faktury@{id}.example.pl")).unwrap(),
+            locale: Locale::Pl,
+            payment_method: PaymentMethod::Blik,
+        })
+        .await
+        .unwrap();
+        svc.add_subscription(
+            &tenant,
+            "business-basic",
+            3,
+            Term::Monthly,
+            date("2026-01-31"),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+fn webhook_request(name: &str) -> lambda_http::Request {
+    lambda_http::request::from_str(&fixture(name)).unwrap()
+}
+
+async fn status(svc: &Service, sub: &str) -> Status {
+    let sub = SubscriptionId::parse(sub).unwrap();
+    let tenant = svc.tenant_of(&sub).await.unwrap();
+    svc.account(&tenant)
+        .await
+        .unwrap()
+        .subscription(&sub)
+        .unwrap()
+        .status
+}
+
+mod embedded {
+    use super::*;
+    use renewals_local::sqlite::Durability;
+    use renewals_local::{OfflineProvider, OutboxMailer, SqliteStore};
+
+    fn local() -> (Arc<Service>, Arc<ManualClock>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite3"), Durability::Normal).unwrap();
+        let s = settings();
+        let (svc, clock) = service(
+            Arc::new(store),
+            Arc::new(OutboxMailer::new(dir.path().join("outbox")).unwrap()),
+            Arc::new(OfflineProvider::new(s.p24.clone())),
+            s,
+        );
+        (svc, clock, dir)
+    }
+
+    #[tokio::test]
+    async fn the_scheduler_event_works_on_the_warsaw_date_of_its_scheduled_time() {
+        assert_eq!(
+            event("daily-billing.json")
+                .business_date(chrono::Utc::now())
+                .unwrap(),
+            date("2026-02-21")
+        );
+        // 23:30 UTC on 4 March is already 5 March in Warsaw.
+        assert_eq!(
+            event("expiry.json")
+                .business_date(chrono::Utc::now())
+                .unwrap(),
+            date("2026-03-05")
+        );
+        assert_eq!(
+            event("daily-billing-date.json")
+                .business_date(chrono::Utc::now())
+                .unwrap(),
+            date("2026-02-28")
+        );
+        let bad: ScheduledEvent = serde_json::from_str(r#"{"date":"2026-02-31"}"#).unwrap();
+        assert!(bad.business_date(chrono::Utc::now()).is_err());
+    }
+
+    #[tokio::test]
+    async fn daily_webhook_and_expiry_handlers_run_a_cycle_from_the_fixtures() {
+        let (svc, clock, _dir) = local();
+        customers(&svc).await;
+        let summary = scheduled(&svc, Job::Daily, event("daily-billing.json"), None)
+            .await
+            .unwrap();
+        assert_eq!(summary.proformas_issued, 2);
+        clock.set(warsaw_noon(date("2026-02-23")));
+        // The fixture's body is base64, as a Function URL delivers JSON it did not decode.
+        let response = webhook(&svc, webhook_request("payment-webhook.json")).await;
+        assert_eq!(response.status(), 200);
+        let doc = svc
+            .store
+            .document(&DocumentNumber::parse("PF/2026/02/0001").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(doc.status, DocumentStatus::Paid);
+        // The same notification as plain text is the same payment.
+        assert_eq!(
+            webhook(&svc, webhook_request("payment-webhook-text.json"))
+                .await
+                .status(),
+            200
+        );
+        scheduled(&svc, Job::Daily, event("daily-billing-date.json"), None)
+            .await
+            .unwrap();
+        let expiry = scheduled(&svc, Job::Expiry, event("expiry.json"), None)
+            .await
+            .unwrap();
+        assert_eq!(expiry.suspended, 1);
+        assert_eq!(status(&svc, "alfa-1").await, Status::Active);
+        assert_eq!(status(&svc, "beta-1").await, Status::Suspended);
+    }
+
+    #[tokio::test]
+    async fn a_run_at_its_deadline_stops_cleanly_and_the_next_run_does_the_rest() {
+        let (svc, _clock, _dir) = local();
+        customers(&svc).await;
+        let now_ms = chrono::Utc::now().timestamp_millis() as u64;
+        let cut = scheduled(&svc, Job::Daily, event("daily-billing.json"), Some(now_ms))
+            .await
+            .unwrap();
+        assert!(cut.stopped_early);
+        assert_eq!(cut.proformas_issued, 0);
+        let next = scheduled(&svc, Job::Daily, event("daily-billing.json"), None)
+            .await
+            .unwrap();
+        assert_eq!((next.proformas_issued, next.stopped_early), (2, false));
+    }
+
+    #[tokio::test]
+    async fn the_webhook_answers_only_post() {
+        let (svc, _clock, _dir) = local();
+        let mut request = webhook_request("payment-webhook.json");
+        *request.method_mut() = lambda_http::http::Method::GET;
+        assert_eq!(webhook(&svc, request).await.status(), 405);
+    }
+
+    #[test]
+    fn each_run_logs_one_embedded_metric_format_line() {
+        let summary = renewals_app::jobs::RunSummary {
+            proformas_issued: 3,
+            ..Default::default()
+        };
+        let line: serde_json::Value = serde_json::from_str(&renewals_lambda::metrics::emf_line(
+            "daily-billing",
+            &summary,
+            1,
+        ))
+        .unwrap();
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "Renewals"
+        );
+        assert_eq!(line["ProformasIssued"], 3);
+        assert_eq!(line["Function"], "daily-billing");
+    }
+}
+
+mod on_the_aws_emulator {
+    use super::*;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn endpoint() -> String {
+        std::env::var("AWS_ENDPOINT_URL")
+            .expect("AWS_ENDPOINT_URL is not set: run `eval \"$(scripts/moto.sh start)\"` first")
+    }
+
+    #[tokio::test]
+    async fn a_whole_cycle_through_the_three_handlers_on_dynamodb_and_ses() {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint())
+            .region(aws_config::Region::new("eu-central-1"))
+            .test_credentials()
+            .load()
+            .await;
+        let table = format!("renewals-cycle-{}", std::process::id());
+        let store = renewals_dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+        store.create_table().await.unwrap();
+        let ses = aws_sdk_sesv2::Client::new(&sdk);
+        let sender = "faktury@cycle.example";
+        ses.create_email_identity()
+            .email_identity(sender)
+            .send()
+            .await
+            .unwrap();
+        let p24 = MockServer::start().await;
+        Mock::given(method("PUT"))
+            .and(path("/api/v1/transaction/verify"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"data": {"status": "success"}})),
+            )
+            .expect(1)
+            .mount(&p24)
+            .await;
+        let mut s = settings();
+        s.mail.sender = sender.into();
+        s.p24.base_url = p24.uri();
+        let provider = renewals_app::przelewy24::Przelewy24Client::new(s.p24.clone());
+        let (svc, clock) = service(
+            Arc::new(store),
+            Arc::new(renewals_ses::SesMailer::new(ses, sender)),
+            Arc::new(provider),
+            s,
+        );
+        customers(&svc).await;
+
+        let daily = scheduled(&svc, Job::Daily, event("daily-billing.json"), None)
+            .await
+            .unwrap();
+        assert_eq!((daily.proformas_issued, daily.emails_sent), (2, 2));
+        let received: serde_json::Value =
+            reqwest::get(format!("{}/moto-api/data.json", endpoint()))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let raws: Vec<_> = received["ses"]["RawMessage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["source"] == sender)
+            .collect();
+        assert_eq!(raws.len(), 2);
+        assert!(raws
+            .iter()
+            .any(|m| m["destinations"][0] == "faktury@alfa.example.pl"
+                && m["raw_data"].as_str().unwrap().contains("PF/2026/02/0001")));
+
+        clock.set(warsaw_noon(date("2026-02-23")));
+        assert_eq!(
+            webhook(&svc, webhook_request("payment-webhook.json"))
+                .await
+                .status(),
+            200
+        );
+        scheduled(&svc, Job::Daily, event("daily-billing-date.json"), None)
+            .await
+            .unwrap();
+        let sub = svc
+            .account(&TenantId::parse("alfa").unwrap())
+            .await
+            .unwrap()
+            .subscriptions[0]
+            .clone();
+        assert_eq!(
+            (sub.status, sub.period.start),
+            (Status::Active, date("2026-02-28"))
+        );
+
+        let expiry = scheduled(&svc, Job::Expiry, event("expiry.json"), None)
+            .await
+            .unwrap();
+        assert_eq!(expiry.suspended, 1);
+        assert_eq!(status(&svc, "beta-1").await, Status::Suspended);
+    }
+}
