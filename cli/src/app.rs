@@ -27,11 +27,43 @@ impl Output {
     }
 }
 
-/// The service on the embedded store in `dir`, with the offline Przelewy24 for `pay`.
-/// `date` pins the clock to noon in Warsaw on that business date.
-pub async fn open_service(dir: &Path, date: Option<chrono::NaiveDate>) -> anyhow::Result<Service> {
+/// Where the CLI keeps state: the embedded store in a folder, or a DynamoDB table.
+pub struct Target {
+    pub dir: std::path::PathBuf,
+    pub table: Option<String>,
+}
+
+/// The service on the embedded store in `dir` (with the offline Przelewy24 for `pay`), or on
+/// DynamoDB and SES. `date` pins the clock to noon in Warsaw on that business date.
+pub async fn open_service(
+    target: &Target,
+    date: Option<chrono::NaiveDate>,
+) -> anyhow::Result<Service> {
     let settings = Settings::from_env(Defaults::Local)?;
-    open_with(dir, settings, date, Durability::Normal)
+    let Some(table) = &target.table else {
+        return open_with(&target.dir, settings, date, Durability::Normal);
+    };
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = renewals_dynamodb::DynamoStore::from_conf(&sdk, table.clone());
+    let mailer = renewals_ses::SesMailer::new(
+        aws_sdk_sesv2::Client::new(&sdk),
+        settings.mail.sender.clone(),
+    );
+    let provider = renewals_app::przelewy24::Przelewy24Client::new(settings.p24.clone());
+    Ok(Service::new(
+        Arc::new(store),
+        Arc::new(mailer),
+        Arc::new(provider),
+        clock(date),
+        settings,
+    ))
+}
+
+fn clock(date: Option<chrono::NaiveDate>) -> Arc<dyn Clock> {
+    match date {
+        Some(d) => Arc::new(FixedClock(warsaw_noon(d))),
+        None => Arc::new(SystemClock),
+    }
 }
 
 pub fn open_with(
@@ -46,15 +78,11 @@ pub fn open_with(
     let mailer = OutboxMailer::new(dir.join("outbox"))
         .with_context(|| format!("creating {}/outbox", dir.display()))?;
     let provider = OfflineProvider::new(settings.p24.clone());
-    let clock: Arc<dyn Clock> = match date {
-        Some(d) => Arc::new(FixedClock(warsaw_noon(d))),
-        None => Arc::new(SystemClock),
-    };
     Ok(Service::new(
         Arc::new(store),
         Arc::new(mailer),
         Arc::new(provider),
-        clock,
+        clock(date),
         settings,
     ))
 }

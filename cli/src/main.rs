@@ -28,6 +28,10 @@ struct Cli {
     /// Folder of the embedded database and the `outbox/` of e-mails.
     #[arg(long, global = true, default_value = ".renewals")]
     data_dir: PathBuf,
+    /// Use this DynamoDB table (endpoint, region and credentials from the standard AWS
+    /// environment) instead of the embedded store; e-mails then go out through SES.
+    #[arg(long, global = true)]
+    dynamodb_table: Option<String>,
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
     json: bool,
@@ -234,6 +238,10 @@ fn tenant_id(s: &str) -> anyhow::Result<TenantId> {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let out = Output { json: cli.json };
     let dir = cli.data_dir;
+    let target = app::Target {
+        dir: dir.clone(),
+        table: cli.dynamodb_table.clone(),
+    };
     match cli.command {
         Command::Catalog => {
             let settings =
@@ -264,7 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 locale: Locale::parse(&t.locale).map_err(|e| anyhow!(e))?,
                 payment_method: PaymentMethod::parse(&t.payment_method).map_err(|e| anyhow!(e))?,
             };
-            let svc = open_service(&dir, None).await?;
+            let svc = open_service(&target, None).await?;
             svc.add_tenant(tenant.clone()).await?;
             out.print(&serde_json::json!({"id": tenant.id}), || {
                 format!("tenant {} added", tenant.id)
@@ -282,7 +290,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 renewals_domain::subscription::parse_seats(seats).map_err(|e| anyhow!(e))?;
             let term = Term::parse(&term).map_err(|e| anyhow!(e))?;
             let start = date(&start)?;
-            let svc = open_service(&dir, None).await?;
+            let svc = open_service(&target, None).await?;
             let id = svc
                 .add_subscription(&tenant, &product, seats, term, start)
                 .await?;
@@ -298,7 +306,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Subscription(SubscriptionCmd::Show { id }) => {
             let id = sub_id(&id)?;
-            let svc = open_service(&dir, None).await?;
+            let svc = open_service(&target, None).await?;
             let tenant = svc.tenant_of(&id).await?;
             let account = svc.account(&tenant).await?;
             let sub = account.subscription(&id).map_err(|e| anyhow!(e))?;
@@ -324,7 +332,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 RunCmd::Daily { date } => (Job::Daily, date),
                 RunCmd::Expiry { date } => (Job::Expiry, date),
             };
-            let svc = open_service(&dir, None).await?;
+            let svc = open_service(&target, None).await?;
             let d = match d {
                 Some(d) => date(&d)?,
                 None => svc.today(),
@@ -344,7 +352,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let seats =
                 renewals_domain::subscription::parse_seats(seats).map_err(|e| anyhow!(e))?;
             let d = date(&d)?;
-            let svc = open_service(&dir, Some(d)).await?;
+            let svc = open_service(&target, Some(d)).await?;
             let doc = svc.add_seats(&sub, seats, d).await?;
             let view = views::document(&doc);
             out.print(&view, || {
@@ -367,7 +375,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ));
             }
             let d = date(&d)?;
-            let svc = open_service(&dir, Some(d)).await?;
+            let svc = open_service(&target, Some(d)).await?;
             svc.reduce_seats(&sub, to as u32, &representative, d)
                 .await?;
             out.print(
@@ -388,7 +396,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let sub = sub_id(&subscription)?;
             let d = date(&d)?;
-            let svc = open_service(&dir, Some(d)).await?;
+            let svc = open_service(&target, Some(d)).await?;
             if now && !at_renewal {
                 let doc = svc.change_plan_now(&sub, &product, d).await?;
                 let view = views::document(&doc);
@@ -408,7 +416,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Renewal(RenewalCmd::Off { subscription }) => {
             let sub = sub_id(&subscription)?;
-            let svc = open_service(&dir, None).await?;
+            let svc = open_service(&target, None).await?;
             svc.renewal_off(&sub).await?;
             out.print(
                 &serde_json::json!({"subscription": sub, "auto_renew": false}),
@@ -417,7 +425,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Documents { tenant } => {
             let tenant = tenant_id(&tenant)?;
-            let svc = open_service(&dir, None).await?;
+            let svc = open_service(&target, None).await?;
             svc.account(&tenant).await?;
             let docs = svc.store.documents_of(&tenant).await?;
             let view: Vec<_> = docs.iter().map(views::document).collect();
@@ -435,7 +443,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Emails { tenant } => {
             let tenant = tenant_id(&tenant)?;
-            let svc = open_service(&dir, None).await?;
+            let svc = open_service(&target, None).await?;
             svc.account(&tenant).await?;
             let emails = svc.store.emails_of(&tenant).await?;
             let view: Vec<_> = emails.iter().map(views::email).collect();
@@ -451,9 +459,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             date: d,
             amount,
         } => {
+            if target.table.is_some() {
+                return Err(anyhow!(
+                    "pay plays Przelewy24 and works only on the embedded store; real payments arrive through the webhook"
+                ));
+            }
             let number = DocumentNumber::parse(&document).map_err(|e| anyhow!(e))?;
             let d = date(&d)?;
-            let svc = open_service(&dir, Some(d)).await?;
+            let svc = open_service(&target, Some(d)).await?;
             let doc = svc
                 .store
                 .document(&number)

@@ -264,3 +264,103 @@ fn refused_actions_say_why_in_one_line_and_change_nothing() {
     let docs = cli.json(&["documents", "--tenant", "acme"]);
     assert_eq!(docs[0]["status"], "issued");
 }
+
+/// The same commands against DynamoDB on the local AWS emulator, as an operator would run
+/// them against production with `--dynamodb-table`.
+#[tokio::test]
+async fn the_cli_works_on_a_dynamodb_table() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .expect("AWS_ENDPOINT_URL is not set: run `eval \"$(scripts/moto.sh start)\"` first");
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "eu-central-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("RENEWALS_SENDER_EMAIL", "faktury@cli-dynamodb.example"),
+    ];
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("eu-central-1"))
+        .test_credentials()
+        .load()
+        .await;
+    let table = format!("renewals-cli-{}", std::process::id());
+    renewals_dynamodb::DynamoStore::from_conf(&sdk, table.clone())
+        .create_table()
+        .await
+        .unwrap();
+    aws_sdk_sesv2::Client::new(&sdk)
+        .create_email_identity()
+        .email_identity("faktury@cli-dynamodb.example")
+        .send()
+        .await
+        .unwrap();
+    let run = |args: &[&str]| -> Output {
+        Command::new(env!("CARGO_BIN_EXE_renewals"))
+            .arg("--dynamodb-table")
+            .arg(&table)
+            .args(args)
+            .envs(env)
+            .output()
+            .unwrap()
+    };
+    let ok = |args: &[&str]| -> String {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(&[
+        "tenant",
+        "add",
+        "--id",
+        "acme",
+        "--name",
+        "ACME",
+        "--nip",
+        "5260001246",
+        "--email",
+        "faktury@acme.pl",
+    ]);
+    ok(&[
+        "subscription",
+        "add",
+        "--tenant",
+        "acme",
+        "--product",
+        "business-basic",
+        "--seats",
+        "4",
+        "--term",
+        "monthly",
+        "--start",
+        "2026-01-31",
+    ]);
+    let summary: Value =
+        serde_json::from_str(&ok(&["run", "daily", "--date", "2026-02-21", "--json"])).unwrap();
+    assert_eq!(
+        (
+            summary["proformas_issued"].as_i64(),
+            summary["emails_sent"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    let docs: Value =
+        serde_json::from_str(&ok(&["documents", "--tenant", "acme", "--json"])).unwrap();
+    assert_eq!(docs[0]["number"], "PF/2026/02/0001");
+    assert_eq!(docs[0]["gross"], "150.06");
+    let refused = run(&[
+        "pay",
+        "--document",
+        "PF/2026/02/0001",
+        "--date",
+        "2026-02-22",
+    ]);
+    assert!(
+        !refused.status.success(),
+        "pay is a simulation, refused on DynamoDB"
+    );
+}

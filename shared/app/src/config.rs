@@ -17,7 +17,8 @@ pub struct P24Settings {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub mail: MailSettings,
-    pub webhook_url: String,
+    /// Przelewy24 `urlStatus`; only the functions that register payments need it.
+    pub webhook_url: Option<String>,
     pub p24: P24Settings,
     pub policy: Policy,
     pub catalog: Catalog,
@@ -84,10 +85,12 @@ impl Settings {
                 )?,
                 reseller_name: var("RENEWALS_RESELLER_NAME", "Licencje365 sp. z o.o.")?,
             },
-            webhook_url: var(
-                "RENEWALS_WEBHOOK_URL",
-                "http://127.0.0.1:8080/webhooks/przelewy24",
-            )?,
+            webhook_url: get("RENEWALS_WEBHOOK_URL")
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| {
+                    (defaults == Defaults::Local)
+                        .then(|| "http://127.0.0.1:8080/webhooks/przelewy24".to_string())
+                }),
             p24: P24Settings {
                 merchant_id: number("P24_MERCHANT_ID", "100000")?,
                 pos_id: number("P24_POS_ID", "100000")?,

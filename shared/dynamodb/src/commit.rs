@@ -22,7 +22,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use renewals_app::ports::{Change, OutboxMessage, StoreError};
-use renewals_domain::{Account, Document, DocumentNumber, DocumentStatus, SubscriptionId, TenantId};
+use renewals_domain::{
+    Account, Document, DocumentNumber, DocumentStatus, SubscriptionId, TenantId,
+};
 use std::collections::{HashMap, HashSet};
 
 /// DynamoDB's limits on one transaction and one item.
@@ -219,7 +221,10 @@ impl DynamoStore {
             };
             let counter = item(
                 &keys::counter(*key),
-                [("series", attrs::s(key.to_string())), ("last", attrs::n(after))],
+                [
+                    ("series", attrs::s(key.to_string())),
+                    ("last", attrs::n(after)),
+                ],
             );
             writes.push(
                 Write::put(format!("counter {key} moved"), counter)
@@ -321,7 +326,10 @@ impl DynamoStore {
     ) -> Result<HashSet<SubscriptionId>, StoreError> {
         let tenant = &account.tenant.id;
         let changed = || conflict(&format!("account {tenant} changed"));
-        let stored = self.get(&keys::account(tenant)).await?.ok_or_else(changed)?;
+        let stored = self
+            .get(&keys::account(tenant))
+            .await?
+            .ok_or_else(changed)?;
         let version: u64 = attrs::number(&stored, "version").map_err(unexpected)?;
         if version != account.version {
             return Err(changed());
@@ -437,7 +445,10 @@ impl DynamoStore {
                 return Err(StoreError::Conflict(failed.join("; ")));
             }
             // Another transaction held one of the items: as good as losing the race.
-            if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+            {
                 return Err(conflict("another transaction was writing the same items"));
             }
         }
@@ -448,7 +459,11 @@ impl DynamoStore {
     }
 }
 
-fn single_failure<E, R>(e: SdkError<E, R>, what: &str, failed_check: impl Fn(&E) -> bool) -> StoreError
+fn single_failure<E, R>(
+    e: SdkError<E, R>,
+    what: &str,
+    failed_check: impl Fn(&E) -> bool,
+) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -483,7 +498,10 @@ fn document_writes(doc: &Document, order: u64) -> Result<[Write; 3], StoreError>
             ("body", json(doc)?),
         ],
     );
-    let by_number = item(&keys::document_number(&doc.number), [("tenant", tenant.clone())]);
+    let by_number = item(
+        &keys::document_number(&doc.number),
+        [("tenant", tenant.clone())],
+    );
     let session = &doc.payment.session_id;
     let by_session = item(
         &keys::session(session),
@@ -513,7 +531,10 @@ fn status_write(tenant: &TenantId, number: &DocumentNumber, status: DocumentStat
 fn email_writes(id: i64, m: &OutboxMessage) -> [Write; 2] {
     let claim = item(
         &keys::outbox_key(&m.key),
-        [("id", attrs::n(id)), ("tenant", attrs::s(m.tenant.as_str()))],
+        [
+            ("id", attrs::n(id)),
+            ("tenant", attrs::s(m.tenant.as_str())),
+        ],
     );
     let mut message = item(
         &keys::email(&m.tenant, id),

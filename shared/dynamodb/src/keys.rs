@@ -166,8 +166,9 @@ mod tests {
     fn shards_are_stable_and_in_range() {
         // Pinned: a different hash would strand every stored account in the wrong shard.
         assert_eq!(shard_of(&t("acme"), 4), shard_of(&t("acme"), 4));
-        let spread: std::collections::BTreeSet<u32> =
-            (0..40).map(|i| shard_of(&t(&format!("tenant-{i}")), 4)).collect();
+        let spread: std::collections::BTreeSet<u32> = (0..40)
+            .map(|i| shard_of(&t(&format!("tenant-{i}")), 4))
+            .collect();
         assert_eq!(spread, (0..4).collect());
         assert_eq!(shard_of(&t("acme"), 1), 0);
         assert_eq!(shard_of(&t("acme"), 0), 0);

@@ -10,9 +10,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use renewals_app::ports::{
-    Change, OutboxMessage, PaymentRecord, ReviewItem, StoredMessage, Store, StoreError,
+    Change, OutboxMessage, PaymentRecord, ReviewItem, Store, StoreError, StoredMessage,
 };
-use renewals_domain::{Account, Document, DocumentNumber, DocumentStatus, SeriesKey, SubscriptionId, TenantId};
+use renewals_domain::{
+    Account, Document, DocumentNumber, DocumentStatus, SeriesKey, SubscriptionId, TenantId,
+};
 use std::collections::{BTreeSet, HashMap};
 
 pub(crate) fn unexpected(e: impl Into<anyhow::Error>) -> StoreError {
@@ -229,7 +231,11 @@ fn document_from(item: &Item) -> Result<Document, StoreError> {
 }
 
 fn message_from(item: &Item) -> Result<StoredMessage, StoreError> {
-    let text = |name| attrs::string(item, name).map(str::to_string).map_err(unexpected);
+    let text = |name| {
+        attrs::string(item, name)
+            .map(str::to_string)
+            .map_err(unexpected)
+    };
     Ok(StoredMessage {
         id: attrs::number(item, "id").map_err(unexpected)?,
         message: OutboxMessage {
@@ -398,8 +404,12 @@ impl Store for DynamoStore {
             let id: i64 = attrs::number(item, "id").map_err(unexpected)?;
             if wanted.contains(&id) {
                 targets.push(Key {
-                    pk: attrs::string(item, keys::PK).map_err(unexpected)?.to_string(),
-                    sk: attrs::string(item, keys::SK).map_err(unexpected)?.to_string(),
+                    pk: attrs::string(item, keys::PK)
+                        .map_err(unexpected)?
+                        .to_string(),
+                    sk: attrs::string(item, keys::SK)
+                        .map_err(unexpected)?
+                        .to_string(),
                 });
             }
         }

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::ports::{
-    warsaw_noon, Change, MailError, Mailer, ManualClock, OutboxMessage, PaymentRecord,
-    ReviewItem, Store, StoreError,
+    warsaw_noon, Change, MailError, Mailer, ManualClock, OutboxMessage, PaymentRecord, ReviewItem,
+    Store, StoreError,
 };
 use renewals_app::przelewy24::Notification;
 use renewals_app::service::Service;
@@ -31,25 +31,23 @@ use std::sync::Arc;
 /// A store for one test, and what must live as long as it does.
 struct Backend {
     store: Arc<dyn Store>,
-    dynamo: Option<Arc<DynamoStore>>,
     _dir: Option<tempfile::TempDir>,
 }
 
 fn sqlite() -> Backend {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("renewals.sqlite3"), Durability::Normal).unwrap();
+    let store =
+        SqliteStore::open(&dir.path().join("renewals.sqlite3"), Durability::Normal).unwrap();
     Backend {
         store: Arc::new(store),
-        dynamo: None,
         _dir: Some(dir),
     }
 }
 
 async fn dynamodb(test: &str) -> Backend {
-    let store = Arc::new(dynamo_store(test, renewals_dynamodb::keys::DEFAULT_SHARDS).await);
+    let store = dynamo_store(test, renewals_dynamodb::keys::DEFAULT_SHARDS).await;
     Backend {
-        store: store.clone(),
-        dynamo: Some(store),
+        store: Arc::new(store),
         _dir: None,
     }
 }
@@ -76,7 +74,11 @@ async fn dynamo_store(test: &str, shards: u32) -> DynamoStore {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    let table = format!("contract-{}-{}-{nanos}", test.replace('_', "-"), std::process::id());
+    let table = format!(
+        "contract-{}-{}-{nanos}",
+        test.replace('_', "-"),
+        std::process::id()
+    );
     let store = DynamoStore::from_conf(&config, table).with_shards(shards);
     store.create_table().await.unwrap();
     store
@@ -163,13 +165,20 @@ fn document(tenant: &str, number: &str) -> Document {
         net: Money::parse("125.00").unwrap(),
         purpose: LinePurpose::Renewal,
     };
-    Document::new(number, id(tenant), d("2026-03-03"), d("2026-03-09"), period, vec![line])
+    Document::new(
+        number,
+        id(tenant),
+        d("2026-03-03"),
+        d("2026-03-09"),
+        period,
+        vec![line],
+    )
 }
 
 /// A message with bytes that are not UTF-8, as MIME may hold.
 fn email(tenant: &str, key: &str) -> OutboxMessage {
-    let mut mime = format!("Subject: =?UTF-8?Q?Faktura?=\r\n\r\nZa\u{142}\u{105}cznik {key}\r\n")
-        .into_bytes();
+    let mut mime =
+        format!("Subject: =?UTF-8?Q?Faktura?=\r\n\r\nZa\u{142}\u{105}cznik {key}\r\n").into_bytes();
     mime.extend([0xff, 0x00, 0xfe]);
     OutboxMessage {
         key: key.to_string(),
@@ -265,7 +274,13 @@ async fn customer(app: &App, tenant_id: &str) -> NaiveDate {
     app.svc.add_tenant(tenant(tenant_id)).await.unwrap();
     let sub = app
         .svc
-        .add_subscription(&id(tenant_id), "business-basic", 5, Term::Monthly, d("2026-01-10"))
+        .add_subscription(
+            &id(tenant_id),
+            "business-basic",
+            5,
+            Term::Monthly,
+            d("2026-01-10"),
+        )
         .await
         .unwrap();
     let account = app.svc.account(&id(tenant_id)).await.unwrap();
@@ -288,7 +303,15 @@ async fn creating_an_account_twice_conflicts(store: Arc<dyn Store>) {
         })
         .await;
     assert_conflict(again);
-    assert_eq!(store.load_account(&id("acme")).await.unwrap().unwrap().version, 1);
+    assert_eq!(
+        store
+            .load_account(&id("acme"))
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
     assert!(store.load_account(&id("nobody")).await.unwrap().is_none());
 }
 
@@ -322,16 +345,32 @@ async fn a_stale_version_conflicts_and_writes_nothing(store: Arc<dyn Store>) {
     assert_conflict(result);
 
     let account = store.load_account(&id("acme")).await.unwrap().unwrap();
-    assert_eq!((account.version, account.tenant.name.as_str()), (2, "Acme S.A."));
+    assert_eq!(
+        (account.version, account.tenant.name.as_str()),
+        (2, "Acme S.A.")
+    );
     assert_eq!(store.document(&doc.number).await.unwrap(), None);
-    assert_eq!(store.document_by_session(&doc.payment.session_id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .document_by_session(&doc.payment.session_id)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(store.documents_of(&id("acme")).await.unwrap().is_empty());
     assert!(store.emails_of(&id("acme")).await.unwrap().is_empty());
     assert!(store.unsent(10).await.unwrap().is_empty());
-    assert_eq!(store.last_number(series("PF/2026/03/0001")).await.unwrap(), 0);
+    assert_eq!(
+        store.last_number(series("PF/2026/03/0001")).await.unwrap(),
+        0
+    );
     assert_eq!(store.payment(1).await.unwrap(), None);
     assert_eq!(store.review_item(2).await.unwrap(), None);
-    assert!(store.due_tenants(d("2026-12-31"), None, 10).await.unwrap().is_empty());
+    assert!(store
+        .due_tenants(d("2026-12-31"), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn every_idempotency_key_refuses_a_second_write(store: Arc<dyn Store>) {
@@ -442,7 +481,10 @@ async fn every_idempotency_key_refuses_a_second_write(store: Arc<dyn Store>) {
         .map(|doc| doc.number.to_string())
         .collect();
     assert_eq!(numbers, ["PF/2026/03/0001"]);
-    assert_eq!(store.last_number(series("PF/2026/03/0001")).await.unwrap(), 1);
+    assert_eq!(
+        store.last_number(series("PF/2026/03/0001")).await.unwrap(),
+        1
+    );
 
     // The counter read as 1 moves on.
     store
@@ -453,8 +495,14 @@ async fn every_idempotency_key_refuses_a_second_write(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    assert_eq!(store.last_number(series("PF/2026/03/0002")).await.unwrap(), 2);
-    assert_eq!(store.last_number(series("ZAM/2026/03/0001")).await.unwrap(), 0);
+    assert_eq!(
+        store.last_number(series("PF/2026/03/0002")).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        store.last_number(series("ZAM/2026/03/0001")).await.unwrap(),
+        0
+    );
 }
 
 async fn eight_concurrent_issuers_number_one_to_eight_without_gaps(store: Arc<dyn Store>) {
@@ -504,7 +552,10 @@ async fn racing_daily_runs_issue_one_proforma_and_one_email(store: Arc<dyn Store
     let app = app(store.clone());
     let issue = customer(&app, "race").await;
     app.clock.set(warsaw_noon(issue));
-    assert_eq!(store.due_tenants(issue, None, 10).await.unwrap(), [id("race")]);
+    assert_eq!(
+        store.due_tenants(issue, None, 10).await.unwrap(),
+        [id("race")]
+    );
 
     let runs = (0..4).map(|_| {
         let svc = app.svc.clone();
@@ -563,7 +614,11 @@ async fn duplicate_webhook_notifications_record_one_payment(store: Arc<dyn Store
         assert_eq!(response.status, 200, "{response:?}");
     }
 
-    let record = store.payment(424_242).await.unwrap().expect("payment recorded");
+    let record = store
+        .payment(424_242)
+        .await
+        .unwrap()
+        .expect("payment recorded");
     assert_eq!(record.document, Some(doc.number.clone()));
     assert_eq!(record.amount, doc.totals.gross);
     assert_eq!(store.review_item(424_242).await.unwrap(), None);
@@ -579,9 +634,19 @@ async fn duplicate_webhook_notifications_record_one_payment(store: Arc<dyn Store
     assert_eq!(confirmations, 1);
 
     // A third copy later is acknowledged and changes nothing.
-    let before = store.load_account(&id("payer")).await.unwrap().unwrap().version;
+    let before = store
+        .load_account(&id("payer"))
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
     assert_eq!(app.svc.handle_przelewy24(&body).await.status, 200);
-    let after = store.load_account(&id("payer")).await.unwrap().unwrap().version;
+    let after = store
+        .load_account(&id("payer"))
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
     assert_eq!(before, after);
 }
 
@@ -607,14 +672,23 @@ async fn due_tenants_returns_exactly_the_due_ones_page_by_page(store: Arc<dyn St
     loop {
         let page = store.due_tenants(date, after.as_ref(), 7).await.unwrap();
         assert!(page.len() <= 7);
-        let Some(last) = page.last().cloned() else { break };
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
         paged.extend(page);
         after = Some(last);
     }
     assert_eq!(paged, expected);
     assert_eq!(store.due_tenants(date, None, 1000).await.unwrap(), expected);
-    assert!(store.due_tenants(add_days(base, -1), None, 10).await.unwrap().is_empty());
-    assert_eq!(store.due_tenants(date, None, 0).await.unwrap(), Vec::<TenantId>::new());
+    assert!(store
+        .due_tenants(add_days(base, -1), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.due_tenants(date, None, 0).await.unwrap(),
+        Vec::<TenantId>::new()
+    );
 
     // Accounts leave the index when they have nothing to do and move with their date.
     let leaving = accounts[0].clone(); // acct-0: due on the base date
@@ -642,7 +716,11 @@ async fn due_tenants_returns_exactly_the_due_ones_page_by_page(store: Arc<dyn St
 }
 
 async fn unsent_messages_leave_the_outbox_when_marked_sent(store: Arc<dyn Store>) {
-    let messages = [email("acme", "m:1"), email("beta", "m:2"), email("acme", "m:3")];
+    let messages = [
+        email("acme", "m:1"),
+        email("beta", "m:2"),
+        email("acme", "m:3"),
+    ];
     for m in &messages {
         store
             .commit(Change {
@@ -660,8 +738,17 @@ async fn unsent_messages_leave_the_outbox_when_marked_sent(store: Arc<dyn Store>
     assert_eq!(unsent[1].message, messages[1], "stored byte for byte");
     assert_eq!(store.unsent(2).await.unwrap().len(), 2);
 
-    store.mark_sent(&[unsent[0].id, unsent[2].id]).await.unwrap();
-    let left: Vec<i64> = store.unsent(10).await.unwrap().iter().map(|s| s.id).collect();
+    store
+        .mark_sent(&[unsent[0].id, unsent[2].id])
+        .await
+        .unwrap();
+    let left: Vec<i64> = store
+        .unsent(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
     assert_eq!(left, [unsent[1].id]);
     store.mark_sent(&[]).await.unwrap();
     store.mark_sent(&[unsent[0].id, 999_999]).await.unwrap();
@@ -671,7 +758,10 @@ async fn unsent_messages_leave_the_outbox_when_marked_sent(store: Arc<dyn Store>
     // Sent or not, a tenant's e-mails stay readable, in the order they were queued.
     let acme: Vec<OutboxMessage> = store.emails_of(&id("acme")).await.unwrap();
     assert_eq!(acme, [messages[0].clone(), messages[2].clone()]);
-    assert_eq!(store.emails_of(&id("beta")).await.unwrap(), [messages[1].clone()]);
+    assert_eq!(
+        store.emails_of(&id("beta")).await.unwrap(),
+        [messages[1].clone()]
+    );
     assert!(store.emails_of(&id("nobody")).await.unwrap().is_empty());
 }
 
@@ -679,7 +769,13 @@ async fn what_is_written_reads_back_the_same(store: Arc<dyn Store>) {
     let settings = settings();
     let mut account = Account::new(tenant("acme"));
     let sub = account
-        .add_subscription(&settings.catalog, "business-standard", 3, Term::Annual, d("2026-01-31"))
+        .add_subscription(
+            &settings.catalog,
+            "business-standard",
+            3,
+            Term::Annual,
+            d("2026-01-31"),
+        )
         .unwrap();
     let order = document("acme", "ZAM/2026/03/0001");
     let proforma = document("acme", "PF/2026/03/0001");
@@ -709,15 +805,27 @@ async fn what_is_written_reads_back_the_same(store: Arc<dyn Store>) {
     let unknown_sub = SubscriptionId::parse("acme-99").unwrap();
     assert_eq!(store.tenant_of(&unknown_sub).await.unwrap(), None);
 
-    assert_eq!(store.documents_of(&id("acme")).await.unwrap(), [order.clone(), proforma.clone()]);
-    assert_eq!(store.document(&order.number).await.unwrap(), Some(order.clone()));
     assert_eq!(
-        store.document_by_session(&proforma.payment.session_id).await.unwrap(),
+        store.documents_of(&id("acme")).await.unwrap(),
+        [order.clone(), proforma.clone()]
+    );
+    assert_eq!(
+        store.document(&order.number).await.unwrap(),
+        Some(order.clone())
+    );
+    assert_eq!(
+        store
+            .document_by_session(&proforma.payment.session_id)
+            .await
+            .unwrap(),
         Some(proforma.clone())
     );
     let missing = DocumentNumber::parse("PF/2026/03/0099").unwrap();
     assert_eq!(store.document(&missing).await.unwrap(), None);
-    assert_eq!(store.document_by_session("no-such-session").await.unwrap(), None);
+    assert_eq!(
+        store.document_by_session("no-such-session").await.unwrap(),
+        None
+    );
     assert_eq!(store.payment(7).await.unwrap(), Some(payment(7)));
     assert_eq!(store.review_item(8).await.unwrap(), Some(review(8)));
     assert_eq!(store.payment(8).await.unwrap(), None);
@@ -759,14 +867,28 @@ async fn what_is_written_reads_back_the_same(store: Arc<dyn Store>) {
         ]
     );
     let paid = store.document(&order.number).await.unwrap().unwrap();
-    assert_eq!(paid, Document { status: DocumentStatus::Paid, ..order });
+    assert_eq!(
+        paid,
+        Document {
+            status: DocumentStatus::Paid,
+            ..order
+        }
+    );
     let cancelled = store
         .document_by_session(&proforma.payment.session_id)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(cancelled.status, DocumentStatus::Cancelled);
-    assert_eq!(store.load_account(&id("acme")).await.unwrap().unwrap().version, 2);
+    assert_eq!(
+        store
+            .load_account(&id("acme"))
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
 }
 
 async fn a_status_change_of_an_unknown_document_is_not_found(store: Arc<dyn Store>) {
@@ -784,7 +906,15 @@ async fn a_status_change_of_an_unknown_document_is_not_found(store: Arc<dyn Stor
         .await;
     assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
     assert!(store.emails_of(&id("acme")).await.unwrap().is_empty());
-    assert_eq!(store.load_account(&id("acme")).await.unwrap().unwrap().version, 1);
+    assert_eq!(
+        store
+            .load_account(&id("acme"))
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -796,8 +926,9 @@ mod dynamodb_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_change_over_one_hundred_writes_is_refused_and_writes_nothing() {
         let store = dynamo_store("over-one-hundred", 4).await;
-        let emails: Vec<OutboxMessage> =
-            (0..51).map(|i| email("acme", &format!("bulk:{i}"))).collect();
+        let emails: Vec<OutboxMessage> = (0..51)
+            .map(|i| email("acme", &format!("bulk:{i}")))
+            .collect();
         let before = store.request_counts();
         let result = store
             .commit(Change {
@@ -819,7 +950,13 @@ mod dynamodb_only {
         let mut account = Account::new(tenant("big"));
         for _ in 0..90 {
             account
-                .add_subscription(&catalog, "business-basic", 1, Term::Monthly, d("2026-01-10"))
+                .add_subscription(
+                    &catalog,
+                    "business-basic",
+                    1,
+                    Term::Monthly,
+                    d("2026-01-10"),
+                )
                 .unwrap();
         }
         store
@@ -834,7 +971,13 @@ mod dynamodb_only {
         for _ in 0..20 {
             added.push(
                 account
-                    .add_subscription(&catalog, "business-basic", 1, Term::Monthly, d("2026-02-10"))
+                    .add_subscription(
+                        &catalog,
+                        "business-basic",
+                        1,
+                        Term::Monthly,
+                        d("2026-02-10"),
+                    )
                     .unwrap(),
             );
         }
@@ -888,8 +1031,10 @@ mod dynamodb_only {
                 create(&store, &format!("s-{i}"), next).await;
             }
             let due = store.due_tenants(d("2026-03-02"), None, 100).await.unwrap();
-            let mut expected: Vec<TenantId> =
-                (0..12).filter(|i| i % 4 <= 1).map(|i| id(&format!("s-{i}"))).collect();
+            let mut expected: Vec<TenantId> = (0..12)
+                .filter(|i| i % 4 <= 1)
+                .map(|i| id(&format!("s-{i}")))
+                .collect();
             expected.sort();
             assert_eq!(due, expected, "{shards} shards");
         }
