@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A local AWS emulator (moto's server) for the DynamoDB store's tests.
+# A local AWS emulator (moto's server) for the tests of the AWS adapters.
 #
 #   eval "$(scripts/moto.sh start)"   # installs moto into .venv if needed, starts it,
 #                                     # prints `export AWS_ENDPOINT_URL=http://127.0.0.1:PORT`
@@ -15,6 +15,29 @@ venv="$root/.venv"
 state="$root/.moto"
 
 log() { echo "moto.sh: $*" >&2; }
+
+# `moto_server -H HOST -p PORT`, one request at a time. moto applies a TransactWriteItems
+# item by item and undoes a cancelled one by restoring a copy of the whole table taken
+# before it started; on moto's threaded server a concurrent request's committed writes are
+# then lost (seen here: gapless-numbering and one-pro-forma races failed about one run in
+# ten). Serialised, each request is atomic, as DynamoDB's transactions are.
+SERIAL_MOTO_SERVER='
+import sys, threading
+from moto import server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+lock = threading.Lock()
+dispatch = DomainDispatcherApplication.__call__
+
+def serial(self, environ, start_response):
+    with lock:
+        return dispatch(self, environ, start_response)
+
+DomainDispatcherApplication.__call__ = serial
+sys.argv[0] = "moto_server"
+server.main(sys.argv[1:])
+'
+
 
 alive() {
     [[ -f "$state/pid" ]] && kill -0 "$(cat "$state/pid")" 2>/dev/null
@@ -58,7 +81,8 @@ start() {
     local port
     port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     # setsid: the server outlives this script and the shell that ran it.
-    setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$state/server.log" 2>&1 </dev/null &
+    setsid "$venv/bin/python" -c "$SERIAL_MOTO_SERVER" -H 127.0.0.1 -p "$port" \
+        >"$state/server.log" 2>&1 </dev/null &
     echo $! >"$state/pid"
     echo "$port" >"$state/port"
     for _ in $(seq 1 150); do
@@ -89,7 +113,9 @@ stop_server() {
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
-        kill -9 "$pid" 2>/dev/null || true
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -9 "$pid" 2>/dev/null || true
+        fi
         log "stopped moto (pid $pid)"
     fi
     rm -f "$state/pid" "$state/port"

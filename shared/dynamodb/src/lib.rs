@@ -3,6 +3,8 @@
 //! Every key is built in [`keys`]. Every commit is one `TransactWriteItems` whose condition
 //! expressions carry the account version, the counters and every idempotency key, so a
 //! change is written whole or not at all; a failed condition is `StoreError::Conflict`.
+//! (A change of a single write goes as a conditional `PutItem`/`UpdateItem`, half the cost;
+//! a change with e-mails first reserves their outbox ids with one `ADD` on a counter.)
 //! The daily job reads only what is due through a sharded, sparse index on the next action
 //! date, and the outbox finds unsent messages through a second sparse index: no Scan.
 

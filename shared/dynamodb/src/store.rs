@@ -278,6 +278,9 @@ impl Store for DynamoStore {
         after: Option<&TenantId>,
         limit: usize,
     ) -> Result<Vec<TenantId>, StoreError> {
+        if limit == 0 {
+            return Ok(vec![]);
+        }
         // The index is ordered by date within a shard, the answer by tenant across shards:
         // every shard's due entries are read, then merged. Entries are keys only (~100 B).
         let shards = (0..self.shards).map(|shard| self.due_in_shard(shard, date));
