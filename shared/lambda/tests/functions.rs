@@ -314,3 +314,64 @@ mod on_the_aws_emulator {
         assert_eq!(status(&svc, "beta-1").await, Status::Suspended);
     }
 }
+
+/// Measurement, not a pass/fail check: `cargo test -p renewals-lambda --test functions --
+/// --ignored --nocapture store_requests` prints DynamoDB requests per due subscription.
+#[tokio::test]
+#[ignore]
+async fn store_requests_per_due_subscription_in_a_daily_run() {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(std::env::var("AWS_ENDPOINT_URL").expect("run scripts/moto.sh start"))
+        .region(aws_config::Region::new("eu-central-1"))
+        .test_credentials()
+        .load()
+        .await;
+    let store = Arc::new(renewals_dynamodb::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        format!("renewals-measure-{}", std::process::id()),
+    ));
+    store.create_table().await.unwrap();
+    let ses = aws_sdk_sesv2::Client::new(&sdk);
+    ses.create_email_identity().email_identity("faktury@measure.example").send().await.unwrap();
+    let mut s = settings();
+    s.mail.sender = "faktury@measure.example".into();
+    let p24 = s.p24.clone();
+    let (svc, _clock) = service(
+        store.clone(),
+        Arc::new(renewals_ses::SesMailer::new(ses, "faktury@measure.example")),
+        Arc::new(renewals_local::OfflineProvider::new(p24)),
+        s,
+    );
+    let n = 200;
+    for i in 0..n {
+        let tenant = TenantId::parse(&format!("m{i:04}")).unwrap();
+        svc.add_tenant(Tenant {
+            id: tenant.clone(),
+            name: format!("Firma {i}"),
+            nip: Nip::parse("5260001246").unwrap(),
+            address: String::new(),
+            email: EmailAddress::parse(&format!("faktury@m{i}.example.pl")).unwrap(),
+            locale: Locale::Pl,
+            payment_method: PaymentMethod::Blik,
+        })
+        .await
+        .unwrap();
+        svc.add_subscription(&tenant, "business-basic", 3, Term::Monthly, date("2026-01-31")).await.unwrap();
+    }
+    for (label, day) in [("issue day", "2026-02-21"), ("quiet day", "2026-02-22"), ("reminder day", "2026-02-24")] {
+        let before = store.request_counts();
+        let started = std::time::Instant::now();
+        let summary = svc.run_job(Job::Daily, date(day), None).await.unwrap();
+        let used = store.request_counts().since(&before);
+        println!(
+            "{label} {day}: {} due tenants, {} changed, {} e-mails; requests {:?}; total {} = {:.2} per due subscription; {:.0} ms",
+            summary.tenants_due,
+            summary.tenants_changed,
+            summary.emails_sent,
+            used,
+            used.total(),
+            used.total() as f64 / summary.tenants_due.max(1) as f64,
+            started.elapsed().as_millis()
+        );
+    }
+}
