@@ -19,6 +19,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// Przelewy24 `urlStatus`; only the functions that register payments need it.
     pub webhook_url: Option<String>,
+    /// Where Przelewy24 sends the customer back after paying.
+    pub return_url: String,
     pub p24: P24Settings,
     pub policy: Policy,
     pub catalog: Catalog,
@@ -91,6 +93,7 @@ impl Settings {
                     (defaults == Defaults::Local)
                         .then(|| "http://127.0.0.1:8080/webhooks/przelewy24".to_string())
                 }),
+            return_url: var("RENEWALS_RETURN_URL", "https://reseller.example/dziekujemy")?,
             p24: P24Settings {
                 merchant_id: number("P24_MERCHANT_ID", "100000")?,
                 pos_id: number("P24_POS_ID", "100000")?,

@@ -4,8 +4,9 @@
 use crate::ports::StoreError;
 use crate::service::{Service, ServiceError};
 use chrono::NaiveDate;
-use renewals_domain::{Action, Effect, Job, Numbering, TenantId};
+use renewals_domain::{Action, Effect, Job, Numbering, SeriesKey, TenantId};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// Tenants read per page of the due-date index.
@@ -26,6 +27,10 @@ pub struct RunSummary {
     pub ended: usize,
     pub suspended: usize,
     pub orders_expired: usize,
+    /// Payments found by asking Przelewy24 about unpaid documents (lost notifications).
+    pub payments_reconciled: usize,
+    /// Payment links registered for documents whose first registration had failed.
+    pub links_registered: usize,
     pub emails_queued: usize,
     pub emails_sent: usize,
     pub emails_failed: usize,
@@ -62,6 +67,8 @@ impl RunSummary {
         self.ended += other.ended;
         self.suspended += other.suspended;
         self.orders_expired += other.orders_expired;
+        self.payments_reconciled += other.payments_reconciled;
+        self.links_registered += other.links_registered;
         self.emails_queued += other.emails_queued;
     }
 }
@@ -85,6 +92,9 @@ impl Service {
             ..RunSummary::default()
         };
         let mut after: Option<TenantId> = None;
+        // Last numbers this run has seen or used: one counter read per run instead of one per
+        // issuing tenant. A stale value only costs a conflict and a fresh read.
+        let mut counters = HashMap::new();
         'pages: loop {
             let page = self.store.due_tenants(date, after.as_ref(), PAGE).await?;
             let Some(last) = page.last().cloned() else {
@@ -96,7 +106,7 @@ impl Service {
                     break 'pages;
                 }
                 summary.tenants_due += 1;
-                match self.run_tenant(&tenant, job, date).await {
+                match self.run_tenant(&tenant, job, date, &mut counters).await {
                     Ok(part) => summary.add(part),
                     Err(e) => {
                         tracing::error!(tenant = %tenant, error = %e, "tenant failed");
@@ -121,13 +131,31 @@ impl Service {
         tenant: &TenantId,
         job: Job,
         date: NaiveDate,
+        counters: &mut HashMap<SeriesKey, u32>,
     ) -> Result<RunSummary, ServiceError> {
         let (policy, catalog) = (&self.settings.policy, &self.settings.catalog);
-        for _ in 0..16 {
+        let mut reconciled = 0;
+        for attempt in 0..16 {
             let mut account = self.account(tenant).await?;
+            if attempt == 0
+                && account
+                    .open_documents
+                    .iter()
+                    .any(|o| crate::payments::needs_reconciling(o, date))
+            {
+                // A lost notification must not lead to reminders or a suspension.
+                reconciled = self.reconcile(&account, date).await;
+                if reconciled > 0 {
+                    account = self.account(tenant).await?;
+                }
+            }
             let mut numbering = Numbering::default();
             let mut effects: Vec<Effect> = vec![];
-            let mut part = RunSummary::default();
+            let mut part = RunSummary {
+                payments_reconciled: reconciled,
+                ..RunSummary::default()
+            };
+            let before = part.clone();
             for _ in 0..MAX_ROUNDS {
                 let actions = account.decide(date, policy, job);
                 if actions.is_empty() {
@@ -135,7 +163,10 @@ impl Service {
                 }
                 for action in actions {
                     if let Some(series) = action.series(date) {
-                        self.load_series(&mut numbering, series).await?;
+                        match counters.get(&series) {
+                            Some(last) => numbering.load(series, *last),
+                            None => self.load_series(&mut numbering, series).await?,
+                        }
                     }
                     part.count(&action);
                     let done = account
@@ -144,7 +175,10 @@ impl Service {
                     effects.extend(done);
                 }
             }
-            if part == RunSummary::default() {
+            if job == Job::Daily {
+                part.links_registered = self.register_links(&mut account, &mut effects, true).await;
+            }
+            if part == before {
                 return Ok(part);
             }
             part.tenants_changed = 1;
@@ -154,8 +188,19 @@ impl Service {
                 .count();
             let change = self.change(account, effects, &numbering, date);
             match self.store.commit(change).await {
-                Ok(()) => return Ok(part),
-                Err(StoreError::Conflict(_)) => continue,
+                Ok(()) => {
+                    counters.extend(
+                        numbering
+                            .advanced()
+                            .into_iter()
+                            .map(|(k, _, last)| (k, last)),
+                    );
+                    return Ok(part);
+                }
+                Err(StoreError::Conflict(_)) => {
+                    counters.clear();
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }

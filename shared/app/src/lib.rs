@@ -5,6 +5,7 @@ pub mod bank;
 pub mod config;
 pub mod email;
 pub mod jobs;
+pub mod payments;
 pub mod ports;
 pub mod przelewy24;
 pub mod service;

@@ -140,9 +140,40 @@ pub enum VerifyError {
     Unavailable(String),
 }
 
+/// What `POST /api/v1/transaction/register` needs: one payment attempt for one document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    pub session_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub description: String,
+    pub email: String,
+    pub client: String,
+    pub language: String,
+    /// Przelewy24 channel bitmask: which ways of paying the link offers (BLIK is 8192).
+    pub channel: i64,
+    pub url_status: String,
+    pub url_return: String,
+}
+
+/// What the provider knows of a transaction, asked by session id (reconciliation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransactionStatus {
+    pub order_id: i64,
+    pub amount: i64,
+    pub currency: String,
+    /// 0 no payment, 1 paid (advance, not yet verified), 2 paid and verified, 3 returned.
+    pub status: i64,
+    pub method_id: i64,
+}
+
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
     async fn verify(&self, v: &Verification) -> Result<(), VerifyError>;
+    /// Registers a transaction; returns the payment link for the customer.
+    async fn register(&self, r: &Registration) -> Result<String, VerifyError>;
+    /// The transaction registered under `session_id`, if the provider has one.
+    async fn status(&self, session_id: &str) -> Result<Option<TransactionStatus>, VerifyError>;
 }
 
 /// The only source of "now" for the shell; the domain never asks.

@@ -1,7 +1,7 @@
 //! Przelewy24 REST API v1: notification and request signatures, and the HTTP client.
 
 use crate::config::P24Settings;
-use crate::ports::{PaymentProvider, Verification, VerifyError};
+use crate::ports::{PaymentProvider, Registration, TransactionStatus, Verification, VerifyError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha384};
@@ -173,6 +173,58 @@ impl VerifyRequest {
     }
 }
 
+/// The body of `POST /api/v1/transaction/register`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    pub merchant_id: i64,
+    pub pos_id: i64,
+    pub session_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub description: String,
+    pub email: String,
+    pub client: String,
+    pub country: String,
+    pub language: String,
+    pub url_return: String,
+    pub url_status: String,
+    pub channel: i64,
+    pub sign: String,
+}
+
+impl RegisterRequest {
+    pub fn new(p24: &P24Settings, r: &Registration) -> RegisterRequest {
+        RegisterRequest {
+            merchant_id: p24.merchant_id,
+            pos_id: p24.pos_id,
+            session_id: r.session_id.clone(),
+            amount: r.amount,
+            currency: r.currency.clone(),
+            description: r.description.clone(),
+            email: r.email.clone(),
+            client: r.client.chars().take(40).collect(),
+            country: "PL".into(),
+            language: r.language.clone(),
+            url_return: r.url_return.clone(),
+            url_status: r.url_status.clone(),
+            channel: r.channel,
+            sign: register_sign(
+                &r.session_id,
+                p24.merchant_id,
+                r.amount,
+                &r.currency,
+                &p24.crc,
+            ),
+        }
+    }
+}
+
+/// The customer's payment page for a registered transaction.
+pub fn payment_link(base_url: &str, token: &str) -> String {
+    format!("{}/trnRequest/{token}", base_url.trim_end_matches('/'))
+}
+
 /// Przelewy24 over HTTPS (`P24_BASE_URL`), HTTP Basic auth `posId:apiKey`.
 pub struct Przelewy24Client {
     http: reqwest::Client,
@@ -191,6 +243,64 @@ impl Przelewy24Client {
 
 #[async_trait]
 impl PaymentProvider for Przelewy24Client {
+    async fn register(&self, r: &Registration) -> Result<String, VerifyError> {
+        let url = format!("{}/api/v1/transaction/register", self.settings.base_url);
+        let response = self
+            .http
+            .post(&url)
+            .basic_auth(self.settings.pos_id, Some(&self.settings.api_key))
+            .json(&RegisterRequest::new(&self.settings, r))
+            .send()
+            .await
+            .map_err(|e| VerifyError::Unavailable(format!("POST {url}: {e}")))?;
+        let (status, body) = (response.status(), response.text().await.unwrap_or_default());
+        if !status.is_success() {
+            return Err(failure(status, &body));
+        }
+        let token = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|j| j["data"]["token"].as_str().map(str::to_string))
+            .ok_or_else(|| {
+                VerifyError::Refused(format!("register answered without a token: {body}"))
+            })?;
+        Ok(payment_link(&self.settings.base_url, &token))
+    }
+
+    async fn status(&self, session_id: &str) -> Result<Option<TransactionStatus>, VerifyError> {
+        let url = format!(
+            "{}/api/v1/transaction/by/sessionId/{session_id}",
+            self.settings.base_url
+        );
+        let response = self
+            .http
+            .get(&url)
+            .basic_auth(self.settings.pos_id, Some(&self.settings.api_key))
+            .send()
+            .await
+            .map_err(|e| VerifyError::Unavailable(format!("GET {url}: {e}")))?;
+        let (status, body) = (response.status(), response.text().await.unwrap_or_default());
+        if status.as_u16() == 404 {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(failure(status, &body));
+        }
+        let j: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|_| VerifyError::Refused(format!("unexpected answer: {body}")))?;
+        let d = &j["data"];
+        let field = |k: &str| d[k].as_i64();
+        match (field("orderId"), field("amount"), field("status")) {
+            (Some(order_id), Some(amount), Some(status)) => Ok(Some(TransactionStatus {
+                order_id,
+                amount,
+                currency: d["currency"].as_str().unwrap_or("PLN").to_string(),
+                status,
+                method_id: field("paymentMethod").unwrap_or(0),
+            })),
+            _ => Err(VerifyError::Refused(format!("unexpected answer: {body}"))),
+        }
+    }
+
     async fn verify(&self, v: &Verification) -> Result<(), VerifyError> {
         let url = format!("{}/api/v1/transaction/verify", self.settings.base_url);
         let response = self
@@ -216,11 +326,16 @@ impl PaymentProvider for Przelewy24Client {
                 )))
             };
         }
-        if status.is_server_error() || status.as_u16() == 429 {
-            Err(VerifyError::Unavailable(format!("{status}: {body}")))
-        } else {
-            Err(VerifyError::Refused(format!("{status}: {body}")))
-        }
+        Err(failure(status, &body))
+    }
+}
+
+/// Server trouble and throttling pass; anything else is the provider saying no.
+fn failure(status: reqwest::StatusCode, body: &str) -> VerifyError {
+    if status.is_server_error() || status.as_u16() == 429 {
+        VerifyError::Unavailable(format!("{status}: {body}"))
+    } else {
+        VerifyError::Refused(format!("{status}: {body}"))
     }
 }
 

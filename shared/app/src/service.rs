@@ -179,10 +179,12 @@ impl Service {
             let mut numbering = Numbering::default();
             self.load_series(&mut numbering, SeriesKey::of(DocumentKind::Order, date))
                 .await?;
-            let (out, effects) = f(&mut account, &mut numbering).map_err(ServiceError::Refused)?;
+            let (out, mut effects) =
+                f(&mut account, &mut numbering).map_err(ServiceError::Refused)?;
             if account == before && effects.is_empty() {
                 return Ok(out); // a retried request that changes nothing
             }
+            self.register_links(&mut account, &mut effects, false).await;
             let change = self.change(account, effects, &numbering, date);
             match self.store.commit(change).await {
                 Ok(()) => {

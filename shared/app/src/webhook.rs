@@ -16,6 +16,31 @@ use renewals_domain::{
 /// Przelewy24 notifications are a few hundred bytes; anything this large is not one.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// A payment as the provider reports it: from a notification or a status query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderPayment {
+    pub order_id: i64,
+    pub session_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub method_id: i64,
+    /// The provider already settled it (status 2 on a lookup): verify is not asked again.
+    pub verified: bool,
+}
+
+impl From<&Notification> for ProviderPayment {
+    fn from(n: &Notification) -> Self {
+        ProviderPayment {
+            order_id: n.order_id,
+            session_id: n.session_id.clone(),
+            amount: n.amount,
+            currency: n.currency.clone(),
+            method_id: n.method_id,
+            verified: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookResponse {
     pub status: u16,
@@ -59,7 +84,16 @@ impl Service {
                 "notification for another merchant or POS",
             ));
         }
-        let date = self.today();
+        self.settle(&ProviderPayment::from(&n), self.today()).await
+    }
+
+    /// Settles a reported payment: once per order id, only for the document's exact gross,
+    /// only after the provider verified it; anything else is recorded for review.
+    pub(crate) async fn settle(
+        &self,
+        n: &ProviderPayment,
+        date: NaiveDate,
+    ) -> Result<WebhookResponse, WebhookResponse> {
         let fail = |e: StoreError| WebhookResponse::new(503, format!("store unavailable: {e}"));
         if self
             .store
@@ -83,7 +117,7 @@ impl Service {
             .map_err(fail)?
         else {
             return self
-                .review(&n, date, None, "no document has this session id")
+                .review(n, date, None, "no document has this session id")
                 .await;
         };
         let gross = document.totals.gross.grosze();
@@ -95,7 +129,7 @@ impl Service {
                 document.number,
                 document.totals.gross
             );
-            return self.review(&n, date, Some(&document), &reason).await;
+            return self.review(n, date, Some(&document), &reason).await;
         }
         let verification = Verification {
             session_id: n.session_id.clone(),
@@ -103,7 +137,11 @@ impl Service {
             amount: n.amount,
             currency: n.currency.clone(),
         };
-        match self.provider.verify(&verification).await {
+        let verified = match n.verified {
+            true => Ok(()),
+            false => self.provider.verify(&verification).await,
+        };
+        match verified {
             Ok(()) => {}
             Err(VerifyError::Unavailable(e)) => {
                 return Err(WebhookResponse::new(
@@ -113,16 +151,16 @@ impl Service {
             }
             Err(VerifyError::Refused(e)) => {
                 let reason = format!("Przelewy24 refused verification: {e}");
-                return self.review(&n, date, Some(&document), &reason).await;
+                return self.review(n, date, Some(&document), &reason).await;
             }
         }
-        self.activate(&n, &document, date).await
+        self.activate(n, &document, date).await
     }
 
     /// Commits the payment with what it activates; the order id makes it happen once.
     async fn activate(
         &self,
-        n: &Notification,
+        n: &ProviderPayment,
         document: &Document,
         date: NaiveDate,
     ) -> Result<WebhookResponse, WebhookResponse> {
@@ -180,7 +218,7 @@ impl Service {
         Err(fail("the account kept changing".into()))
     }
 
-    fn alert(&self, n: &Notification, document: Option<&Document>, reason: &str) -> Notice {
+    fn alert(&self, n: &ProviderPayment, document: Option<&Document>, reason: &str) -> Notice {
         Notice::OperatorAlert {
             reason: reason.to_string(),
             session_id: n.session_id.clone(),
@@ -193,7 +231,7 @@ impl Service {
     /// Records a notification for a person to look at, e-mails the operator, activates nothing.
     async fn review(
         &self,
-        n: &Notification,
+        n: &ProviderPayment,
         date: NaiveDate,
         document: Option<&Document>,
         reason: &str,

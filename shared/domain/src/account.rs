@@ -254,10 +254,21 @@ impl Account {
             candidates.insert(add_days(doc.due_date, 1));
             candidates.insert(add_days(doc.due_date, 1 + policy.grace_days));
         }
-        candidates.into_iter().find(|d| {
+        let due = candidates.into_iter().find(|d| {
             !self.decide(*d, policy, Job::Daily).is_empty()
                 || !self.decide(*d, policy, Job::Expiry).is_empty()
-        })
+        });
+        // A document whose payment link could not be registered is retried from the next day.
+        let retry = self
+            .open_documents
+            .iter()
+            .filter(|o| o.document.payment.link.is_none())
+            .map(|o| add_days(o.document.issue_date, 1))
+            .min();
+        match (due, retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn apply(

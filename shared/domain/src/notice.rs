@@ -103,6 +103,20 @@ impl Notice {
         }
     }
 
+    pub fn document_mut(&mut self) -> Option<&mut Document> {
+        match self {
+            Notice::Proforma { document }
+            | Notice::Reminder { document, .. }
+            | Notice::Overdue { document, .. }
+            | Notice::Suspension { document, .. }
+            | Notice::PaymentConfirmation { document, .. }
+            | Notice::Order { document }
+            | Notice::OrderPaid { document, .. }
+            | Notice::Restored { document, .. } => Some(document),
+            _ => None,
+        }
+    }
+
     pub fn document_number(&self) -> Option<DocumentNumber> {
         match self {
             Notice::OperatorAlert { document, .. } => document.clone(),

@@ -332,7 +332,11 @@ async fn store_requests_per_due_subscription_in_a_daily_run() {
     ));
     store.create_table().await.unwrap();
     let ses = aws_sdk_sesv2::Client::new(&sdk);
-    ses.create_email_identity().email_identity("faktury@measure.example").send().await.unwrap();
+    ses.create_email_identity()
+        .email_identity("faktury@measure.example")
+        .send()
+        .await
+        .unwrap();
     let mut s = settings();
     s.mail.sender = "faktury@measure.example".into();
     let p24 = s.p24.clone();
@@ -356,9 +360,21 @@ async fn store_requests_per_due_subscription_in_a_daily_run() {
         })
         .await
         .unwrap();
-        svc.add_subscription(&tenant, "business-basic", 3, Term::Monthly, date("2026-01-31")).await.unwrap();
+        svc.add_subscription(
+            &tenant,
+            "business-basic",
+            3,
+            Term::Monthly,
+            date("2026-01-31"),
+        )
+        .await
+        .unwrap();
     }
-    for (label, day) in [("issue day", "2026-02-21"), ("quiet day", "2026-02-22"), ("reminder day", "2026-02-24")] {
+    for (label, day) in [
+        ("issue day", "2026-02-21"),
+        ("quiet day", "2026-02-22"),
+        ("reminder day", "2026-02-24"),
+    ] {
         let before = store.request_counts();
         let started = std::time::Instant::now();
         let summary = svc.run_job(Job::Daily, date(day), None).await.unwrap();

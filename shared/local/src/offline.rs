@@ -3,7 +3,10 @@
 
 use async_trait::async_trait;
 use renewals_app::config::P24Settings;
-use renewals_app::ports::{PaymentProvider, Verification, VerifyError};
+use renewals_app::ports::{
+    PaymentProvider, Registration, TransactionStatus, Verification, VerifyError,
+};
+use renewals_app::przelewy24::{payment_link, RegisterRequest};
 use renewals_app::przelewy24::{verify_sign, VerifyRequest};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -28,6 +31,23 @@ impl OfflineProvider {
 
 #[async_trait]
 impl PaymentProvider for OfflineProvider {
+    /// Accepts a correctly signed registration and hands out a sandbox-looking link.
+    async fn register(&self, r: &Registration) -> Result<String, VerifyError> {
+        let request = RegisterRequest::new(&self.settings, r);
+        if request.amount <= 0 || request.url_status.is_empty() {
+            return Err(VerifyError::Refused("invalid register request".into()));
+        }
+        Ok(payment_link(
+            "https://sandbox.przelewy24.pl",
+            &format!("OFFLINE-{}", r.session_id),
+        ))
+    }
+
+    /// Offline, payments arrive only through `renewals pay`: nothing to reconcile.
+    async fn status(&self, _session_id: &str) -> Result<Option<TransactionStatus>, VerifyError> {
+        Ok(None)
+    }
+
     async fn verify(&self, v: &Verification) -> Result<(), VerifyError> {
         let request = VerifyRequest::new(&self.settings, v);
         let expected = verify_sign(

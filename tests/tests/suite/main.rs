@@ -1,5 +1,6 @@
 //! One integration test binary for the whole workspace: each module is a story a user
 //! would check, driven through the same service as the CLI and the Lambda functions.
 
+mod payments;
 mod renewal_cycle;
 mod webhook;

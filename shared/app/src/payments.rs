@@ -1,0 +1,146 @@
+//! Payment links and reconciliation with Przelewy24.
+//!
+//! Links: every issued document gets a registered transaction before its e-mail is rendered,
+//! so the e-mail carries the link (BLIK offered first to BLIK customers). A failed
+//! registration never blocks issuing: the e-mail goes out with the transfer details and the
+//! next daily run registers again. Reconciliation: a document still unpaid on its due date is
+//! looked up by session id, so a lost notification never leads to a suspension.
+
+use crate::ports::{Registration, TransactionStatus};
+use crate::service::Service;
+use crate::webhook::ProviderPayment;
+use chrono::NaiveDate;
+use renewals_domain::{Account, DocumentKind, Effect, Locale, OpenDocument, PaymentMethod};
+
+/// Przelewy24 channel bits: 1 cards, 2 fast transfers, 4 traditional transfer, 8192 BLIK.
+pub fn channel(method: PaymentMethod) -> i64 {
+    match method {
+        PaymentMethod::Blik => 8192 | 2,
+        PaymentMethod::Transfer => 2 | 4 | 8192,
+        PaymentMethod::Card => 1 | 2 | 8192,
+    }
+}
+
+impl Service {
+    /// Registers a transaction for each open document without a payment link and puts the
+    /// link into the account and into the effects (documents and e-mails) not yet committed.
+    /// Returns how many links were added to documents issued before this change (retries).
+    pub(crate) async fn register_links(
+        &self,
+        account: &mut Account,
+        effects: &mut [Effect],
+        retry_open: bool,
+    ) -> usize {
+        let Some(url_status) = self.settings.webhook_url.clone() else {
+            return 0; // a function without a webhook URL never issues documents
+        };
+        let tenant = account.tenant.clone();
+        let mut retried = 0;
+        let issued_now: Vec<_> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Issued(d) => Some(d.number.clone()),
+                _ => None,
+            })
+            .collect();
+        for open in account.open_documents.iter_mut().filter(|o| {
+            o.document.payment.link.is_none()
+                && (retry_open || issued_now.contains(&o.document.number))
+        }) {
+            let doc = &open.document;
+            let what = match (doc.kind, tenant.locale) {
+                (DocumentKind::Proforma, Locale::Pl) => "Pro-forma",
+                (DocumentKind::Proforma, Locale::En) => "Pro forma invoice",
+                (DocumentKind::Order, Locale::Pl) => "Zamówienie",
+                (DocumentKind::Order, Locale::En) => "Order",
+            };
+            let registration = Registration {
+                session_id: doc.payment.session_id.clone(),
+                amount: doc.totals.gross.grosze(),
+                currency: doc.currency.clone(),
+                description: format!("{what} {} – Microsoft 365", doc.number),
+                email: tenant.email.as_str().to_string(),
+                client: tenant.name.clone(),
+                language: match tenant.locale {
+                    Locale::Pl => "pl".into(),
+                    Locale::En => "en".into(),
+                },
+                channel: channel(tenant.payment_method),
+                url_status: url_status.clone(),
+                url_return: self.settings.return_url.clone(),
+            };
+            match self.provider.register(&registration).await {
+                Ok(link) => {
+                    let number = doc.number.clone();
+                    open.document.payment.link = Some(link.clone());
+                    if !issued_now.contains(&number) {
+                        retried += 1;
+                    }
+                    for effect in effects.iter_mut() {
+                        let d = match effect {
+                            Effect::Issued(d) => Some(d),
+                            Effect::Notify(n) => n.document_mut(),
+                            Effect::StatusChanged(..) => None,
+                        };
+                        if let Some(d) = d.filter(|d| d.number == number) {
+                            d.payment.link = Some(link.clone());
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    document = %doc.number,
+                    error = %e,
+                    "payment registration failed; the e-mail carries transfer details only"
+                ),
+            }
+        }
+        retried
+    }
+
+    /// Asks Przelewy24 about the tenant's documents still unpaid on or after their due date
+    /// and settles what was in fact paid, through the same path as a notification.
+    pub async fn reconcile(&self, account: &Account, date: NaiveDate) -> usize {
+        let mut settled = 0;
+        for open in account
+            .open_documents
+            .iter()
+            .filter(|o| needs_reconciling(o, date))
+        {
+            let doc = &open.document;
+            match self.provider.status(&doc.payment.session_id).await {
+                Ok(Some(TransactionStatus {
+                    order_id,
+                    amount,
+                    currency,
+                    status: status @ (1 | 2),
+                    method_id,
+                })) => {
+                    let payment = ProviderPayment {
+                        order_id,
+                        session_id: doc.payment.session_id.clone(),
+                        amount,
+                        currency,
+                        method_id,
+                        verified: status == 2,
+                    };
+                    let r = self.settle(&payment, date).await;
+                    let r = r.unwrap_or_else(|e| e);
+                    tracing::info!(document = %doc.number, status = r.status, "reconciled a payment");
+                    if r.status == 200 {
+                        settled += 1;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(document = %doc.number, error = %e, "reconciliation failed")
+                }
+            }
+        }
+        settled
+    }
+}
+
+/// Unpaid on or after its due date, with a transaction the provider can be asked about.
+pub fn needs_reconciling(open: &OpenDocument, date: NaiveDate) -> bool {
+    open.document.payment.link.is_some() && date >= open.document.due_date
+}
