@@ -158,7 +158,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
         let account = svc.account(&tenant.id).await?;
         let s = account.subscription(&sub).map_err(|e| anyhow!(e))?;
         println!(
-            "  {sub:<20} {name} ({:?}, {:?}): {seats} × {product}, {term}, period {} – {}",
+            "  {sub:<20} {name} ({}, {}): {seats} × {product}, {term}, period {} – {}",
             locale, method, s.period.start, s.period.end
         );
     }
@@ -285,7 +285,7 @@ async fn perform(svc: &Service, step: &Step, day: NaiveDate) -> anyhow::Result<S
             let r = svc.handle_przelewy24(&serde_json::to_vec(&n)?).await;
             let after = svc.store.document(&doc.number).await?.expect("stored");
             format!(
-                "{tenant} pays {} ({} zł) by {:?} → webhook {} {}, document {}",
+                "{tenant} pays {} ({} zł) by {} → webhook {} {}, document {}",
                 doc.number,
                 doc.totals.gross,
                 method,

@@ -99,6 +99,25 @@ pub enum Locale {
     En,
 }
 
+impl fmt::Display for Locale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Locale::Pl => "pl",
+            Locale::En => "en",
+        })
+    }
+}
+
+impl fmt::Display for PaymentMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PaymentMethod::Blik => "BLIK",
+            PaymentMethod::Transfer => "transfer",
+            PaymentMethod::Card => "card",
+        })
+    }
+}
+
 impl Locale {
     pub fn parse(s: &str) -> Result<Locale, String> {
         match s {
