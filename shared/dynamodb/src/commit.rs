@@ -8,19 +8,25 @@
 //! | counter (before, after) | counter = after | `last = before` (or no counter yet when before is 0) |
 //! | new document | body, number item, session item | `attribute_not_exists(PK)` on each |
 //! | status change | `SET status` on the body | `attribute_exists(PK)` |
-//! | e-mail | key item, message item | `attribute_not_exists(PK)` on each |
+//! | e-mail | key item, message item (id made in memory) | `attribute_not_exists(PK)` on each |
 //! | payment, review | one item by order id | `attribute_not_exists(PK)` |
+//!
+//! A change costs that one request. Nothing is read first: e-mail ids come from
+//! [`crate::ids`], and a status change of the account's own document finds the document's
+//! item in the account's partition (a wrong guess fails its condition, and only then is the
+//! document's tenant looked up).
 
 use crate::attrs::{self, Item};
+use crate::ids::next_message_id;
 use crate::keys::{self, Key};
 use crate::store::unexpected;
 use crate::{Counters, DynamoStore};
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use renewals_app::ports::{Change, OutboxMessage, StoreError};
 use renewals_domain::{
     Account, Document, DocumentNumber, DocumentStatus, SubscriptionId, TenantId,
@@ -153,6 +159,33 @@ fn conflict(what: &str) -> StoreError {
     StoreError::Conflict(what.to_string())
 }
 
+/// Why a change was not written.
+enum Refused {
+    /// The conditions of these writes (by index) failed; nothing was written.
+    Conditions(Vec<usize>),
+    Store(StoreError),
+}
+
+impl Refused {
+    fn into_store_error(self, writes: &[Write]) -> StoreError {
+        match self {
+            Refused::Conditions(failed) => {
+                let what: Vec<&str> = failed.iter().map(|&i| writes[i].what.as_str()).collect();
+                StoreError::Conflict(what.join("; "))
+            }
+            Refused::Store(e) => e,
+        }
+    }
+}
+
+/// A status write whose key assumes that the document is the account's.
+struct Guess {
+    write: usize,
+    number: DocumentNumber,
+    status: DocumentStatus,
+    tenant: TenantId,
+}
+
 impl DynamoStore {
     pub(crate) async fn write_change(&self, change: Change) -> Result<(), StoreError> {
         let Change {
@@ -242,11 +275,30 @@ impl DynamoStore {
             };
             writes.extend(document_writes(doc, order)?);
         }
+        // A change of an account changes its own documents' statuses, as a rule: their
+        // items are in its partition, so no lookup is needed. A wrong guess (someone else's
+        // document, or no document) fails the write's condition and is looked up below.
+        let mut guesses = vec![];
         for (number, status) in &statuses {
-            let tenant = self
-                .document_tenant(number)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("document {number}")))?;
+            let tenant = match (
+                self.remembered_document_tenant(&number.to_string()),
+                &account,
+            ) {
+                (Some(known), _) => known,
+                (None, Some(a)) => {
+                    guesses.push(Guess {
+                        write: writes.len(),
+                        number: number.clone(),
+                        status: *status,
+                        tenant: a.tenant.id.clone(),
+                    });
+                    a.tenant.id.clone()
+                }
+                (None, None) => self
+                    .document_tenant(number)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("document {number}")))?,
+            };
             writes.push(status_write(&tenant, number, *status));
         }
         if let Some(p) = &payment {
@@ -276,15 +328,34 @@ impl DynamoStore {
         }
         writes.extend(subscription_writes.into_iter().map(|(_, w)| w));
 
-        if !emails.is_empty() {
-            let last = self.allocate_message_ids(emails.len()).await?;
-            let first = last - emails.len() as i64 + 1;
-            for (i, m) in emails.iter().enumerate() {
-                writes.extend(email_writes(first + i as i64, m));
-            }
+        for m in &emails {
+            writes.extend(email_writes(next_message_id(), m));
         }
         check_sizes(&writes)?;
-        self.send(writes).await
+        let failed = match self.send(&writes).await {
+            Ok(()) => return Ok(()),
+            Err(Refused::Conditions(failed)) => failed,
+            Err(Refused::Store(e)) => return Err(e),
+        };
+        // Any other failed condition: someone changed something first, reload and retry.
+        if !failed.iter().all(|&i| guesses.iter().any(|g| g.write == i)) {
+            return Err(Refused::Conditions(failed).into_store_error(&writes));
+        }
+        // Only wrong guesses failed: look their documents up and send the change again.
+        for guess in guesses.iter().filter(|g| failed.contains(&g.write)) {
+            let number = &guess.number;
+            match self.document_tenant(number).await? {
+                None => return Err(StoreError::NotFound(format!("document {number}"))),
+                // It is the account's after all, so it came into being since: a race.
+                Some(tenant) if tenant == guess.tenant => {
+                    return Err(conflict(&writes[guess.write].what))
+                }
+                Some(tenant) => writes[guess.write] = status_write(&tenant, number, guess.status),
+            }
+        }
+        self.send(&writes)
+            .await
+            .map_err(|refused| refused.into_store_error(&writes))
     }
 
     fn account_write(
@@ -338,39 +409,16 @@ impl DynamoStore {
         Ok(body.subscriptions.into_iter().map(|s| s.id).collect())
     }
 
-    /// Reserves `count` outbox ids with one atomic `ADD`; returns the last. Ids are unique
-    /// and increasing; a commit that then fails leaves a gap, which nothing depends on.
-    async fn allocate_message_ids(&self, count: usize) -> Result<i64, StoreError> {
-        Counters::bump(&self.counters.update);
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::outbox_counter().attributes()))
-            .update_expression("ADD #last :count")
-            .expression_attribute_names("#last", "last")
-            .expression_attribute_values(":count", attrs::n(count))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .context("reserving outbox message ids")
-            .map_err(unexpected)?;
-        let attributes = out
-            .attributes
-            .ok_or_else(|| unexpected(anyhow!("the outbox counter returned no value")))?;
-        attrs::number(&attributes, "last").map_err(unexpected)
-    }
-
     /// One write goes alone (half the capacity of a transaction); more go as a transaction.
-    async fn send(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        match writes.as_slice() {
+    async fn send(&self, writes: &[Write]) -> Result<(), Refused> {
+        match writes {
             [] => Ok(()),
             [single] => self.send_one(single).await,
-            _ => self.send_transaction(&writes).await,
+            _ => self.send_transaction(writes).await,
         }
     }
 
-    async fn send_one(&self, w: &Write) -> Result<(), StoreError> {
+    async fn send_one(&self, w: &Write) -> Result<(), Refused> {
         match &w.op {
             Op::Put(record) => {
                 Counters::bump(&self.counters.put);
@@ -414,12 +462,12 @@ impl DynamoStore {
         }
     }
 
-    async fn send_transaction(&self, writes: &[Write]) -> Result<(), StoreError> {
+    async fn send_transaction(&self, writes: &[Write]) -> Result<(), Refused> {
         let items = writes
             .iter()
             .map(|w| w.transact_item(&self.table))
             .collect::<anyhow::Result<Vec<_>>>()
-            .map_err(unexpected)?;
+            .map_err(|e| Refused::Store(unexpected(e)))?;
         Counters::bump(&self.counters.transact_write);
         // The SDK fills in a client request token, so its own retries are idempotent.
         let result = self
@@ -435,43 +483,43 @@ impl DynamoStore {
             e.as_service_error()
         {
             let reasons = cancelled.cancellation_reasons();
-            let failed: Vec<&str> = reasons
+            let failed: Vec<usize> = reasons
                 .iter()
-                .zip(writes)
-                .filter(|(r, _)| r.code() == Some("ConditionalCheckFailed"))
-                .map(|(_, w)| w.what.as_str())
+                .take(writes.len())
+                .enumerate()
+                .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                .map(|(i, _)| i)
                 .collect();
             if !failed.is_empty() {
-                return Err(StoreError::Conflict(failed.join("; ")));
+                return Err(Refused::Conditions(failed));
             }
             // Another transaction held one of the items: as good as losing the race.
             if reasons
                 .iter()
                 .any(|r| r.code() == Some("TransactionConflict"))
             {
-                return Err(conflict("another transaction was writing the same items"));
+                return Err(Refused::Store(conflict(
+                    "another transaction was writing the same items",
+                )));
             }
         }
-        Err(unexpected(anyhow::Error::new(e).context(format!(
-            "TransactWriteItems of {} writes",
-            writes.len()
+        Err(Refused::Store(unexpected(anyhow::Error::new(e).context(
+            format!("TransactWriteItems of {} writes", writes.len()),
         ))))
     }
 }
 
-fn single_failure<E, R>(
-    e: SdkError<E, R>,
-    what: &str,
-    failed_check: impl Fn(&E) -> bool,
-) -> StoreError
+fn single_failure<E, R>(e: SdkError<E, R>, what: &str, failed_check: impl Fn(&E) -> bool) -> Refused
 where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     if e.as_service_error().is_some_and(failed_check) {
-        conflict(what)
+        Refused::Conditions(vec![0])
     } else {
-        unexpected(anyhow::Error::new(e).context(format!("writing: {what}")))
+        Refused::Store(unexpected(
+            anyhow::Error::new(e).context(format!("writing: {what}")),
+        ))
     }
 }
 

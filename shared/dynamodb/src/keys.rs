@@ -8,7 +8,7 @@
 //! | subscription → tenant | `SUB#{id}` | `SUB` | |
 //! | number → tenant | `DOC#{number}` | `DOC` | uniqueness of the number |
 //! | session → document | `SESSION#{session_id}` | `SESSION` | uniqueness of the session id |
-//! | counter | `COUNTER#{series}` | `COUNTER` | `last`; `COUNTER#OUTBOX` hands out e-mail ids |
+//! | counter | `COUNTER#{series}` | `COUNTER` | `last` (e-mail ids need none: see `ids.rs`) |
 //! | e-mail key | `OUTBOX#{key}` | `OUTBOX` | uniqueness of the e-mail's cause |
 //! | payment | `PAYMENT#{order_id}` | `PAYMENT` | |
 //! | review | `REVIEW#{order_id}` | `REVIEW` | |
@@ -105,11 +105,6 @@ pub fn counter(series: SeriesKey) -> Key {
     Key::new(format!("COUNTER#{series}"), "COUNTER")
 }
 
-/// The counter that hands out outbox message ids (series look like `PF/2026/11`, never this).
-pub fn outbox_counter() -> Key {
-    Key::new("COUNTER#OUTBOX".to_string(), "COUNTER")
-}
-
 pub fn outbox_key(key: &str) -> Key {
     Key::new(format!("OUTBOX#{key}"), "OUTBOX")
 }
@@ -122,7 +117,8 @@ pub fn review(order_id: i64) -> Key {
     Key::new(format!("REVIEW#{order_id}"), "REVIEW")
 }
 
-/// Ids as fixed-width text, so that text order is id order (ids start at 1).
+/// Ids as fixed-width text, so that text order is id order (ids are positive `i64`s, at
+/// most 19 digits).
 pub fn padded(id: i64) -> String {
     format!("{id:020}")
 }

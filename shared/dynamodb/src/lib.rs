@@ -3,13 +3,16 @@
 //! Every key is built in [`keys`]. Every commit is one `TransactWriteItems` whose condition
 //! expressions carry the account version, the counters and every idempotency key, so a
 //! change is written whole or not at all; a failed condition is `StoreError::Conflict`.
-//! (A change of a single write goes as a conditional `PutItem`/`UpdateItem`, half the cost;
-//! a change with e-mails first reserves their outbox ids with one `ADD` on a counter.)
+//! (A change of a single write goes as a conditional `PutItem`/`UpdateItem`, half the cost.
+//! Outbox message ids are made in memory, see [`ids`], so a change costs that one request.)
 //! The daily job reads only what is due through a sharded, sparse index on the next action
 //! date, and the outbox finds unsent messages through a second sparse index: no Scan.
+//! Marking messages sent is one `TransactWriteItems` per 100 messages: the store remembers
+//! where each message it listed as unsent lives, so it needs no lookup first.
 
 mod attrs;
 mod commit;
+mod ids;
 pub mod keys;
 mod store;
 mod table;
@@ -67,12 +70,20 @@ impl Counters {
 /// a status change (a payment, an expiry) then needs no lookup to find the document's item.
 const DOCUMENT_TENANTS_CACHED: usize = 10_000;
 
+/// Message id → the key of its item, remembered from `unsent` for `mark_sent`. A message
+/// item never moves, so what is remembered stays true; an id not remembered (another
+/// process listed it, or the memory was cleared) is looked up in the unsent index.
+const MESSAGE_KEYS_CACHED: usize = 10_000;
+
 pub struct DynamoStore {
     client: Client,
     table: String,
     shards: u32,
     counters: Counters,
     document_tenants: Mutex<HashMap<String, TenantId>>,
+    /// Keys, not a key: ids are unique in practice, and should two tenants' messages ever
+    /// share one, both are marked, as a lookup by id would find both.
+    message_keys: Mutex<HashMap<i64, Vec<keys::Key>>>,
 }
 
 impl DynamoStore {
@@ -83,6 +94,7 @@ impl DynamoStore {
             shards: keys::DEFAULT_SHARDS,
             counters: Counters::default(),
             document_tenants: Mutex::new(HashMap::new()),
+            message_keys: Mutex::new(HashMap::new()),
         }
     }
 
@@ -135,5 +147,27 @@ impl DynamoStore {
             .unwrap_or_else(|p| p.into_inner())
             .get(number)
             .cloned()
+    }
+
+    fn remember_message_keys(&self, found: impl IntoIterator<Item = (i64, keys::Key)>) {
+        let mut cache = self.message_keys.lock().unwrap_or_else(|p| p.into_inner());
+        for (id, key) in found {
+            if cache.len() >= MESSAGE_KEYS_CACHED && !cache.contains_key(&id) {
+                cache.clear();
+            }
+            let known = cache.entry(id).or_default();
+            if !known.contains(&key) {
+                known.push(key);
+            }
+        }
+    }
+
+    /// The remembered keys of `id`, forgotten as they are handed out (a message is marked
+    /// sent once; marking it again finds it in no index and does nothing).
+    fn take_message_keys(&self, id: i64) -> Option<Vec<keys::Key>> {
+        self.message_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id)
     }
 }

@@ -5,8 +5,9 @@ use crate::keys::{self, Key};
 use crate::{Counters, DynamoStore};
 use anyhow::Context;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use renewals_app::ports::{
@@ -21,8 +22,10 @@ pub(crate) fn unexpected(e: impl Into<anyhow::Error>) -> StoreError {
     StoreError::Unexpected(e.into())
 }
 
-/// How many outbox updates `mark_sent` keeps in flight.
+/// How many outbox requests `mark_sent` keeps in flight.
 const MARK_SENT_CONCURRENCY: usize = 8;
+/// Messages marked sent per `TransactWriteItems`: DynamoDB's limit on one transaction.
+const MARK_SENT_PER_TRANSACTION: usize = 100;
 
 /// A query: key condition, names and values, on the table or an index.
 struct Query<'a> {
@@ -170,6 +173,98 @@ impl DynamoStore {
             .collect()
     }
 
+    /// Where the messages with these ids live, from the unsent index: for ids this store
+    /// did not list itself. One range query finds a whole batch.
+    async fn unsent_keys(&self, ids: &BTreeSet<i64>) -> Result<Vec<Key>, StoreError> {
+        let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+            return Ok(vec![]);
+        };
+        let found = self
+            .query(Query {
+                index: Some(keys::GSI2),
+                condition: "#pk = :pk AND #sk BETWEEN :first AND :last",
+                names: &[
+                    ("#pk", keys::GSI2PK),
+                    ("#sk", keys::GSI2SK),
+                    ("#tpk", keys::PK),
+                    ("#tsk", keys::SK),
+                    ("#id", "id"),
+                ],
+                values: vec![
+                    (":pk", attrs::s(keys::UNSENT)),
+                    (":first", attrs::s(keys::padded(*first))),
+                    (":last", attrs::s(keys::padded(*last))),
+                ],
+                projection: Some("#tpk, #tsk, #id"),
+                limit: None,
+            })
+            .await?;
+        let mut targets = vec![];
+        for item in &found {
+            let id: i64 = attrs::number(item, "id").map_err(unexpected)?;
+            if ids.contains(&id) {
+                targets.push(item_key(item)?);
+            }
+        }
+        Ok(targets)
+    }
+
+    /// Marks up to 100 messages sent in one request: a transaction, since a batch write
+    /// cannot update. One message goes as a plain `UpdateItem` (half the capacity).
+    async fn mark_batch_sent(&self, batch: Vec<Key>) -> Result<(), StoreError> {
+        if batch.len() <= 1 {
+            for key in batch {
+                self.mark_one_sent(key).await?;
+            }
+            return Ok(());
+        }
+        let items = batch
+            .iter()
+            .map(|key| {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key.attributes()))
+                    .update_expression(SENT_UPDATE)
+                    .condition_expression(SENT_CONDITION)
+                    .set_expression_attribute_names(Some(sent_names()))
+                    .set_expression_attribute_values(Some(sent_values()))
+                    .build()
+                    .map_err(unexpected)?;
+                Ok(TransactWriteItem::builder().update(update).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Counters::bump(&self.counters.transact_write);
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // A message that is not there, or another run marking the same ones at the same
+            // moment: one by one then, where neither is an error.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(_))
+                ) =>
+            {
+                tracing::debug!(messages = batch.len(), "marking sent one by one");
+                futures::stream::iter(batch)
+                    .map(|key| self.mark_one_sent(key))
+                    .buffer_unordered(MARK_SENT_CONCURRENCY)
+                    .try_collect::<Vec<()>>()
+                    .await?;
+                Ok(())
+            }
+            Err(e) => Err(unexpected(
+                anyhow::Error::new(e)
+                    .context(format!("marking {} outbox messages sent", batch.len())),
+            )),
+        }
+    }
+
     async fn mark_one_sent(&self, key: Key) -> Result<(), StoreError> {
         Counters::bump(&self.counters.update);
         let result = self
@@ -177,14 +272,10 @@ impl DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key.attributes()))
-            // Leaving the unsent index is what marks it: the index is sparse.
-            .update_expression("SET #sent = :sent REMOVE #gpk, #gsk")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#sent", "sent")
-            .expression_attribute_names("#gpk", keys::GSI2PK)
-            .expression_attribute_names("#gsk", keys::GSI2SK)
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":sent", AttributeValue::Bool(true))
+            .update_expression(SENT_UPDATE)
+            .condition_expression(SENT_CONDITION)
+            .set_expression_attribute_names(Some(sent_names()))
+            .set_expression_attribute_values(Some(sent_values()))
             .send()
             .await;
         match result {
@@ -203,6 +294,40 @@ impl DynamoStore {
             )),
         }
     }
+}
+
+/// Marking a message sent: leaving the unsent index is what marks it (the index is
+/// sparse). The condition keeps an update from creating an item where there is none.
+const SENT_UPDATE: &str = "SET #sent = :sent REMOVE #gpk, #gsk";
+const SENT_CONDITION: &str = "attribute_exists(#pk)";
+
+fn sent_names() -> HashMap<String, String> {
+    [
+        ("#sent", "sent"),
+        ("#gpk", keys::GSI2PK),
+        ("#gsk", keys::GSI2SK),
+        ("#pk", keys::PK),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn sent_values() -> Item {
+    HashMap::from([(":sent".to_string(), AttributeValue::Bool(true))])
+}
+
+/// The table key of an item (or of an index entry, which carries it).
+fn item_key(item: &Item) -> Result<Key, StoreError> {
+    let text = |name| {
+        attrs::string(item, name)
+            .map(str::to_string)
+            .map_err(unexpected)
+    };
+    Ok(Key {
+        pk: text(keys::PK)?,
+        sk: text(keys::SK)?,
+    })
 }
 
 fn tenant_attribute(item: &Item) -> Result<TenantId, StoreError> {
@@ -372,52 +497,43 @@ impl Store for DynamoStore {
                 limit: Some(limit),
             })
             .await?;
-        items.iter().map(message_from).collect()
+        let messages = items
+            .iter()
+            .map(message_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        // `mark_sent` will want these, and then needs no lookup.
+        let found = items
+            .iter()
+            .zip(&messages)
+            .map(|(item, m)| Ok((m.id, item_key(item)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.remember_message_keys(found);
+        Ok(messages)
     }
 
     async fn mark_sent(&self, ids: &[i64]) -> Result<(), StoreError> {
         let wanted: BTreeSet<i64> = ids.iter().copied().collect();
-        let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
-            return Ok(());
-        };
-        // Ids come from `unsent`, so the unsent index knows where each message lives; one
-        // range query finds a whole batch.
-        let found = self
-            .query(Query {
-                index: Some(keys::GSI2),
-                condition: "#pk = :pk AND #sk BETWEEN :first AND :last",
-                names: &[
-                    ("#pk", keys::GSI2PK),
-                    ("#sk", keys::GSI2SK),
-                    ("#tpk", keys::PK),
-                    ("#tsk", keys::SK),
-                    ("#id", "id"),
-                ],
-                values: vec![
-                    (":pk", attrs::s(keys::UNSENT)),
-                    (":first", attrs::s(keys::padded(*first))),
-                    (":last", attrs::s(keys::padded(*last))),
-                ],
-                projection: Some("#tpk, #tsk, #id"),
-                limit: None,
-            })
-            .await?;
+        // Ids come from `unsent`, which remembered where each message lives; any other id
+        // is looked up in the unsent index (an id in neither is not unsent: nothing to do).
         let mut targets = vec![];
-        for item in &found {
-            let id: i64 = attrs::number(item, "id").map_err(unexpected)?;
-            if wanted.contains(&id) {
-                targets.push(Key {
-                    pk: attrs::string(item, keys::PK)
-                        .map_err(unexpected)?
-                        .to_string(),
-                    sk: attrs::string(item, keys::SK)
-                        .map_err(unexpected)?
-                        .to_string(),
-                });
+        let mut unknown = BTreeSet::new();
+        for id in wanted {
+            match self.take_message_keys(id) {
+                Some(known) => targets.extend(known),
+                None => {
+                    unknown.insert(id);
+                }
             }
         }
-        futures::stream::iter(targets)
-            .map(|key| self.mark_one_sent(key))
+        // Distinct ids, distinct keys (the id is part of the key): no transaction names an
+        // item twice, which DynamoDB would refuse.
+        targets.extend(self.unsent_keys(&unknown).await?);
+        let batches: Vec<Vec<Key>> = targets
+            .chunks(MARK_SENT_PER_TRANSACTION)
+            .map(<[Key]>::to_vec)
+            .collect();
+        futures::stream::iter(batches)
+            .map(|batch| self.mark_batch_sent(batch))
             .buffer_unordered(MARK_SENT_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;

@@ -55,21 +55,6 @@ async fn dynamodb(test: &str) -> Backend {
 /// A fresh table on the emulator named by `AWS_ENDPOINT_URL`. Not set is a failure, not a
 /// skip: a green run must mean the DynamoDB store was tested.
 async fn dynamo_store(test: &str, shards: u32) -> DynamoStore {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        !endpoint.is_empty(),
-        "AWS_ENDPOINT_URL is not set: the DynamoDB contract tests need moto's server. \
-         Run `eval \"$(scripts/moto.sh start)\"` from the workspace root, then the tests, \
-         then `scripts/moto.sh stop`."
-    );
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("eu-central-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -79,9 +64,32 @@ async fn dynamo_store(test: &str, shards: u32) -> DynamoStore {
         test.replace('_', "-"),
         std::process::id()
     );
-    let store = DynamoStore::from_conf(&config, table).with_shards(shards);
+    let store = DynamoStore::from_conf(&emulator().await, table).with_shards(shards);
     store.create_table().await.unwrap();
     store
+}
+
+/// Another store on the table of `store`, as another process would have: nothing remembered.
+async fn another_store(store: &DynamoStore) -> DynamoStore {
+    DynamoStore::from_conf(&emulator().await, store.table()).with_shards(store.shards())
+}
+
+async fn emulator() -> aws_config::SdkConfig {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        !endpoint.is_empty(),
+        "AWS_ENDPOINT_URL is not set: the DynamoDB contract tests need moto's server. \
+         Run `eval \"$(scripts/moto.sh start)\"` from the workspace root, then the tests, \
+         then `scripts/moto.sh stop`."
+    );
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("eu-central-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "moto",
+        ))
+        .load()
+        .await
 }
 
 /// Each case runs twice: `sqlite::case` and `dynamodb::case`.
@@ -1038,6 +1046,117 @@ mod dynamodb_only {
             expected.sort();
             assert_eq!(due, expected, "{shards} shards");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn marking_sent_takes_one_request_per_hundred_messages() {
+        let store = dynamo_store("mark-sent", 4).await;
+        for batch in 0..3 {
+            let emails = (0..50)
+                .map(|i| email("acme", &format!("bulk:{batch}:{i}")))
+                .collect();
+            store
+                .commit(Change {
+                    emails,
+                    ..Change::default()
+                })
+                .await
+                .unwrap();
+        }
+        let unsent = store.unsent(200).await.unwrap();
+        assert_eq!(unsent.len(), 150);
+        let keys: Vec<String> = unsent.iter().map(|m| m.message.key.clone()).collect();
+        let queued: Vec<String> = (0..3)
+            .flat_map(|b| (0..50).map(move |i| format!("bulk:{b}:{i}")))
+            .collect();
+        assert_eq!(keys, queued, "unsent in the order queued");
+
+        // This store listed them: it knows where they are and looks nothing up.
+        let (first, rest) = unsent.split_at(120);
+        let before = store.request_counts();
+        let ids: Vec<i64> = first.iter().map(|m| m.id).collect();
+        store.mark_sent(&ids).await.unwrap();
+        let cost = store.request_counts().since(&before);
+        assert_eq!((cost.transact_write, cost.total()), (2, 2), "{cost:?}");
+
+        // Another process did not: one query finds them, then one transaction marks them.
+        let other = another_store(&store).await;
+        let before = other.request_counts();
+        let ids: Vec<i64> = rest.iter().map(|m| m.id).collect();
+        other.mark_sent(&ids).await.unwrap();
+        let cost = other.request_counts().since(&before);
+        assert_eq!((cost.query, cost.transact_write), (1, 1), "{cost:?}");
+
+        assert!(store.unsent(200).await.unwrap().is_empty());
+        assert_eq!(store.emails_of(&id("acme")).await.unwrap().len(), 150);
+        // Marking again, here or there, changes nothing and fails nothing.
+        store
+            .mark_sent(&[unsent[0].id, unsent[149].id])
+            .await
+            .unwrap();
+        other.mark_sent(&[unsent[0].id]).await.unwrap();
+        assert!(store.unsent(200).await.unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_status_change_needs_no_lookup_unless_the_document_is_another_tenants() {
+        let store = dynamo_store("status-lookup", 4).await;
+        let acme = create(&store, "acme", None).await;
+        create(&store, "beta", None).await;
+        let own = document("acme", "PF/2026/03/0001");
+        let mut theirs = document("beta", "PF/2026/03/0002");
+        theirs.payment.session_id = "beta-session".into();
+        store
+            .commit(Change {
+                new_documents: vec![own.clone(), theirs.clone()],
+                ..Change::default()
+            })
+            .await
+            .unwrap();
+
+        // The account's own document: the change alone, one request.
+        let fresh = another_store(&store).await;
+        let before = fresh.request_counts();
+        fresh
+            .commit(Change {
+                account: Some(acme),
+                status_changes: vec![(own.number.clone(), DocumentStatus::Paid)],
+                ..Change::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(fresh.request_counts().since(&before).total(), 1);
+
+        // Another tenant's: the first try fails its condition, a lookup finds the document.
+        let acme = fresh.load_account(&id("acme")).await.unwrap().unwrap();
+        let before = fresh.request_counts();
+        fresh
+            .commit(Change {
+                account: Some(acme),
+                status_changes: vec![(theirs.number.clone(), DocumentStatus::Cancelled)],
+                emails: vec![email("acme", "witness")],
+                ..Change::default()
+            })
+            .await
+            .unwrap();
+        let cost = fresh.request_counts().since(&before);
+        assert_eq!((cost.transact_write, cost.get), (2, 1), "{cost:?}");
+
+        for (doc, status) in [
+            (&own, DocumentStatus::Paid),
+            (&theirs, DocumentStatus::Cancelled),
+        ] {
+            let stored = store.document(&doc.number).await.unwrap().unwrap();
+            assert_eq!(stored.status, status, "{}", doc.number);
+        }
+        assert_eq!(store.emails_of(&id("acme")).await.unwrap().len(), 1);
+        let version = store
+            .load_account(&id("acme"))
+            .await
+            .unwrap()
+            .unwrap()
+            .version;
+        assert_eq!(version, 3);
     }
 
     /// Prints what a daily run costs: the number the team tracks as requests per due
