@@ -5,7 +5,10 @@ use renewals_app::config::{Defaults, Settings};
 use renewals_app::jobs::RunSummary;
 use renewals_app::ports::{warsaw_noon, Clock, FixedClock, SystemClock};
 use renewals_app::service::Service;
+use renewals_app::transfers::ImportReport;
+use renewals_app::webhook::Settlement;
 use renewals_domain::PaymentMethod;
+use renewals_domain::PaymentOutcome;
 use renewals_local::sqlite::Durability;
 use renewals_local::{OfflineProvider, OutboxMailer, SqliteStore};
 use serde::Serialize;
@@ -101,6 +104,53 @@ pub fn method_id(method: PaymentMethod) -> i64 {
         PaymentMethod::Card => 218,
         PaymentMethod::Transfer => 25,
     }
+}
+
+pub fn settlement_line(document: &str, s: &Settlement) -> String {
+    match s {
+        Settlement::AlreadyRecorded => "this transfer was already recorded; nothing changed".into(),
+        Settlement::Review { reason } => {
+            format!("not applied to {document}: {reason}; recorded for review, operator alerted")
+        }
+        Settlement::Applied { outcome } => match outcome {
+            PaymentOutcome::Activated { late: false } => format!("{document} paid"),
+            PaymentOutcome::Activated { late: true } => {
+                format!("{document} paid (after its due date)")
+            }
+            PaymentOutcome::Restored => {
+                format!("{document} paid: the suspended subscription is bought again")
+            }
+            PaymentOutcome::RefundFlagged { reason } => {
+                format!("recorded but not activated: {reason}; flagged for refund")
+            }
+        },
+    }
+}
+
+pub fn import_lines(r: &ImportReport) -> String {
+    let mut lines = vec![format!(
+        "{} credit(s): {} matched, {} for review, {} already recorded",
+        r.credits,
+        r.matched.len(),
+        r.unmatched.len(),
+        r.already_recorded
+    )];
+    for m in &r.matched {
+        lines.push(format!(
+            "  matched   {} {} zł → {}: {}",
+            m.reference,
+            m.amount,
+            m.document,
+            settlement_line(&m.document, &m.settlement)
+        ));
+    }
+    for u in &r.unmatched {
+        lines.push(format!(
+            "  review    {} {} zł \"{}\": {}",
+            u.reference, u.amount, u.title, u.reason
+        ));
+    }
+    lines.join("\n")
 }
 
 pub fn summary_line(s: &RunSummary) -> String {

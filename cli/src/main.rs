@@ -75,6 +75,10 @@ enum Command {
         #[arg(long)]
         amount: Option<i64>,
     },
+    #[command(subcommand)]
+    Payment(PaymentCmd),
+    #[command(subcommand)]
+    Bank(BankCmd),
     /// Serve `POST /webhooks/przelewy24` on the embedded store.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -186,6 +190,31 @@ enum PlanCmd {
         #[arg(long)]
         date: String,
     },
+}
+
+#[derive(Subcommand)]
+enum PaymentCmd {
+    /// Record a bank transfer seen on the account; it activates like a Przelewy24 payment.
+    Record {
+        #[arg(long)]
+        document: String,
+        /// Amount in grosze.
+        #[arg(long)]
+        amount: i64,
+        #[arg(long)]
+        date: String,
+        /// The bank's reference of the transfer: recording it again changes nothing.
+        #[arg(long)]
+        reference: String,
+        #[arg(long)]
+        representative: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BankCmd {
+    /// Import an ISO 20022 camt.053 statement: settle what matches, list the rest for review.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -502,6 +531,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if response.status != 200 {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Command::Payment(PaymentCmd::Record {
+            document,
+            amount,
+            date: d,
+            reference,
+            representative,
+        }) => {
+            let transfer = renewals_app::transfers::Transfer {
+                document: DocumentNumber::parse(&document).map_err(|e| anyhow!(e))?,
+                amount_grosze: amount,
+                date: date(&d)?,
+                reference,
+                representative: Some(representative),
+            };
+            let svc = open_service(&target, Some(transfer.date)).await?;
+            let settlement = svc.record_transfer(&transfer).await?;
+            out.print(&settlement, || app::settlement_line(&document, &settlement));
+        }
+        Command::Bank(BankCmd::Import { file }) => {
+            let xml =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let credits = renewals_app::bank::parse_camt053(&xml)
+                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            let svc = open_service(&target, None).await?;
+            let report = svc.import_statement(&credits).await?;
+            out.print(&report, || app::import_lines(&report));
         }
         Command::Serve { addr } => serve::serve(&dir, &addr).await?,
         Command::Demo => demo::run(&dir).await?,

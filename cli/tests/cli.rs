@@ -364,3 +364,50 @@ async fn the_cli_works_on_a_dynamodb_table() {
         "pay is a simulation, refused on DynamoDB"
     );
 }
+
+#[test]
+fn a_bank_statement_is_imported_once_and_a_transfer_can_be_recorded_by_hand() {
+    let cli = Cli::new();
+    onboard(&cli);
+    cli.ok(&["run", "daily", "--date", "2026-02-21"]);
+    let statement = format!(
+        "{}/../tests/fixtures/camt053/matched.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let report = cli.json(&["bank", "import", &statement]);
+    assert_eq!(report["matched"][0]["document"], "PF/2026/02/0001");
+    assert_eq!(
+        report["unmatched"].as_array().unwrap().len(),
+        2,
+        "documents this store does not have"
+    );
+    let again = cli.json(&["bank", "import", &statement]);
+    assert_eq!(
+        (
+            again["matched"].as_array().unwrap().len(),
+            again["already_recorded"].as_i64()
+        ),
+        (0, Some(3))
+    );
+    assert_eq!(
+        cli.json(&["documents", "--tenant", "acme"])[0]["status"],
+        "paid"
+    );
+    let err = cli.refused(&["bank", "import", "Cargo.toml"]);
+    assert!(err.contains("Cargo.toml"), "{err}");
+    let err = cli.refused(&[
+        "payment",
+        "record",
+        "--document",
+        "PF/2026/02/0009",
+        "--amount",
+        "100",
+        "--date",
+        "2026-02-25",
+        "--reference",
+        "X1",
+        "--representative",
+        "Anna Nowak",
+    ]);
+    assert!(err.contains("no document PF/2026/02/0009"), "{err}");
+}

@@ -379,14 +379,13 @@ impl Renderer {
             },
             Notice::OperatorAlert {
                 reason,
-                session_id,
-                order_id,
+                source,
                 amount: paid,
                 document,
+                ..
             } => context! {
                 reason => one_line(reason),
-                session_id => one_line(session_id),
-                order_id => *order_id,
+                source => one_line(source),
                 amount => amount(*paid),
                 document => document.as_ref().map(|n| n.to_string()),
             },
@@ -848,8 +847,8 @@ mod tests {
             },
             Notice::OperatorAlert {
                 reason: "amount 100 does not match the gross of PF/2026/02/0007".into(),
-                session_id: "PF-2026-02-0007-1".into(),
-                order_id: 31337,
+                source: "Przelewy24, zamówienie 31337 (sesja PF-2026-02-0007-1)".into(),
+                payment: "p24:31337".into(),
                 amount: money("1.00"),
                 document: Some(DocumentNumber::parse("PF/2026/02/0007").unwrap()),
             },

@@ -9,5 +9,6 @@ pub mod payments;
 pub mod ports;
 pub mod przelewy24;
 pub mod service;
+pub mod transfers;
 pub mod views;
 pub mod webhook;

@@ -8,7 +8,7 @@
 
 use crate::ports::{Registration, TransactionStatus};
 use crate::service::Service;
-use crate::webhook::ProviderPayment;
+use crate::webhook::{ProviderPayment, Settlement};
 use chrono::NaiveDate;
 use renewals_domain::{Account, DocumentKind, Effect, Locale, OpenDocument, PaymentMethod};
 
@@ -123,11 +123,12 @@ impl Service {
                         method_id,
                         verified: status == 2,
                     };
-                    let r = self.settle(&payment, date).await;
-                    let r = r.unwrap_or_else(|e| e);
-                    tracing::info!(document = %doc.number, status = r.status, "reconciled a payment");
-                    if r.status == 200 {
-                        settled += 1;
+                    match self.settle(&payment, date).await {
+                        Ok(Settlement::Applied { .. }) => settled += 1,
+                        Ok(other) => tracing::info!(document = %doc.number, ?other, "reconciled"),
+                        Err(e) => {
+                            tracing::warn!(document = %doc.number, error = %e, "reconciliation failed")
+                        }
                     }
                 }
                 Ok(_) => {}

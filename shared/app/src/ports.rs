@@ -44,11 +44,19 @@ pub struct StoredMessage {
     pub sent: bool,
 }
 
-/// A provider payment, unique by its order id: the idempotency key of every notification.
+/// A received payment, unique by its key: `p24:{orderId}` for Przelewy24 (however many
+/// copies of a notification arrive), `bank:{reference}` for a bank transfer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRecord {
-    pub order_id: i64,
-    pub session_id: String,
+    pub key: String,
+    pub order_id: Option<i64>,
+    pub session_id: Option<String>,
+    /// Bank reference or the operator's reference for a recorded transfer.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// Who recorded a transfer by hand.
+    #[serde(default)]
+    pub representative: Option<String>,
     pub document: Option<DocumentNumber>,
     pub tenant: Option<TenantId>,
     pub amount: Money,
@@ -57,11 +65,12 @@ pub struct PaymentRecord {
     pub outcome: PaymentOutcome,
 }
 
-/// A notification that activated nothing and needs a person: unknown document, wrong amount.
+/// A payment that activated nothing and needs a person: unknown document, wrong amount.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewItem {
-    pub order_id: i64,
-    pub session_id: String,
+    /// The payment's key (see `PaymentRecord::key`).
+    pub key: String,
+    pub source: String,
     pub amount: Money,
     pub received_on: NaiveDate,
     pub reason: String,
@@ -97,8 +106,8 @@ pub trait Store: Send + Sync {
     async fn document(&self, number: &DocumentNumber) -> Result<Option<Document>, StoreError>;
     async fn document_by_session(&self, session_id: &str) -> Result<Option<Document>, StoreError>;
     async fn documents_of(&self, tenant: &TenantId) -> Result<Vec<Document>, StoreError>;
-    async fn payment(&self, order_id: i64) -> Result<Option<PaymentRecord>, StoreError>;
-    async fn review_item(&self, order_id: i64) -> Result<Option<ReviewItem>, StoreError>;
+    async fn payment(&self, key: &str) -> Result<Option<PaymentRecord>, StoreError>;
+    async fn review_item(&self, key: &str) -> Result<Option<ReviewItem>, StoreError>;
     async fn emails_of(&self, tenant: &TenantId) -> Result<Vec<OutboxMessage>, StoreError>;
     async fn unsent(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError>;
     async fn mark_sent(&self, ids: &[i64]) -> Result<(), StoreError>;

@@ -1,8 +1,10 @@
-//! The Przelewy24 payment notification: from the raw body to an activated period.
+//! Receiving money: the Przelewy24 notification, and the one activation path every way of
+//! paying goes through (notification, reconciliation, a recorded or imported transfer).
 //!
-//! Order of checks: size → shape → signature (constant time) → merchant and POS →
-//! idempotency by order id → document and amount → verify with the provider → one atomic
-//! commit of payment, activation and e-mails. Nothing is written before the signature holds.
+//! Order of checks for a notification: size → shape → signature (constant time) → merchant
+//! and POS → idempotency by payment key → document and amount → verify with the provider →
+//! one atomic commit of payment, activation and e-mails. Nothing is written before the
+//! signature holds.
 
 use crate::ports::{Change, PaymentRecord, ReviewItem, StoreError, Verification, VerifyError};
 use crate::przelewy24::Notification;
@@ -39,6 +41,53 @@ impl From<&Notification> for ProviderPayment {
             verified: false,
         }
     }
+}
+
+impl ProviderPayment {
+    fn received(&self) -> Received {
+        Received {
+            key: format!("p24:{}", self.order_id),
+            source: format!(
+                "Przelewy24, zamówienie {} (sesja {})",
+                self.order_id, self.session_id
+            ),
+            order_id: Some(self.order_id),
+            session_id: Some(self.session_id.clone()),
+            reference: None,
+            representative: None,
+            amount: self.amount,
+            currency: self.currency.clone(),
+            method: self.method_id.to_string(),
+        }
+    }
+}
+
+/// Money received, whichever way it came; `key` makes it count once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// `p24:{orderId}` or `bank:{reference}`.
+    pub key: String,
+    /// Where it came from, as the operator reads it.
+    pub source: String,
+    pub order_id: Option<i64>,
+    pub session_id: Option<String>,
+    pub reference: Option<String>,
+    pub representative: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub method: String,
+}
+
+/// What receiving a payment did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Settlement {
+    /// The same payment was already recorded: nothing changed.
+    AlreadyRecorded,
+    /// Not activated: recorded for review and the operator alerted.
+    Review { reason: String },
+    /// Applied to the document (activated, restored, or flagged for refund).
+    Applied { outcome: PaymentOutcome },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,179 +133,190 @@ impl Service {
                 "notification for another merchant or POS",
             ));
         }
-        self.settle(&ProviderPayment::from(&n), self.today()).await
+        let settled = self.settle(&ProviderPayment::from(&n), self.today()).await;
+        Ok(match settled {
+            Ok(Settlement::AlreadyRecorded) => WebhookResponse::new(200, "already processed"),
+            Ok(Settlement::Review { .. }) => WebhookResponse::new(200, "recorded for review"),
+            Ok(Settlement::Applied { .. }) => WebhookResponse::new(200, "OK"),
+            // Nothing was written: Przelewy24 sends the notification again later.
+            Err(e) => WebhookResponse::new(503, e),
+        })
     }
 
-    /// Settles a reported payment: once per order id, only for the document's exact gross,
+    /// Settles a provider payment: once per order id, only for the document's exact gross,
     /// only after the provider verified it; anything else is recorded for review.
     pub(crate) async fn settle(
         &self,
-        n: &ProviderPayment,
+        p: &ProviderPayment,
         date: NaiveDate,
-    ) -> Result<WebhookResponse, WebhookResponse> {
-        let fail = |e: StoreError| WebhookResponse::new(503, format!("store unavailable: {e}"));
-        if self
+    ) -> Result<Settlement, String> {
+        let received = p.received();
+        if self.recorded(&received.key).await? {
+            return Ok(Settlement::AlreadyRecorded);
+        }
+        let found = self.store.document_by_session(&p.session_id).await;
+        let Some(document) = found.map_err(unavailable)? else {
+            return self
+                .review(&received, date, None, "no document has this session id")
+                .await;
+        };
+        if let Some(reason) = mismatch(&received, &document) {
+            return self.review(&received, date, Some(&document), &reason).await;
+        }
+        if !p.verified {
+            let verification = Verification {
+                session_id: p.session_id.clone(),
+                order_id: p.order_id,
+                amount: p.amount,
+                currency: p.currency.clone(),
+            };
+            match self.provider.verify(&verification).await {
+                Ok(()) => {}
+                Err(VerifyError::Unavailable(e)) => {
+                    return Err(format!("verify failed, retry later: {e}"))
+                }
+                Err(VerifyError::Refused(e)) => {
+                    let reason = format!("Przelewy24 refused verification: {e}");
+                    return self.review(&received, date, Some(&document), &reason).await;
+                }
+            }
+        }
+        self.activate(&received, &document, date).await
+    }
+
+    /// Whether a payment with this key was already recorded or sent for review.
+    pub(crate) async fn recorded(&self, key: &str) -> Result<bool, String> {
+        Ok(self
             .store
-            .payment(n.order_id)
+            .payment(key)
             .await
-            .map_err(fail)?
+            .map_err(unavailable)?
             .is_some()
             || self
                 .store
-                .review_item(n.order_id)
+                .review_item(key)
                 .await
-                .map_err(fail)?
-                .is_some()
-        {
-            return Ok(WebhookResponse::new(200, "already processed"));
-        }
-        let Some(document) = self
-            .store
-            .document_by_session(&n.session_id)
-            .await
-            .map_err(fail)?
-        else {
-            return self
-                .review(n, date, None, "no document has this session id")
-                .await;
-        };
-        let gross = document.totals.gross.grosze();
-        if n.currency != document.currency || n.amount != gross {
-            let reason = format!(
-                "paid {} {} for {} whose gross is {} PLN",
-                Money::from_grosze(n.amount),
-                n.currency,
-                document.number,
-                document.totals.gross
-            );
-            return self.review(n, date, Some(&document), &reason).await;
-        }
-        let verification = Verification {
-            session_id: n.session_id.clone(),
-            order_id: n.order_id,
-            amount: n.amount,
-            currency: n.currency.clone(),
-        };
-        let verified = match n.verified {
-            true => Ok(()),
-            false => self.provider.verify(&verification).await,
-        };
-        match verified {
-            Ok(()) => {}
-            Err(VerifyError::Unavailable(e)) => {
-                return Err(WebhookResponse::new(
-                    503,
-                    format!("verify failed, retry later: {e}"),
-                ))
-            }
-            Err(VerifyError::Refused(e)) => {
-                let reason = format!("Przelewy24 refused verification: {e}");
-                return self.review(n, date, Some(&document), &reason).await;
-            }
-        }
-        self.activate(n, &document, date).await
+                .map_err(unavailable)?
+                .is_some())
     }
 
-    /// Commits the payment with what it activates; the order id makes it happen once.
-    async fn activate(
+    /// Commits the payment with what it activates; the payment key makes it happen once.
+    pub(crate) async fn activate(
         &self,
-        n: &ProviderPayment,
+        received: &Received,
         document: &Document,
         date: NaiveDate,
-    ) -> Result<WebhookResponse, WebhookResponse> {
-        let fail = |e: String| WebhookResponse::new(503, format!("store unavailable: {e}"));
+    ) -> Result<Settlement, String> {
         for _ in 0..16 {
             let mut account = self
                 .account(&document.tenant)
                 .await
-                .map_err(|e| fail(e.to_string()))?;
+                .map_err(|e| e.to_string())?;
             // The document as stored now: a concurrent run may have expired it meanwhile.
             let current = self
                 .store
                 .document(&document.number)
                 .await
-                .map_err(|e| fail(e.to_string()))?
+                .map_err(unavailable)?
                 .unwrap_or_else(|| document.clone());
             let (outcome, mut effects) = account.pay(&current, date, &self.settings.policy);
             if let PaymentOutcome::RefundFlagged { reason } = &outcome {
                 effects.push(renewals_domain::Effect::Notify(self.alert(
-                    n,
+                    received,
                     Some(document),
                     reason,
                 )));
             }
             let mut change = self.change(account, effects, &Numbering::default(), date);
             change.payment = Some(PaymentRecord {
-                order_id: n.order_id,
-                session_id: n.session_id.clone(),
+                key: received.key.clone(),
+                order_id: received.order_id,
+                session_id: received.session_id.clone(),
+                reference: received.reference.clone(),
+                representative: received.representative.clone(),
                 document: Some(document.number.clone()),
                 tenant: Some(document.tenant.clone()),
-                amount: Money::from_grosze(n.amount),
+                amount: Money::from_grosze(received.amount),
                 received_on: date,
-                method: n.method_id.to_string(),
-                outcome,
+                method: received.method.clone(),
+                outcome: outcome.clone(),
             });
             match self.store.commit(change).await {
                 Ok(()) => {
                     let _ = self.deliver().await;
-                    return Ok(WebhookResponse::new(200, "OK"));
+                    return Ok(Settlement::Applied { outcome });
                 }
                 Err(StoreError::Conflict(_)) => {
-                    if self
-                        .store
-                        .payment(n.order_id)
-                        .await
-                        .map_err(|e| fail(e.to_string()))?
-                        .is_some()
-                    {
-                        return Ok(WebhookResponse::new(200, "already processed"));
+                    if self.recorded(&received.key).await? {
+                        return Ok(Settlement::AlreadyRecorded);
                     }
                 }
-                Err(e) => return Err(fail(e.to_string())),
+                Err(e) => return Err(unavailable(e)),
             }
         }
-        Err(fail("the account kept changing".into()))
+        Err("the account kept changing".into())
     }
 
-    fn alert(&self, n: &ProviderPayment, document: Option<&Document>, reason: &str) -> Notice {
+    fn alert(&self, received: &Received, document: Option<&Document>, reason: &str) -> Notice {
         Notice::OperatorAlert {
             reason: reason.to_string(),
-            session_id: n.session_id.clone(),
-            order_id: n.order_id,
-            amount: Money::from_grosze(n.amount),
+            source: received.source.clone(),
+            payment: received.key.clone(),
+            amount: Money::from_grosze(received.amount),
             document: document.map(|d| d.number.clone()),
         }
     }
 
-    /// Records a notification for a person to look at, e-mails the operator, activates nothing.
-    async fn review(
+    /// Records a payment for a person to look at, e-mails the operator, activates nothing.
+    pub(crate) async fn review(
         &self,
-        n: &ProviderPayment,
+        received: &Received,
         date: NaiveDate,
         document: Option<&Document>,
         reason: &str,
-    ) -> Result<WebhookResponse, WebhookResponse> {
-        tracing::warn!(order_id = n.order_id, reason, "payment recorded for review");
-        let notice = self.alert(n, document, reason);
+    ) -> Result<Settlement, String> {
+        tracing::warn!(payment = %received.key, reason, "payment recorded for review");
+        let notice = self.alert(received, document, reason);
         let change = Change {
             emails: vec![self.message(&operator(&self.settings.mail.operator), &notice, date)],
             review: Some(ReviewItem {
-                order_id: n.order_id,
-                session_id: n.session_id.clone(),
-                amount: Money::from_grosze(n.amount),
+                key: received.key.clone(),
+                source: received.source.clone(),
+                amount: Money::from_grosze(received.amount),
                 received_on: date,
                 reason: reason.to_string(),
             }),
             ..Change::default()
         };
         match self.store.commit(change).await {
-            Ok(()) | Err(StoreError::Conflict(_)) => {
+            Ok(()) => {
                 let _ = self.deliver().await;
-                Ok(WebhookResponse::new(200, "recorded for review"))
+                Ok(Settlement::Review {
+                    reason: reason.to_string(),
+                })
             }
-            Err(e) => Err(WebhookResponse::new(503, format!("store unavailable: {e}"))),
+            Err(StoreError::Conflict(_)) => Ok(Settlement::AlreadyRecorded),
+            Err(e) => Err(unavailable(e)),
         }
     }
+}
+
+/// Why a payment cannot settle a document: another currency or not exactly its gross.
+pub(crate) fn mismatch(received: &Received, document: &Document) -> Option<String> {
+    let gross = document.totals.gross.grosze();
+    (received.currency != document.currency || received.amount != gross).then(|| {
+        format!(
+            "paid {} {} for {} whose gross is {} PLN",
+            Money::from_grosze(received.amount),
+            received.currency,
+            document.number,
+            document.totals.gross
+        )
+    })
+}
+
+fn unavailable(e: StoreError) -> String {
+    format!("store unavailable: {e}")
 }
 
 /// The reseller's own desk as the addressee of operator alerts.

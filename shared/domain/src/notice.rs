@@ -64,8 +64,10 @@ pub enum Notice {
     },
     OperatorAlert {
         reason: String,
-        session_id: String,
-        order_id: i64,
+        /// Where the money came from, as a person reads it (provider order, bank reference).
+        source: String,
+        /// The payment's idempotency key: one alert per payment.
+        payment: String,
         amount: Money,
         document: Option<DocumentNumber>,
     },
@@ -149,13 +151,7 @@ impl Notice {
             } => {
                 format!("renewal-ended:{subscription}:{ended_on}")
             }
-            Notice::OperatorAlert {
-                order_id,
-                session_id,
-                ..
-            } => {
-                format!("operator-alert:{session_id}:{order_id}")
-            }
+            Notice::OperatorAlert { payment, .. } => format!("operator-alert:{payment}"),
             other => format!("{}:{}", other.kind(), doc.unwrap()),
         }
     }

@@ -302,13 +302,13 @@ impl DynamoStore {
             writes.push(status_write(&tenant, number, *status));
         }
         if let Some(p) = &payment {
-            let record = item(&keys::payment(p.order_id), [("body", json(p)?)]);
-            let what = format!("payment {} already recorded", p.order_id);
+            let record = item(&keys::payment(&p.key), [("body", json(p)?)]);
+            let what = format!("payment {} already recorded", p.key);
             writes.push(Write::claim(what, record));
         }
         if let Some(r) = &review {
-            let record = item(&keys::review(r.order_id), [("body", json(r)?)]);
-            let what = format!("review {} already recorded", r.order_id);
+            let record = item(&keys::review(&r.key), [("body", json(r)?)]);
+            let what = format!("review {} already recorded", r.key);
             writes.push(Write::claim(what, record));
         }
 

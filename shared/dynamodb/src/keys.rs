@@ -10,8 +10,8 @@
 //! | session → document | `SESSION#{session_id}` | `SESSION` | uniqueness of the session id |
 //! | counter | `COUNTER#{series}` | `COUNTER` | `last` (e-mail ids need none: see `ids.rs`) |
 //! | e-mail key | `OUTBOX#{key}` | `OUTBOX` | uniqueness of the e-mail's cause |
-//! | payment | `PAYMENT#{order_id}` | `PAYMENT` | |
-//! | review | `REVIEW#{order_id}` | `REVIEW` | |
+//! | payment | `PAYMENT#{key}` | `PAYMENT` | |
+//! | review | `REVIEW#{key}` | `REVIEW` | |
 //!
 //! GSI1 (keys only): `DUE#{shard}` / `{next action date}#{tenant}`, so the daily job reads only
 //! what is due and no partition takes every account's writes. GSI2 (all attributes):
@@ -109,12 +109,12 @@ pub fn outbox_key(key: &str) -> Key {
     Key::new(format!("OUTBOX#{key}"), "OUTBOX")
 }
 
-pub fn payment(order_id: i64) -> Key {
-    Key::new(format!("PAYMENT#{order_id}"), "PAYMENT")
+pub fn payment(key: &str) -> Key {
+    Key::new(format!("PAYMENT#{key}"), "PAYMENT")
 }
 
-pub fn review(order_id: i64) -> Key {
-    Key::new(format!("REVIEW#{order_id}"), "REVIEW")
+pub fn review(key: &str) -> Key {
+    Key::new(format!("REVIEW#{key}"), "REVIEW")
 }
 
 /// Ids as fixed-width text, so that text order is id order (ids are positive `i64`s, at

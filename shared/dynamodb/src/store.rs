@@ -461,15 +461,15 @@ impl Store for DynamoStore {
         Ok(docs.into_iter().map(|(_, d)| d).collect())
     }
 
-    async fn payment(&self, order_id: i64) -> Result<Option<PaymentRecord>, StoreError> {
-        self.get(&keys::payment(order_id))
+    async fn payment(&self, key: &str) -> Result<Option<PaymentRecord>, StoreError> {
+        self.get(&keys::payment(key))
             .await?
             .map(|item| attrs::json(&item, "body").map_err(unexpected))
             .transpose()
     }
 
-    async fn review_item(&self, order_id: i64) -> Result<Option<ReviewItem>, StoreError> {
-        self.get(&keys::review(order_id))
+    async fn review_item(&self, key: &str) -> Result<Option<ReviewItem>, StoreError> {
+        self.get(&keys::review(key))
             .await?
             .map(|item| attrs::json(&item, "body").map_err(unexpected))
             .transpose()

@@ -202,8 +202,11 @@ fn email(tenant: &str, key: &str) -> OutboxMessage {
 
 fn payment(order_id: i64) -> PaymentRecord {
     PaymentRecord {
-        order_id,
-        session_id: "PF-2026-03-0001-1".into(),
+        key: format!("p24:{order_id}"),
+        order_id: Some(order_id),
+        session_id: Some("PF-2026-03-0001-1".into()),
+        reference: None,
+        representative: None,
         document: Some(DocumentNumber::parse("PF/2026/03/0001").unwrap()),
         tenant: Some(id("acme")),
         amount: Money::parse("153.75").unwrap(),
@@ -215,8 +218,8 @@ fn payment(order_id: i64) -> PaymentRecord {
 
 fn review(order_id: i64) -> ReviewItem {
     ReviewItem {
-        order_id,
-        session_id: "unknown-session".into(),
+        key: format!("p24:{order_id}"),
+        source: "Przelewy24, session unknown-session".into(),
         amount: Money::parse("10.00").unwrap(),
         received_on: d("2026-03-05"),
         reason: "no document has this session id".into(),
@@ -372,8 +375,8 @@ async fn a_stale_version_conflicts_and_writes_nothing(store: Arc<dyn Store>) {
         store.last_number(series("PF/2026/03/0001")).await.unwrap(),
         0
     );
-    assert_eq!(store.payment(1).await.unwrap(), None);
-    assert_eq!(store.review_item(2).await.unwrap(), None);
+    assert_eq!(store.payment("p24:1").await.unwrap(), None);
+    assert_eq!(store.review_item("p24:2").await.unwrap(), None);
     assert!(store
         .due_tenants(d("2026-12-31"), None, 10)
         .await
@@ -623,13 +626,13 @@ async fn duplicate_webhook_notifications_record_one_payment(store: Arc<dyn Store
     }
 
     let record = store
-        .payment(424_242)
+        .payment("p24:424242")
         .await
         .unwrap()
         .expect("payment recorded");
     assert_eq!(record.document, Some(doc.number.clone()));
     assert_eq!(record.amount, doc.totals.gross);
-    assert_eq!(store.review_item(424_242).await.unwrap(), None);
+    assert_eq!(store.review_item("p24:424242").await.unwrap(), None);
     let stored = store.document(&doc.number).await.unwrap().unwrap();
     assert_eq!(stored.status, DocumentStatus::Paid);
     let confirmations = store
@@ -834,10 +837,10 @@ async fn what_is_written_reads_back_the_same(store: Arc<dyn Store>) {
         store.document_by_session("no-such-session").await.unwrap(),
         None
     );
-    assert_eq!(store.payment(7).await.unwrap(), Some(payment(7)));
-    assert_eq!(store.review_item(8).await.unwrap(), Some(review(8)));
-    assert_eq!(store.payment(8).await.unwrap(), None);
-    assert_eq!(store.review_item(7).await.unwrap(), None);
+    assert_eq!(store.payment("p24:7").await.unwrap(), Some(payment(7)));
+    assert_eq!(store.review_item("p24:8").await.unwrap(), Some(review(8)));
+    assert_eq!(store.payment("p24:8").await.unwrap(), None);
+    assert_eq!(store.review_item("p24:7").await.unwrap(), None);
     assert_eq!(
         store.emails_of(&id("acme")).await.unwrap(),
         [email("acme", "order:ZAM/2026/03/0001")]

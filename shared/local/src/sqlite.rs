@@ -30,8 +30,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     date TEXT NOT NULL, mime BLOB NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS outbox_tenant ON outbox(tenant);
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(id) WHERE sent = 0;
-CREATE TABLE IF NOT EXISTS payments (order_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS reviews (order_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS payments (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reviews (key TEXT PRIMARY KEY, body TEXT NOT NULL);
 ";
 
 /// How durable each commit is.
@@ -175,7 +175,7 @@ impl SqliteStore {
     pub fn payments(&self) -> Result<Vec<PaymentRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare_cached("SELECT body FROM payments ORDER BY order_id")
+            .prepare_cached("SELECT body FROM payments ORDER BY rowid")
             .map_err(unexpected)?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))
@@ -186,7 +186,7 @@ impl SqliteStore {
     pub fn reviews(&self) -> Result<Vec<ReviewItem>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare_cached("SELECT body FROM reviews ORDER BY order_id")
+            .prepare_cached("SELECT body FROM reviews ORDER BY rowid")
             .map_err(unexpected)?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))
@@ -305,16 +305,16 @@ impl SqliteStore {
         if let Some(p) = &change.payment {
             exec(
                 tx,
-                "INSERT INTO payments (order_id, body) VALUES (?1, ?2)",
-                params![p.order_id, json(p)?],
+                "INSERT INTO payments (key, body) VALUES (?1, ?2)",
+                params![p.key, json(p)?],
             )
             .map_err(|e| conflict_or(e, "payment already recorded"))?;
         }
         if let Some(r) = &change.review {
             exec(
                 tx,
-                "INSERT INTO reviews (order_id, body) VALUES (?1, ?2)",
-                params![r.order_id, json(r)?],
+                "INSERT INTO reviews (key, body) VALUES (?1, ?2)",
+                params![r.key, json(r)?],
             )
             .map_err(|e| conflict_or(e, "review already recorded"))?;
         }
@@ -442,20 +442,20 @@ impl Store for SqliteStore {
         rows.map(|r| parse(&r.map_err(unexpected)?)).collect()
     }
 
-    async fn payment(&self, order_id: i64) -> Result<Option<PaymentRecord>, StoreError> {
+    async fn payment(&self, key: &str) -> Result<Option<PaymentRecord>, StoreError> {
         let conn = self.conn();
         let body: Option<String> = conn
-            .prepare_cached("SELECT body FROM payments WHERE order_id = ?1")
-            .and_then(|mut s| s.query_row([order_id], |r| r.get(0)).optional())
+            .prepare_cached("SELECT body FROM payments WHERE key = ?1")
+            .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
             .map_err(unexpected)?;
         body.map(|b| parse(&b)).transpose()
     }
 
-    async fn review_item(&self, order_id: i64) -> Result<Option<ReviewItem>, StoreError> {
+    async fn review_item(&self, key: &str) -> Result<Option<ReviewItem>, StoreError> {
         let conn = self.conn();
         let body: Option<String> = conn
-            .prepare_cached("SELECT body FROM reviews WHERE order_id = ?1")
-            .and_then(|mut s| s.query_row([order_id], |r| r.get(0)).optional())
+            .prepare_cached("SELECT body FROM reviews WHERE key = ?1")
+            .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
             .map_err(unexpected)?;
         body.map(|b| parse(&b)).transpose()
     }

@@ -3,4 +3,5 @@
 
 mod payments;
 mod renewal_cycle;
+mod transfers;
 mod webhook;

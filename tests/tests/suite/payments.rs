@@ -169,5 +169,5 @@ async fn a_lost_notification_is_found_by_session_id_and_nothing_is_suspended() {
     );
     app.days("2026-02-28", "2026-03-06").await;
     assert_eq!(app.sub(&sub).await.status, Status::Active);
-    assert_eq!(app.store.payments().unwrap()[0].order_id, 31337);
+    assert_eq!(app.store.payments().unwrap()[0].order_id, Some(31337));
 }
