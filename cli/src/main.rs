@@ -246,6 +246,8 @@ async fn main() -> ExitCode {
 
 fn one_line(e: &anyhow::Error) -> String {
     let text = match e.downcast_ref::<ServiceError>() {
+        // An unexpected failure names its causes too (e.g. the table does not exist).
+        Some(ServiceError::Unexpected(inner)) => format!("{inner:#}"),
         Some(s) => s.to_string(),
         None => format!("{e:#}"),
     };

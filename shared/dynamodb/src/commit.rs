@@ -517,9 +517,9 @@ where
     if e.as_service_error().is_some_and(failed_check) {
         Refused::Conditions(vec![0])
     } else {
-        Refused::Store(unexpected(
-            anyhow::Error::new(e).context(format!("writing: {what}")),
-        ))
+        Refused::Store(unexpected(anyhow::Error::new(e).context(format!(
+            "DynamoDB write failed (the write that checks: {what})"
+        ))))
     }
 }
 
