@@ -22,9 +22,18 @@ impl FunctionConfig {
     /// Reads everything once. A function that does not talk to Przelewy24 (`expiry`) gets no
     /// access to its secret, so its P24 settings are marked unused instead of required.
     pub async fn load(sdk: &aws_config::SdkConfig, needs_p24: bool) -> anyhow::Result<Self> {
+        FunctionConfig::load_from(sdk, needs_p24, env).await
+    }
+
+    /// As `load`, with settings from `get` instead of the process environment.
+    pub async fn load_from(
+        sdk: &aws_config::SdkConfig,
+        needs_p24: bool,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
         let mut overlay = HashMap::new();
         if needs_p24 {
-            if let Some(arn) = env("P24_SECRET_ARN") {
+            if let Some(arn) = get("P24_SECRET_ARN") {
                 let secret = aws_sdk_secretsmanager::Client::new(sdk)
                     .get_secret_value()
                     .secret_id(&arn)
@@ -46,7 +55,7 @@ impl FunctionConfig {
                 overlay.insert(name, "unused-by-this-function".into());
             }
         }
-        FunctionConfig::from_lookup(|k| overlay.get(k).cloned().or_else(|| env(k)))
+        FunctionConfig::from_lookup(|k| overlay.get(k).cloned().or_else(|| get(k)))
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {

@@ -391,3 +391,65 @@ async fn store_requests_per_due_subscription_in_a_daily_run() {
         );
     }
 }
+
+mod secrets_on_the_aws_emulator {
+    use renewals_lambda::config::FunctionConfig;
+    use std::collections::HashMap;
+
+    #[tokio::test]
+    async fn przelewy24_keys_come_from_secrets_manager_and_expiry_needs_none() {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(std::env::var("AWS_ENDPOINT_URL").expect("run scripts/moto.sh start"))
+            .region(aws_config::Region::new("eu-central-1"))
+            .test_credentials()
+            .load()
+            .await;
+        let secret = aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(format!("renewals-p24-{}", std::process::id()))
+            .secret_string(r#"{"crc": "crc-from-secret", "apiKey": "key-from-secret"}"#)
+            .send()
+            .await
+            .unwrap();
+        let mut env: HashMap<&str, String> = [
+            ("RENEWALS_TABLE", "t"),
+            ("RENEWALS_SENDER_EMAIL", "faktury@x.example"),
+            ("RENEWALS_OPERATOR_EMAIL", "op@x.example"),
+            (
+                "RENEWALS_BANK_ACCOUNT",
+                "PL61 1090 1014 0000 0712 1981 2874",
+            ),
+            ("RENEWALS_RESELLER_NAME", "Licencje365"),
+            ("RENEWALS_RETURN_URL", "https://x.example/ok"),
+            ("P24_MERCHANT_ID", "100000"),
+            ("P24_POS_ID", "100000"),
+            ("P24_BASE_URL", "https://sandbox.przelewy24.pl"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+        env.insert("P24_SECRET_ARN", secret.arn().unwrap().to_string());
+        let cfg = FunctionConfig::load_from(&sdk, true, |k| env.get(k).cloned())
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                cfg.settings.p24.crc.as_str(),
+                cfg.settings.p24.api_key.as_str()
+            ),
+            ("crc-from-secret", "key-from-secret")
+        );
+        // Expiry never talks to Przelewy24: it starts without the secret or the P24 settings.
+        env.remove("P24_SECRET_ARN");
+        env.remove("P24_MERCHANT_ID");
+        let expiry = FunctionConfig::load_from(&sdk, false, |k| env.get(k).cloned())
+            .await
+            .unwrap();
+        assert_eq!(expiry.table, "t");
+        // The webhook without its secret names what is missing.
+        let err = FunctionConfig::load_from(&sdk, true, |k| env.get(k).cloned())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("P24_MERCHANT_ID"), "{err}");
+    }
+}
