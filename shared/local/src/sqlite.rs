@@ -406,28 +406,34 @@ impl Store for SqliteStore {
 
     async fn last_number(&self, series: SeriesKey) -> Result<u32, StoreError> {
         let conn = self.conn();
-        let last: Option<i64> = conn
-            .prepare_cached("SELECT last FROM counters WHERE series = ?1")
-            .and_then(|mut s| s.query_row([series.to_string()], |r| r.get(0)).optional())
-            .map_err(unexpected)?;
+        let last: Option<i64> = one(
+            &conn,
+            "SELECT last FROM counters WHERE series = ?1",
+            [series.to_string()],
+        )
+        .map_err(unexpected)?;
         Ok(last.unwrap_or(0) as u32)
     }
 
     async fn document(&self, number: &DocumentNumber) -> Result<Option<Document>, StoreError> {
         let conn = self.conn();
-        let body: Option<String> = conn
-            .prepare_cached("SELECT body FROM documents WHERE number = ?1")
-            .and_then(|mut s| s.query_row([number.to_string()], |r| r.get(0)).optional())
-            .map_err(unexpected)?;
+        let body: Option<String> = one(
+            &conn,
+            "SELECT body FROM documents WHERE number = ?1",
+            [number.to_string()],
+        )
+        .map_err(unexpected)?;
         body.map(|b| parse(&b)).transpose()
     }
 
     async fn document_by_session(&self, session_id: &str) -> Result<Option<Document>, StoreError> {
         let conn = self.conn();
-        let body: Option<String> = conn
-            .prepare_cached("SELECT body FROM documents WHERE session_id = ?1")
-            .and_then(|mut s| s.query_row([session_id], |r| r.get(0)).optional())
-            .map_err(unexpected)?;
+        let body: Option<String> = one(
+            &conn,
+            "SELECT body FROM documents WHERE session_id = ?1",
+            [session_id],
+        )
+        .map_err(unexpected)?;
         body.map(|b| parse(&b)).transpose()
     }
 
@@ -444,19 +450,15 @@ impl Store for SqliteStore {
 
     async fn payment(&self, key: &str) -> Result<Option<PaymentRecord>, StoreError> {
         let conn = self.conn();
-        let body: Option<String> = conn
-            .prepare_cached("SELECT body FROM payments WHERE key = ?1")
-            .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
-            .map_err(unexpected)?;
+        let body: Option<String> =
+            one(&conn, "SELECT body FROM payments WHERE key = ?1", [key]).map_err(unexpected)?;
         body.map(|b| parse(&b)).transpose()
     }
 
     async fn review_item(&self, key: &str) -> Result<Option<ReviewItem>, StoreError> {
         let conn = self.conn();
-        let body: Option<String> = conn
-            .prepare_cached("SELECT body FROM reviews WHERE key = ?1")
-            .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
-            .map_err(unexpected)?;
+        let body: Option<String> =
+            one(&conn, "SELECT body FROM reviews WHERE key = ?1", [key]).map_err(unexpected)?;
         body.map(|b| parse(&b)).transpose()
     }
 
