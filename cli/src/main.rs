@@ -118,6 +118,9 @@ struct TenantAdd {
     payment_method: String,
     #[arg(long, default_value = "")]
     address: String,
+    /// Przelewy24 card reference (refId) for automatic payments of a `card` tenant.
+    #[arg(long)]
+    card_ref: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -305,6 +308,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let svc = open_service(&target, None).await?;
             svc.add_tenant(tenant.clone()).await?;
+            if let Some(card_ref) = &t.card_ref {
+                svc.set_card(&tenant.id, card_ref).await?;
+            }
             out.print(&serde_json::json!({"id": tenant.id}), || {
                 format!("tenant {} added", tenant.id)
             });

@@ -75,18 +75,23 @@ impl TestApp {
 
     /// Another process's view: its own connection to the same database file.
     pub fn second_service(&self) -> Service {
+        let s = settings();
+        self.second_service_with(Arc::new(OfflineProvider::new(s.p24.clone())))
+    }
+
+    /// Another process's view that talks to `provider` with this app's settings.
+    pub fn second_service_with(&self, provider: Arc<dyn PaymentProvider>) -> Service {
         let store = SqliteStore::open(
             &self.dir.path().join("renewals.sqlite3"),
             Durability::Normal,
         )
         .unwrap();
-        let s = settings();
         Service::new(
             Arc::new(store),
             Arc::new(OutboxMailer::new(self.dir.path().join("outbox")).unwrap()),
-            Arc::new(OfflineProvider::new(s.p24.clone())),
+            provider,
             self.clock.clone(),
-            s,
+            self.svc.settings.clone(),
         )
     }
 

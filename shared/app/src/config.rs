@@ -69,6 +69,11 @@ impl Settings {
                 .parse()
                 .map_err(|_| anyhow!("RENEWALS_GRACE_DAYS must be a number of days, got `{g}`"))?;
         }
+        if let Some(n) = get("RENEWALS_CARD_ATTEMPTS") {
+            policy.card_charge_attempts = n.trim().parse().map_err(|_| {
+                anyhow!("RENEWALS_CARD_ATTEMPTS must be a number of charges, got `{n}`")
+            })?;
+        }
         if let Some(r) = get("RENEWALS_REMINDER_DAYS") {
             policy.reminder_days_before_due = r
                 .split(',')

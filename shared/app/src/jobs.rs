@@ -27,6 +27,10 @@ pub struct RunSummary {
     pub ended: usize,
     pub suspended: usize,
     pub orders_expired: usize,
+    /// Automatic card charges asked for (each committed before it was sent).
+    pub card_charges: usize,
+    /// Card charges the provider refused; the customer got the payment link instead.
+    pub card_charges_failed: usize,
     /// Payments found by asking Przelewy24 about unpaid documents (lost notifications).
     pub payments_reconciled: usize,
     /// Payment links registered for documents whose first registration had failed.
@@ -55,6 +59,7 @@ impl RunSummary {
             Action::MarkOverdue(_) => self.overdue += 1,
             Action::Suspend(_) => self.suspended += 1,
             Action::ExpireOrder(_) => self.orders_expired += 1,
+            Action::ChargeCard { .. } => self.card_charges += 1,
         }
     }
 
@@ -67,6 +72,8 @@ impl RunSummary {
         self.ended += other.ended;
         self.suspended += other.suspended;
         self.orders_expired += other.orders_expired;
+        self.card_charges += other.card_charges;
+        self.card_charges_failed += other.card_charges_failed;
         self.payments_reconciled += other.payments_reconciled;
         self.links_registered += other.links_registered;
         self.emails_queued += other.emails_queued;
@@ -186,9 +193,19 @@ impl Service {
                 .iter()
                 .filter(|e| matches!(e, Effect::Notify(_)))
                 .count();
+            let charges: Vec<Effect> = effects
+                .iter()
+                .filter(|e| matches!(e, Effect::ChargeCard { .. }))
+                .cloned()
+                .collect();
             let change = self.change(account, effects, &numbering, date);
             match self.store.commit(change).await {
                 Ok(()) => {
+                    for charge in charges {
+                        if !self.charge_card(tenant, charge, date).await {
+                            part.card_charges_failed += 1;
+                        }
+                    }
                     counters.extend(
                         numbering
                             .advanced()

@@ -6,11 +6,14 @@
 //! next daily run registers again. Reconciliation: a document still unpaid on its due date is
 //! looked up by session id, so a lost notification never leads to a suspension.
 
+use crate::ports::Change;
 use crate::ports::{Registration, TransactionStatus};
 use crate::service::Service;
 use crate::webhook::{ProviderPayment, Settlement};
 use chrono::NaiveDate;
-use renewals_domain::{Account, DocumentKind, Effect, Locale, OpenDocument, PaymentMethod};
+use renewals_domain::{
+    Account, Document, DocumentKind, Effect, Locale, Notice, OpenDocument, PaymentMethod, TenantId,
+};
 
 /// Przelewy24 channel bits: 1 cards, 2 fast transfers, 4 traditional transfer, 8192 BLIK.
 pub fn channel(method: PaymentMethod) -> i64 {
@@ -80,7 +83,7 @@ impl Service {
                         let d = match effect {
                             Effect::Issued(d) => Some(d),
                             Effect::Notify(n) => n.document_mut(),
-                            Effect::StatusChanged(..) => None,
+                            Effect::StatusChanged(..) | Effect::ChargeCard { .. } => None,
                         };
                         if let Some(d) = d.filter(|d| d.number == number) {
                             d.payment.link = Some(link.clone());
@@ -95,6 +98,105 @@ impl Service {
             }
         }
         retried
+    }
+
+    fn registration(
+        &self,
+        account: &Account,
+        doc: &Document,
+        session_id: &str,
+    ) -> Option<Registration> {
+        let tenant = &account.tenant;
+        let what = match (doc.kind, tenant.locale) {
+            (DocumentKind::Proforma, Locale::Pl) => "Pro-forma",
+            (DocumentKind::Proforma, Locale::En) => "Pro forma invoice",
+            (DocumentKind::Order, Locale::Pl) => "Zamówienie",
+            (DocumentKind::Order, Locale::En) => "Order",
+        };
+        Some(Registration {
+            session_id: session_id.to_string(),
+            amount: doc.totals.gross.grosze(),
+            currency: doc.currency.clone(),
+            description: format!("{what} {} – Microsoft 365", doc.number),
+            email: tenant.email.as_str().to_string(),
+            client: tenant.name.clone(),
+            language: match tenant.locale {
+                Locale::Pl => "pl".into(),
+                Locale::En => "en".into(),
+            },
+            channel: channel(tenant.payment_method),
+            url_status: self.settings.webhook_url.clone()?,
+            url_return: self.settings.return_url.clone(),
+        })
+    }
+
+    /// Carries out a committed card charge. A retry first asks whether an earlier attempt was
+    /// paid after all (a late notification), so a card is never charged twice for a document.
+    /// A refused charge sends the customer the payment link instead. Returns whether the
+    /// charge was accepted (or turned out paid).
+    pub(crate) async fn charge_card(
+        &self,
+        tenant: &TenantId,
+        charge: Effect,
+        date: NaiveDate,
+    ) -> bool {
+        let Effect::ChargeCard {
+            document,
+            session_id,
+            card_ref,
+            attempt,
+        } = charge
+        else {
+            return true;
+        };
+        let Ok(account) = self.account(tenant).await else {
+            return false;
+        };
+        let Some(open) = account
+            .open_documents
+            .iter()
+            .find(|o| o.document.number == document.number)
+        else {
+            return true; // paid or closed meanwhile: nothing to charge
+        };
+        for earlier in 1..attempt {
+            if let Ok(Some(t)) = self.provider.status(&open.card_session(earlier)).await {
+                if matches!(t.status, 1 | 2) {
+                    let payment = ProviderPayment {
+                        order_id: t.order_id,
+                        session_id: open.card_session(earlier),
+                        amount: t.amount,
+                        currency: t.currency,
+                        method_id: t.method_id,
+                        verified: t.status == 2,
+                    };
+                    let _ = self.settle(&payment, date).await;
+                    return true;
+                }
+            }
+        }
+        let Some(registration) = self.registration(&account, &open.document, &session_id) else {
+            return false;
+        };
+        match self.provider.charge_card(&registration, &card_ref).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(document = %document.number, attempt, error = %e, "card charge refused");
+                // The reminder carries the link and the transfer details; one a day at most.
+                let notice = Notice::Reminder {
+                    document: open.document.clone(),
+                    stage: date,
+                };
+                let change = Change {
+                    emails: vec![self.message(&account.tenant, &notice, date)],
+                    ..Change::default()
+                };
+                if self.store.commit(change).await.is_ok() {
+                    let _ = self.deliver().await;
+                }
+                false
+            }
+        }
     }
 
     /// Asks Przelewy24 about the tenant's documents still unpaid on or after their due date

@@ -181,6 +181,9 @@ pub trait PaymentProvider: Send + Sync {
     async fn verify(&self, v: &Verification) -> Result<(), VerifyError>;
     /// Registers a transaction; returns the payment link for the customer.
     async fn register(&self, r: &Registration) -> Result<String, VerifyError>;
+    /// Charges a stored card: registers the transaction with the card's reference and asks
+    /// for the charge. Success only means accepted; the payment arrives as a notification.
+    async fn charge_card(&self, r: &Registration, card_ref: &str) -> Result<(), VerifyError>;
     /// The transaction registered under `session_id`, if the provider has one.
     async fn status(&self, session_id: &str) -> Result<Option<TransactionStatus>, VerifyError>;
 }

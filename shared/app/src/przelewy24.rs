@@ -190,6 +190,9 @@ pub struct RegisterRequest {
     pub url_return: String,
     pub url_status: String,
     pub channel: i64,
+    /// A stored card's reference, for an automatic charge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method_ref_id: Option<String>,
     pub sign: String,
 }
 
@@ -209,6 +212,7 @@ impl RegisterRequest {
             url_return: r.url_return.clone(),
             url_status: r.url_status.clone(),
             channel: r.channel,
+            method_ref_id: None,
             sign: register_sign(
                 &r.session_id,
                 p24.merchant_id,
@@ -241,15 +245,15 @@ impl Przelewy24Client {
     }
 }
 
-#[async_trait]
-impl PaymentProvider for Przelewy24Client {
-    async fn register(&self, r: &Registration) -> Result<String, VerifyError> {
+impl Przelewy24Client {
+    /// `POST /api/v1/transaction/register`; returns the transaction token.
+    async fn register_token(&self, request: &RegisterRequest) -> Result<String, VerifyError> {
         let url = format!("{}/api/v1/transaction/register", self.settings.base_url);
         let response = self
             .http
             .post(&url)
             .basic_auth(self.settings.pos_id, Some(&self.settings.api_key))
-            .json(&RegisterRequest::new(&self.settings, r))
+            .json(request)
             .send()
             .await
             .map_err(|e| VerifyError::Unavailable(format!("POST {url}: {e}")))?;
@@ -257,13 +261,43 @@ impl PaymentProvider for Przelewy24Client {
         if !status.is_success() {
             return Err(failure(status, &body));
         }
-        let token = serde_json::from_str::<serde_json::Value>(&body)
+        serde_json::from_str::<serde_json::Value>(&body)
             .ok()
             .and_then(|j| j["data"]["token"].as_str().map(str::to_string))
             .ok_or_else(|| {
                 VerifyError::Refused(format!("register answered without a token: {body}"))
-            })?;
+            })
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for Przelewy24Client {
+    async fn register(&self, r: &Registration) -> Result<String, VerifyError> {
+        let token = self
+            .register_token(&RegisterRequest::new(&self.settings, r))
+            .await?;
         Ok(payment_link(&self.settings.base_url, &token))
+    }
+
+    async fn charge_card(&self, r: &Registration, card_ref: &str) -> Result<(), VerifyError> {
+        let mut request = RegisterRequest::new(&self.settings, r);
+        request.method_ref_id = Some(card_ref.to_string());
+        let token = self.register_token(&request).await?;
+        let url = format!("{}/api/v1/card/charge", self.settings.base_url);
+        let response = self
+            .http
+            .post(&url)
+            .basic_auth(self.settings.pos_id, Some(&self.settings.api_key))
+            .json(&serde_json::json!({ "token": token }))
+            .send()
+            .await
+            .map_err(|e| VerifyError::Unavailable(format!("POST {url}: {e}")))?;
+        let (status, body) = (response.status(), response.text().await.unwrap_or_default());
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(failure(status, &body))
+        }
     }
 
     async fn status(&self, session_id: &str) -> Result<Option<TransactionStatus>, VerifyError> {

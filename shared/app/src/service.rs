@@ -160,6 +160,8 @@ impl Service {
                         .emails
                         .push(self.message(&account.tenant, &notice, date))
                 }
+                // Carried out after the commit (see `jobs`), never inside it.
+                Effect::ChargeCard { .. } => {}
             }
         }
         change.account = Some(account);
@@ -213,6 +215,22 @@ impl Service {
             ))),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Stores the card reference Przelewy24 gave for a tenant's automatic payments.
+    pub async fn set_card(&self, tenant: &TenantId, card_ref: &str) -> Result<(), ServiceError> {
+        let card_ref = card_ref.trim();
+        if card_ref.is_empty() {
+            return Err(ServiceError::Refused(
+                "the card reference must not be empty".into(),
+            ));
+        }
+        let today = self.today();
+        self.update(tenant, today, |acc, _| {
+            acc.card_ref = Some(card_ref.to_string());
+            Ok(((), vec![]))
+        })
+        .await
     }
 
     pub async fn add_subscription(

@@ -154,8 +154,7 @@ impl Service {
         if self.recorded(&received.key).await? {
             return Ok(Settlement::AlreadyRecorded);
         }
-        let found = self.store.document_by_session(&p.session_id).await;
-        let Some(document) = found.map_err(unavailable)? else {
+        let Some(document) = self.document_by_session(&p.session_id).await? else {
             return self
                 .review(&received, date, None, "no document has this session id")
                 .await;
@@ -182,6 +181,24 @@ impl Service {
             }
         }
         self.activate(&received, &document, date).await
+    }
+
+    /// The document a Przelewy24 session pays: its own session, or a card charge `…-cN` of it.
+    async fn document_by_session(&self, session_id: &str) -> Result<Option<Document>, String> {
+        let found = self.store.document_by_session(session_id).await;
+        if let Some(d) = found.map_err(unavailable)? {
+            return Ok(Some(d));
+        }
+        let Some((base, n)) = session_id.rsplit_once("-c") else {
+            return Ok(None);
+        };
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(None);
+        }
+        self.store
+            .document_by_session(base)
+            .await
+            .map_err(unavailable)
     }
 
     /// Whether a payment with this key was already recorded or sent for review.

@@ -23,6 +23,26 @@ pub struct OpenDocument {
     pub document: Document,
     pub last_reminder: Option<NaiveDate>,
     pub overdue_notified: bool,
+    /// Days on which the stored card was charged for this document (automatic payments).
+    #[serde(default)]
+    pub card_charges: Vec<NaiveDate>,
+}
+
+impl OpenDocument {
+    fn new(document: Document) -> OpenDocument {
+        OpenDocument {
+            document,
+            last_reminder: None,
+            overdue_notified: false,
+            card_charges: vec![],
+        }
+    }
+
+    /// The Przelewy24 session of the `attempt`-th card charge: each charge is its own
+    /// registered transaction; `-cN` ties it back to the document.
+    pub fn card_session(&self, attempt: usize) -> String {
+        format!("{}-c{attempt}", self.document.payment.session_id)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +50,9 @@ pub struct Account {
     pub tenant: Tenant,
     pub subscriptions: Vec<Subscription>,
     pub open_documents: Vec<OpenDocument>,
+    /// The card reference Przelewy24 gave for automatic payments (`card` tenants).
+    #[serde(default)]
+    pub card_ref: Option<String>,
     /// Optimistic-concurrency version, kept by the store.
     #[serde(skip)]
     pub version: u64,
@@ -58,6 +81,11 @@ pub enum Action {
         stage: NaiveDate,
     },
     MarkOverdue(DocumentNumber),
+    /// Charge the stored card (issue day first, then reminder days, a bounded number of times).
+    ChargeCard {
+        document: DocumentNumber,
+        attempt: usize,
+    },
     Suspend(DocumentNumber),
     ExpireOrder(DocumentNumber),
 }
@@ -78,6 +106,14 @@ pub enum Effect {
     Issued(Document),
     StatusChanged(DocumentNumber, DocumentStatus),
     Notify(Notice),
+    /// Charge the card once the intent is committed: committing first is what makes a
+    /// second charge for the same attempt impossible, also when runs race.
+    ChargeCard {
+        document: Document,
+        session_id: String,
+        card_ref: String,
+        attempt: usize,
+    },
 }
 
 /// What a received payment did.
@@ -101,6 +137,7 @@ impl Account {
             tenant,
             subscriptions: vec![],
             open_documents: vec![],
+            card_ref: None,
             version: 0,
         }
     }
@@ -194,7 +231,19 @@ impl Account {
         for open in &self.open_documents {
             let doc = &open.document;
             if doc.kind != DocumentKind::Proforma {
+                if let Some(attempt) = self.card_charge_due(open, date, policy) {
+                    actions.push(Action::ChargeCard {
+                        document: doc.number.clone(),
+                        attempt,
+                    });
+                }
                 continue;
+            }
+            if let Some(attempt) = self.card_charge_due(open, date, policy) {
+                actions.push(Action::ChargeCard {
+                    document: doc.number.clone(),
+                    attempt,
+                });
             }
             if date < doc.period.start {
                 // On catch-up only the latest due reminder goes out.
@@ -216,6 +265,26 @@ impl Account {
             }
         }
         actions
+    }
+
+    /// Which card charge is due for a document today, if any: the first on any day up to the
+    /// due date, retries only on reminder days, at most `card_charge_attempts`, one a day.
+    fn card_charge_due(
+        &self,
+        open: &OpenDocument,
+        date: NaiveDate,
+        policy: &Policy,
+    ) -> Option<usize> {
+        let doc = &open.document;
+        let done = open.card_charges.len();
+        let eligible = self.tenant.payment_method == crate::tenant::PaymentMethod::Card
+            && self.card_ref.is_some()
+            && date <= doc.due_date
+            && date >= doc.issue_date
+            && done < policy.card_charge_attempts
+            && open.card_charges.last().is_none_or(|last| *last < date)
+            && (done == 0 || policy.reminder_dates(doc.due_date).contains(&date));
+        eligible.then_some(done + 1)
     }
 
     fn decide_expiry(&self, date: NaiveDate, policy: &Policy) -> Vec<Action> {
@@ -321,6 +390,17 @@ impl Account {
                     document,
                 })]
             }
+            Action::ChargeCard { document, attempt } => {
+                let card_ref = self.card_ref.clone().expect("decided for a stored card");
+                let open = self.open_mut(&document);
+                open.card_charges.push(date);
+                vec![Effect::ChargeCard {
+                    document: open.document.clone(),
+                    session_id: open.card_session(attempt),
+                    card_ref,
+                    attempt,
+                }]
+            }
             Action::Suspend(number) => {
                 let document = self.close(&number, DocumentStatus::Expired);
                 for line in &document.lines {
@@ -391,11 +471,8 @@ impl Account {
                 paid: false,
             });
         }
-        self.open_documents.push(OpenDocument {
-            document: document.clone(),
-            last_reminder: None,
-            overdue_notified: false,
-        });
+        self.open_documents
+            .push(OpenDocument::new(document.clone()));
         Ok(vec![
             Effect::Issued(document.clone()),
             Effect::Notify(Notice::Proforma { document }),
@@ -510,11 +587,8 @@ impl Account {
             period,
             vec![line],
         );
-        self.open_documents.push(OpenDocument {
-            document: document.clone(),
-            last_reminder: None,
-            overdue_notified: false,
-        });
+        self.open_documents
+            .push(OpenDocument::new(document.clone()));
         Ok(vec![
             Effect::Issued(document.clone()),
             Effect::Notify(Notice::Order { document }),
@@ -640,11 +714,8 @@ impl Account {
             new_sub.period,
             vec![line],
         );
-        self.open_documents.push(OpenDocument {
-            document: document.clone(),
-            last_reminder: None,
-            overdue_notified: false,
-        });
+        self.open_documents
+            .push(OpenDocument::new(document.clone()));
         effects.extend([
             Effect::Issued(document.clone()),
             Effect::Notify(Notice::Order { document }),

@@ -17,6 +17,13 @@ pub struct Policy {
     pub order_due_days: i64,
     /// A suspended subscription can be bought again this long after suspension.
     pub restore_window_days: i64,
+    /// How many times a stored card is charged for one document before only the link is left.
+    #[serde(default = "default_card_attempts")]
+    pub card_charge_attempts: usize,
+}
+
+fn default_card_attempts() -> usize {
+    3
 }
 
 impl Default for Policy {
@@ -28,6 +35,7 @@ impl Default for Policy {
             grace_days: 5,
             order_due_days: 7,
             restore_window_days: 90,
+            card_charge_attempts: default_card_attempts(),
         }
     }
 }

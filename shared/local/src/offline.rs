@@ -43,6 +43,11 @@ impl PaymentProvider for OfflineProvider {
         ))
     }
 
+    /// Accepts the charge; offline, the payment itself arrives only through `renewals pay`.
+    async fn charge_card(&self, r: &Registration, _card_ref: &str) -> Result<(), VerifyError> {
+        self.register(r).await.map(|_| ())
+    }
+
     /// Offline, payments arrive only through `renewals pay`: nothing to reconcile.
     async fn status(&self, _session_id: &str) -> Result<Option<TransactionStatus>, VerifyError> {
         Ok(None)

@@ -171,3 +171,155 @@ async fn a_lost_notification_is_found_by_session_id_and_nothing_is_suspended() {
     assert_eq!(app.sub(&sub).await.status, Status::Active);
     assert_eq!(app.store.payments().unwrap()[0].order_id, Some(31337));
 }
+
+mod cards {
+    use super::*;
+    use renewals_domain::Job;
+    use wiremock::matchers::body_partial_json;
+
+    async fn card_customer() -> (TestApp, MockServer) {
+        let (app, p24) = app_with_p24().await;
+        app.customer_with(
+            tenant("acme", Locale::Pl, PaymentMethod::Card),
+            "business-basic",
+            3,
+            Term::Monthly,
+            "2026-01-31",
+        )
+        .await;
+        app.svc
+            .set_card(
+                &renewals_domain::TenantId::parse("acme").unwrap(),
+                "REF-ACME",
+            )
+            .await
+            .unwrap();
+        // The link (fallback) registration, and the card charge's own registration.
+        Mock::given(method("POST"))
+            .and(path("/api/v1/transaction/register"))
+            .and(body_partial_json(
+                serde_json::json!({"methodRefId": "REF-ACME"}),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"data": {"token": "CARD-TOKEN"}})),
+            )
+            .mount(&p24)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/v1/transaction/register"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"data": {"token": "LINK-TOKEN"}})),
+            )
+            .mount(&p24)
+            .await;
+        (app, p24)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_card_is_charged_once_on_the_issue_day_even_when_runs_race() {
+        let (app, p24) = card_customer().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v1/card/charge"))
+            .and(header("authorization", basic_auth(&app).as_str()))
+            .and(body_json(serde_json::json!({"token": "CARD-TOKEN"})))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(
+                    serde_json::json!({"data": {"orderId": 555}, "responseCode": 0}),
+                ),
+            )
+            .expect(1)
+            .mount(&p24)
+            .await;
+        app.clock
+            .set(renewals_app::ports::warsaw_noon(renewals_tests::d(
+                "2026-02-21",
+            )));
+        let p24_client = || Arc::new(Przelewy24Client::new(app.svc.settings.p24.clone()));
+        let (a, b) = (
+            app.second_service_with(p24_client()),
+            app.second_service_with(p24_client()),
+        );
+        let date = renewals_tests::d("2026-02-21");
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(async move { a.run_job(Job::Daily, date, None).await.unwrap() }),
+            tokio::spawn(async move { b.run_job(Job::Daily, date, None).await.unwrap() }),
+        );
+        assert_eq!(ra.unwrap().card_charges + rb.unwrap().card_charges, 1);
+        app.day("2026-02-21").await; // and a third run: nothing more
+                                     // The charge's notification names the attempt's session; it pays the document.
+        let doc = app.document("PF/2026/02/0001").await;
+        let mut n = app.notification(&doc, doc.totals.gross.grosze(), 555);
+        n.session_id = "PF-2026-02-0001-1-c1".into();
+        n.sign = n.expected_sign(&app.svc.settings.p24.crc);
+        Mock::given(method("PUT"))
+            .and(path("/api/v1/transaction/verify"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"data": {"status": "success"}})),
+            )
+            .mount(&p24)
+            .await;
+        assert_eq!(
+            app.svc
+                .handle_przelewy24(&serde_json::to_vec(&n).unwrap())
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            app.document("PF/2026/02/0001").await.status,
+            DocumentStatus::Paid
+        );
+        app.days("2026-02-22", "2026-02-27").await; // no retries once paid (expect(1) above)
+    }
+
+    #[tokio::test]
+    async fn a_declined_charge_sends_the_link_is_retried_on_reminder_days_and_the_link_pays() {
+        let (app, p24) = card_customer().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v1/card/charge"))
+            .respond_with(
+                ResponseTemplate::new(400)
+                    .set_body_json(serde_json::json!({"error": "Invalid input data", "code": 400})),
+            )
+            .expect(2)
+            .mount(&p24)
+            .await;
+        let (issue_day, _) = app.day("2026-02-21").await;
+        assert_eq!(
+            (issue_day.card_charges, issue_day.card_charges_failed),
+            (1, 1)
+        );
+        let kinds = app.email_kinds("acme").await;
+        assert_eq!(
+            kinds,
+            ["proforma", "reminder"],
+            "the link instead of the charge"
+        );
+        let fallback =
+            String::from_utf8_lossy(&app.emails("acme").await[1].mime).replace("=\r\n", "");
+        assert!(
+            fallback.contains("trnRequest/LINK-TOKEN"),
+            "the fallback carries the link"
+        );
+        let (quiet, _) = app.day("2026-02-23").await;
+        assert_eq!(quiet.card_charges, 0, "retries only on reminder days");
+        let (reminder_day, _) = app.day("2026-02-24").await;
+        assert_eq!(reminder_day.card_charges, 1, "second attempt");
+        // The customer pays through the link: no more charges (expect(2) above).
+        Mock::given(method("PUT"))
+            .and(path("/api/v1/transaction/verify"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"data": {"status": "success"}})),
+            )
+            .mount(&p24)
+            .await;
+        assert_eq!(app.pay("PF/2026/02/0001", "2026-02-25").await.status, 200);
+        app.days("2026-02-26", "2026-02-28").await;
+        let s = app.store.all_accounts().unwrap()[0].subscriptions[0].clone();
+        assert_eq!(s.status, Status::Active);
+    }
+}
