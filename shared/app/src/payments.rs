@@ -12,7 +12,8 @@ use crate::service::Service;
 use crate::webhook::{ProviderPayment, Settlement};
 use chrono::NaiveDate;
 use renewals_domain::{
-    Account, Document, DocumentKind, Effect, Locale, Notice, OpenDocument, PaymentMethod, TenantId,
+    Account, Document, DocumentKind, Effect, Locale, Notice, OpenDocument, PaymentMethod, Tenant,
+    TenantId,
 };
 
 /// Przelewy24 channel bits: 1 cards, 2 fast transfers, 4 traditional transfer, 8192 BLIK.
@@ -51,27 +52,13 @@ impl Service {
                 && (retry_open || issued_now.contains(&o.document.number))
         }) {
             let doc = &open.document;
-            let what = match (doc.kind, tenant.locale) {
-                (DocumentKind::Proforma, Locale::Pl) => "Pro-forma",
-                (DocumentKind::Proforma, Locale::En) => "Pro forma invoice",
-                (DocumentKind::Order, Locale::Pl) => "Zamówienie",
-                (DocumentKind::Order, Locale::En) => "Order",
-            };
-            let registration = Registration {
-                session_id: doc.payment.session_id.clone(),
-                amount: doc.totals.gross.grosze(),
-                currency: doc.currency.clone(),
-                description: format!("{what} {} – Microsoft 365", doc.number),
-                email: tenant.email.as_str().to_string(),
-                client: tenant.name.clone(),
-                language: match tenant.locale {
-                    Locale::Pl => "pl".into(),
-                    Locale::En => "en".into(),
-                },
-                channel: channel(tenant.payment_method),
-                url_status: url_status.clone(),
-                url_return: self.settings.return_url.clone(),
-            };
+            let registration = registration(
+                &tenant,
+                doc,
+                &doc.payment.session_id,
+                &url_status,
+                &self.settings.return_url,
+            );
             match self.provider.register(&registration).await {
                 Ok(link) => {
                     let number = doc.number.clone();
@@ -98,36 +85,6 @@ impl Service {
             }
         }
         retried
-    }
-
-    fn registration(
-        &self,
-        account: &Account,
-        doc: &Document,
-        session_id: &str,
-    ) -> Option<Registration> {
-        let tenant = &account.tenant;
-        let what = match (doc.kind, tenant.locale) {
-            (DocumentKind::Proforma, Locale::Pl) => "Pro-forma",
-            (DocumentKind::Proforma, Locale::En) => "Pro forma invoice",
-            (DocumentKind::Order, Locale::Pl) => "Zamówienie",
-            (DocumentKind::Order, Locale::En) => "Order",
-        };
-        Some(Registration {
-            session_id: session_id.to_string(),
-            amount: doc.totals.gross.grosze(),
-            currency: doc.currency.clone(),
-            description: format!("{what} {} – Microsoft 365", doc.number),
-            email: tenant.email.as_str().to_string(),
-            client: tenant.name.clone(),
-            language: match tenant.locale {
-                Locale::Pl => "pl".into(),
-                Locale::En => "en".into(),
-            },
-            channel: channel(tenant.payment_method),
-            url_status: self.settings.webhook_url.clone()?,
-            url_return: self.settings.return_url.clone(),
-        })
     }
 
     /// Carries out a committed card charge. A retry first asks whether an earlier attempt was
@@ -175,9 +132,16 @@ impl Service {
                 }
             }
         }
-        let Some(registration) = self.registration(&account, &open.document, &session_id) else {
+        let Some(url_status) = self.settings.webhook_url.as_deref() else {
             return false;
         };
+        let registration = registration(
+            &account.tenant,
+            &open.document,
+            &session_id,
+            url_status,
+            &self.settings.return_url,
+        );
         match self.provider.charge_card(&registration, &card_ref).await {
             Ok(()) => true,
             Err(e) => {
@@ -240,6 +204,37 @@ impl Service {
             }
         }
         settled
+    }
+}
+
+/// One Przelewy24 transaction for a document: its own session, or a card charge's.
+fn registration(
+    tenant: &Tenant,
+    doc: &Document,
+    session_id: &str,
+    url_status: &str,
+    url_return: &str,
+) -> Registration {
+    let what = match (doc.kind, tenant.locale) {
+        (DocumentKind::Proforma, Locale::Pl) => "Pro-forma",
+        (DocumentKind::Proforma, Locale::En) => "Pro forma invoice",
+        (DocumentKind::Order, Locale::Pl) => "Zamówienie",
+        (DocumentKind::Order, Locale::En) => "Order",
+    };
+    Registration {
+        session_id: session_id.to_string(),
+        amount: doc.totals.gross.grosze(),
+        currency: doc.currency.clone(),
+        description: format!("{what} {} – Microsoft 365", doc.number),
+        email: tenant.email.as_str().to_string(),
+        client: tenant.name.clone(),
+        language: match tenant.locale {
+            Locale::Pl => "pl".into(),
+            Locale::En => "en".into(),
+        },
+        channel: channel(tenant.payment_method),
+        url_status: url_status.to_string(),
+        url_return: url_return.to_string(),
     }
 }
 
