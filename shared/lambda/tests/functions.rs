@@ -45,31 +45,36 @@ fn service(
     )
 }
 
+/// A tenant with 3 seats of Business Basic, monthly from 31 January: renews on 28 February.
+async fn customer(svc: &Service, id: &str) {
+    let tenant = TenantId::parse(id).unwrap();
+    svc.add_tenant(Tenant {
+        id: tenant.clone(),
+        name: format!("{id} sp. z o.o."),
+        nip: Nip::parse("5260001246").unwrap(),
+        address: String::new(),
+        email: EmailAddress::parse(&format!("faktury@{id}.example.pl")).unwrap(),
+        locale: Locale::Pl,
+        payment_method: PaymentMethod::Blik,
+    })
+    .await
+    .unwrap();
+    svc.add_subscription(
+        &tenant,
+        "business-basic",
+        3,
+        Term::Monthly,
+        date("2026-01-31"),
+    )
+    .await
+    .unwrap();
+}
+
 /// Two customers renewing on 28 February: `alfa` pays (the webhook fixture is its payment),
 /// `beta` never does.
 async fn customers(svc: &Service) {
     for id in ["alfa", "beta"] {
-        let tenant = TenantId::parse(id).unwrap();
-        svc.add_tenant(Tenant {
-            id: tenant.clone(),
-            name: format!("{id} sp. z o.o."),
-            nip: Nip::parse("5260001246").unwrap(),
-            address: String::new(),
-            email: EmailAddress::parse(&format!("faktury@{id}.example.pl")).unwrap(),
-            locale: Locale::Pl,
-            payment_method: PaymentMethod::Blik,
-        })
-        .await
-        .unwrap();
-        svc.add_subscription(
-            &tenant,
-            "business-basic",
-            3,
-            Term::Monthly,
-            date("2026-01-31"),
-        )
-        .await
-        .unwrap();
+        customer(svc, id).await;
     }
 }
 
@@ -348,27 +353,7 @@ async fn store_requests_per_due_subscription_in_a_daily_run() {
     );
     let n = 200;
     for i in 0..n {
-        let tenant = TenantId::parse(&format!("m{i:04}")).unwrap();
-        svc.add_tenant(Tenant {
-            id: tenant.clone(),
-            name: format!("Firma {i}"),
-            nip: Nip::parse("5260001246").unwrap(),
-            address: String::new(),
-            email: EmailAddress::parse(&format!("faktury@m{i}.example.pl")).unwrap(),
-            locale: Locale::Pl,
-            payment_method: PaymentMethod::Blik,
-        })
-        .await
-        .unwrap();
-        svc.add_subscription(
-            &tenant,
-            "business-basic",
-            3,
-            Term::Monthly,
-            date("2026-01-31"),
-        )
-        .await
-        .unwrap();
+        customer(&svc, &format!("m{i:04}")).await;
     }
     for (label, day) in [
         ("issue day", "2026-02-21"),
