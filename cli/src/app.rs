@@ -3,16 +3,18 @@
 use anyhow::Context;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::jobs::RunSummary;
-use renewals_app::ports::{warsaw_noon, Clock, FixedClock, SystemClock};
+use renewals_app::ports::{
+    warsaw_noon, Clock, FixedClock, Mailer, PaymentProvider, Store, SystemClock,
+};
 use renewals_app::service::Service;
+use renewals_app::settlement::Settlement;
 use renewals_app::transfers::ImportReport;
-use renewals_app::webhook::Settlement;
-use renewals_domain::PaymentMethod;
 use renewals_domain::PaymentOutcome;
+use renewals_email::Renderer;
 use renewals_local::sqlite::Durability;
-use renewals_local::{OfflineProvider, OutboxMailer, SqliteStore};
+use renewals_local::{OutboxMailer, SqliteStore};
+use renewals_przelewy24::{OfflineProvider, P24Settings, Przelewy24Client};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -43,8 +45,9 @@ pub async fn open_service(
     date: Option<chrono::NaiveDate>,
 ) -> anyhow::Result<Service> {
     let settings = Settings::from_env(Defaults::Local)?;
+    let p24 = P24Settings::from_env(Defaults::Local)?;
     let Some(table) = &target.table else {
-        return open_with(&target.dir, settings, date, Durability::Normal);
+        return open_with(&target.dir, settings, &p24, date, Durability::Normal);
     };
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = renewals_dynamodb::DynamoStore::from_conf(&sdk, table.clone());
@@ -52,8 +55,8 @@ pub async fn open_service(
         aws_sdk_sesv2::Client::new(&sdk),
         settings.mail.sender.clone(),
     );
-    let provider = renewals_app::przelewy24::Przelewy24Client::new(settings.p24.clone());
-    Ok(Service::new(
+    let provider = Przelewy24Client::new(p24);
+    Ok(service(
         Arc::new(store),
         Arc::new(mailer),
         Arc::new(provider),
@@ -62,16 +65,29 @@ pub async fn open_service(
     ))
 }
 
-fn clock(date: Option<chrono::NaiveDate>) -> Arc<dyn Clock> {
+pub fn clock(date: Option<chrono::NaiveDate>) -> Arc<dyn Clock> {
     match date {
         Some(d) => Arc::new(FixedClock(warsaw_noon(d))),
         None => Arc::new(SystemClock),
     }
 }
 
+/// The service over a store, a mailer and a payment provider, with the e-mail templates.
+pub fn service(
+    store: Arc<dyn Store>,
+    mailer: Arc<dyn Mailer>,
+    provider: Arc<dyn PaymentProvider>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+) -> Service {
+    let composer = Arc::new(Renderer::from_settings(&settings));
+    Service::new(store, mailer, Some(provider), composer, clock, settings)
+}
+
 pub fn open_with(
     dir: &Path,
     settings: Settings,
+    p24: &P24Settings,
     date: Option<chrono::NaiveDate>,
     durability: Durability,
 ) -> anyhow::Result<Service> {
@@ -80,30 +96,14 @@ pub fn open_with(
     let store = SqliteStore::open(&dir.join("renewals.sqlite3"), durability)?;
     let mailer = OutboxMailer::new(dir.join("outbox"))
         .with_context(|| format!("creating {}/outbox", dir.display()))?;
-    let provider = OfflineProvider::new(settings.p24.clone());
-    Ok(Service::new(
+    let provider = OfflineProvider::new(p24.clone());
+    Ok(service(
         Arc::new(store),
         Arc::new(mailer),
         Arc::new(provider),
         clock(date),
         settings,
     ))
-}
-
-/// A stable provider order id for a simulated payment: paying the same document the same
-/// amount again is the same payment, so `pay` is safe to repeat.
-pub fn order_id(session_id: &str, amount: i64) -> i64 {
-    let h = Sha256::digest(format!("{session_id}:{amount}").as_bytes());
-    (u32::from_be_bytes([h[0], h[1], h[2], h[3]]) >> 1) as i64
-}
-
-/// Przelewy24 method ids as the provider reports them (BLIK 154, card 218, transfer 25).
-pub fn method_id(method: PaymentMethod) -> i64 {
-    match method {
-        PaymentMethod::Blik => 154,
-        PaymentMethod::Card => 218,
-        PaymentMethod::Transfer => 25,
-    }
 }
 
 pub fn settlement_line(document: &str, s: &Settlement) -> String {

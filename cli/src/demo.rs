@@ -1,11 +1,10 @@
 //! `renewals demo`: a scripted season at a reseller, told day by day.
 
-use crate::app::{method_id, open_with, order_id};
+use crate::app::open_with;
 use anyhow::anyhow;
 use chrono::NaiveDate;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::ports::{warsaw_noon, ManualClock};
-use renewals_app::przelewy24::Notification;
 use renewals_app::service::Service;
 use renewals_domain::calendar::add_days;
 use renewals_domain::{
@@ -13,6 +12,7 @@ use renewals_domain::{
     SubscriptionId, Tenant, TenantId, Term,
 };
 use renewals_local::sqlite::Durability;
+use renewals_przelewy24::P24Settings;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -123,14 +123,12 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
     let first = parse_date("2026-02-01").map_err(|e| anyhow!(e))?;
     let last = parse_date("2026-04-10").map_err(|e| anyhow!(e))?;
     let clock = Arc::new(ManualClock::new(warsaw_noon(first)));
-    let base = open_with(&dir, settings, Some(first), Durability::Normal)?;
-    let svc = Service::new(
-        base.store,
-        base.mailer,
-        base.provider,
-        clock.clone(),
-        base.settings,
-    );
+    let p24 = P24Settings::from_env(Defaults::Local)?;
+    let base = open_with(&dir, settings, &p24, Some(first), Durability::Normal)?;
+    let svc = Service {
+        clock: clock.clone(),
+        ..base
+    };
 
     println!("renewals demo: a season at a Microsoft 365 reseller, 1 February – 10 April 2026");
     println!(
@@ -172,7 +170,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
         let daily = svc.run_job(Job::Daily, day, None).await?;
         for (date, step) in steps.iter().filter(|(d, _)| *d == day.to_string()) {
             let _ = date;
-            said.push(perform(&svc, step, day).await?);
+            said.push(perform(&svc, &p24, step, day).await?);
         }
         let expiry = svc.run_job(Job::Expiry, day, None).await?;
         for f in daily.failures.iter().chain(&expiry.failures) {
@@ -227,7 +225,12 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn perform(svc: &Service, step: &Step, day: NaiveDate) -> anyhow::Result<String> {
+async fn perform(
+    svc: &Service,
+    p24: &P24Settings,
+    step: &Step,
+    day: NaiveDate,
+) -> anyhow::Result<String> {
     let sub = |s: &str| SubscriptionId::parse(s).map_err(|e| anyhow!(e));
     Ok(match step {
         Step::SeatsAdd(s, n) => {
@@ -275,14 +278,7 @@ async fn perform(svc: &Service, step: &Step, day: NaiveDate) -> anyhow::Result<S
             let account = svc.account(&t).await?;
             let method = account.tenant.payment_method;
             let amount = doc.totals.gross.grosze();
-            let n = Notification::signed(
-                &svc.settings.p24,
-                &doc.payment.session_id,
-                amount,
-                order_id(&doc.payment.session_id, amount),
-                method_id(method),
-            );
-            let r = svc.handle_przelewy24(&serde_json::to_vec(&n)?).await;
+            let r = renewals_przelewy24::offline::pay(svc, p24, &doc, amount, method).await;
             let after = svc.store.document(&doc.number).await?.expect("stored");
             format!(
                 "{tenant} pays {} ({} zł) by {} → webhook {} {}, document {}",

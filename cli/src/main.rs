@@ -8,13 +8,14 @@ mod simulate;
 use anyhow::{anyhow, Context};
 use app::{open_service, Output};
 use clap::{Args, Parser, Subcommand};
-use renewals_app::przelewy24::Notification;
+use renewals_app::config::Defaults;
 use renewals_app::service::ServiceError;
 use renewals_app::views;
 use renewals_domain::{
     parse_date, DocumentNumber, EmailAddress, Job, Locale, Nip, PaymentMethod, SubscriptionId,
     Tenant, TenantId, Term,
 };
+use renewals_przelewy24::P24Settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -278,8 +279,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         Command::Catalog => {
-            let settings =
-                renewals_app::config::Settings::from_env(renewals_app::config::Defaults::Local)?;
+            let settings = renewals_app::config::Settings::from_env(Defaults::Local)?;
             let products = views::catalog(&settings.catalog);
             out.print(&products, || {
                 products
@@ -514,15 +514,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Err(anyhow!("invalid amount {amount}: grosze must be positive"));
             }
             let account = svc.account(&doc.tenant).await?;
-            let n = Notification::signed(
-                &svc.settings.p24,
-                &doc.payment.session_id,
-                amount,
-                app::order_id(&doc.payment.session_id, amount),
-                app::method_id(account.tenant.payment_method),
-            );
-            let body = serde_json::to_vec(&n).context("encoding the notification")?;
-            let response = svc.handle_przelewy24(&body).await;
+            let p24 = P24Settings::from_env(Defaults::Local)?;
+            let method = account.tenant.payment_method;
+            let response =
+                renewals_przelewy24::offline::pay(&svc, &p24, &doc, amount, method).await;
             let after = svc.store.document(&number).await?.expect("still there");
             out.print(
                 &serde_json::json!({"http_status": response.status, "response": response.body,
@@ -561,7 +556,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bank(BankCmd::Import { file }) => {
             let xml =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let credits = renewals_app::bank::parse_camt053(&xml)
+            let credits = renewals_bank::parse_camt053(&xml)
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?;
             let svc = open_service(&target, None).await?;
             let report = svc.import_statement(&credits).await?;

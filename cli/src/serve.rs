@@ -7,32 +7,33 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use renewals_app::config::{Defaults, Settings};
-use renewals_app::ports::SystemClock;
-use renewals_app::przelewy24::Przelewy24Client;
 use renewals_app::service::Service;
 use renewals_local::sqlite::Durability;
 use renewals_local::{OutboxMailer, SqliteStore};
+use renewals_przelewy24::{P24Settings, Przelewy24Client};
 use std::path::Path;
 use std::sync::Arc;
 
 pub async fn serve(dir: &Path, addr: &str) -> anyhow::Result<()> {
     let settings = Settings::from_env(Defaults::Local)?;
+    let p24 = P24Settings::from_env(Defaults::Local)?;
     std::fs::create_dir_all(dir)?;
     let store = SqliteStore::open(&dir.join("renewals.sqlite3"), Durability::Normal)?;
-    let svc = Arc::new(Service::new(
+    let svc = crate::app::service(
         Arc::new(store),
         Arc::new(OutboxMailer::new(dir.join("outbox"))?),
-        Arc::new(Przelewy24Client::new(settings.p24.clone())),
-        Arc::new(SystemClock),
+        Arc::new(Przelewy24Client::new(p24.clone())),
+        crate::app::clock(None),
         settings,
-    ));
+    );
+    let state = Arc::new((svc, p24));
     let app = Router::new()
         .route("/webhooks/przelewy24", post(przelewy24))
         // Let bodies a little over the limit through so the handler answers 413 itself.
         .layer(DefaultBodyLimit::max(
-            renewals_app::webhook::MAX_BODY_BYTES * 2,
+            renewals_przelewy24::MAX_BODY_BYTES * 2,
         ))
-        .with_state(svc);
+        .with_state(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
@@ -49,8 +50,12 @@ pub async fn serve(dir: &Path, addr: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn przelewy24(State(svc): State<Arc<Service>>, body: Bytes) -> (StatusCode, String) {
-    let r = svc.handle_przelewy24(&body).await;
+async fn przelewy24(
+    State(state): State<Arc<(Service, P24Settings)>>,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let (svc, p24) = &*state;
+    let r = renewals_przelewy24::webhook::handle(svc, p24, &body).await;
     (
         StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         r.body,

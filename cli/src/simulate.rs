@@ -2,20 +2,19 @@
 //! payment behaviour go through M months of daily and expiry runs, paying through the
 //! production webhook handler; then the invariants are checked on what the store holds.
 
-use crate::app::{method_id, order_id};
 use anyhow::anyhow;
 use chrono::NaiveDate;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::ports::{warsaw_noon, ManualClock};
 use renewals_app::ports::{MailError, Mailer, OutboxMessage};
-use renewals_app::przelewy24::Notification;
-use renewals_app::service::Service;
 use renewals_domain::calendar::{add_days, shift_months};
 use renewals_domain::{
-    Document, DocumentKind, DocumentStatus, Job, LinePurpose, Policy, Status, SubscriptionId, Term,
+    Document, DocumentKind, DocumentStatus, Job, LinePurpose, PaymentMethod, Policy, Status,
+    SubscriptionId, Term,
 };
 use renewals_local::sqlite::Durability;
-use renewals_local::{OfflineProvider, SqliteStore};
+use renewals_local::SqliteStore;
+use renewals_przelewy24::{OfflineProvider, P24Settings};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -111,9 +110,8 @@ impl Mailer for CountingMailer {
 }
 
 struct Payment {
-    session_id: String,
-    amount: i64,
-    method: i64,
+    document: Document,
+    method: PaymentMethod,
 }
 
 pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Report> {
@@ -130,12 +128,13 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
         &dir.join("renewals.sqlite3"),
         Durability::Scratch,
     )?);
-    let svc = Service::new(
+    let p24 = P24Settings::from_env(Defaults::Local)?;
+    let svc = crate::app::service(
         store.clone(),
         // Tens of thousands of .eml files would measure the file system, not the renewals:
         // messages are still rendered and committed to the outbox, then counted here.
         Arc::new(CountingMailer::default()),
-        Arc::new(OfflineProvider::new(settings.p24.clone())),
+        Arc::new(OfflineProvider::new(p24.clone())),
         clock.clone(),
         settings,
     );
@@ -172,7 +171,7 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
             payment_method: method,
         })
         .await?;
-        behaviour.insert(id.clone(), (b, method_id(method)));
+        behaviour.insert(id.clone(), (b, method));
         for _ in 0..1 + rng.below(2) {
             let term = if rng.chance(80) {
                 Term::Monthly
@@ -232,24 +231,18 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
                 }
             };
             payments.entry(pay_on).or_default().push(Payment {
-                session_id: doc.payment.session_id.clone(),
-                amount: doc.totals.gross.grosze(),
+                document: doc,
                 method,
             });
         }
         for p in payments.remove(&day).unwrap_or_default() {
-            let n = Notification::signed(
-                &svc.settings.p24,
-                &p.session_id,
-                p.amount,
-                order_id(&p.session_id, p.amount),
-                p.method,
-            );
-            let r = svc.handle_przelewy24(&serde_json::to_vec(&n)?).await;
+            let gross = p.document.totals.gross.grosze();
+            let r =
+                renewals_przelewy24::offline::pay(&svc, &p24, &p.document, gross, p.method).await;
             if r.status != 200 {
                 return Err(anyhow!(
                     "payment of {} refused: {} {}",
-                    p.session_id,
+                    p.document.number,
                     r.status,
                     r.body
                 ));
@@ -296,7 +289,7 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
 fn check(
     store: &SqliteStore,
     documents: &[Document],
-    behaviour: &HashMap<renewals_domain::TenantId, (Behaviour, i64)>,
+    behaviour: &HashMap<renewals_domain::TenantId, (Behaviour, PaymentMethod)>,
     first_end: &HashMap<SubscriptionId, NaiveDate>,
     policy: &Policy,
     last_day: NaiveDate,

@@ -4,16 +4,16 @@
 use chrono::NaiveDate;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::ports::{warsaw_noon, ManualClock, OutboxMessage, PaymentProvider, Store};
-use renewals_app::przelewy24::Notification;
 use renewals_app::service::Service;
-use renewals_app::webhook::WebhookResponse;
 use renewals_domain::calendar::add_days;
 use renewals_domain::{
     Document, DocumentNumber, EmailAddress, Job, Locale, Nip, PaymentMethod, Subscription,
     SubscriptionId, Tenant, TenantId, Term,
 };
+use renewals_email::Renderer;
 use renewals_local::sqlite::Durability;
-use renewals_local::{OfflineProvider, OutboxMailer, SqliteStore};
+use renewals_local::{OutboxMailer, SqliteStore};
+use renewals_przelewy24::{Notification, OfflineProvider, P24Settings, WebhookResponse};
 use std::sync::Arc;
 
 pub use renewals_app::jobs::RunSummary;
@@ -24,6 +24,41 @@ pub fn d(s: &str) -> NaiveDate {
 
 pub fn settings() -> Settings {
     Settings::from_lookup(Defaults::Local, |_| None).unwrap()
+}
+
+/// The local Przelewy24 settings (sandbox-like merchant, POS and keys).
+pub fn p24() -> P24Settings {
+    P24Settings::from_lookup(Defaults::Local, |_| None).unwrap()
+}
+
+/// The service over the given store and provider, with the `.eml` outbox in `dir`.
+pub fn service(
+    store: Arc<dyn Store>,
+    dir: &std::path::Path,
+    provider: Arc<dyn PaymentProvider>,
+    clock: Arc<ManualClock>,
+    settings: Settings,
+) -> Service {
+    Service::new(
+        store,
+        Arc::new(OutboxMailer::new(dir.join("outbox")).unwrap()),
+        Some(provider),
+        Arc::new(Renderer::from_settings(&settings)),
+        clock,
+        settings,
+    )
+}
+
+/// Przelewy24 posting a notification to a service, checked with the local shop settings.
+#[allow(async_fn_in_trait)]
+pub trait Webhook {
+    async fn handle_przelewy24(&self, raw: &[u8]) -> WebhookResponse;
+}
+
+impl Webhook for Service {
+    async fn handle_przelewy24(&self, raw: &[u8]) -> WebhookResponse {
+        renewals_przelewy24::webhook::handle(self, &p24(), raw).await
+    }
 }
 
 pub fn tenant(id: &str, locale: Locale, method: PaymentMethod) -> Tenant {
@@ -43,40 +78,38 @@ pub struct TestApp {
     pub store: Arc<SqliteStore>,
     pub clock: Arc<ManualClock>,
     pub svc: Service,
+    pub p24: P24Settings,
 }
 
 impl TestApp {
     pub fn new() -> TestApp {
-        let s = settings();
-        let provider = Arc::new(OfflineProvider::new(s.p24.clone()));
-        TestApp::with(s, provider)
+        let provider = Arc::new(OfflineProvider::new(p24()));
+        TestApp::with(settings(), p24(), provider)
     }
 
-    pub fn with(settings: Settings, provider: Arc<dyn PaymentProvider>) -> TestApp {
+    pub fn with(
+        settings: Settings,
+        p24: P24Settings,
+        provider: Arc<dyn PaymentProvider>,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(
             SqliteStore::open(&dir.path().join("renewals.sqlite3"), Durability::Normal).unwrap(),
         );
         let clock = Arc::new(ManualClock::new(warsaw_noon(d("2026-01-01"))));
-        let svc = Service::new(
-            store.clone(),
-            Arc::new(OutboxMailer::new(dir.path().join("outbox")).unwrap()),
-            provider,
-            clock.clone(),
-            settings,
-        );
+        let svc = service(store.clone(), dir.path(), provider, clock.clone(), settings);
         TestApp {
             dir,
             store,
             clock,
             svc,
+            p24,
         }
     }
 
     /// Another process's view: its own connection to the same database file.
     pub fn second_service(&self) -> Service {
-        let s = settings();
-        self.second_service_with(Arc::new(OfflineProvider::new(s.p24.clone())))
+        self.second_service_with(Arc::new(OfflineProvider::new(self.p24.clone())))
     }
 
     /// Another process's view that talks to `provider` with this app's settings.
@@ -86,9 +119,9 @@ impl TestApp {
             Durability::Normal,
         )
         .unwrap();
-        Service::new(
+        service(
             Arc::new(store),
-            Arc::new(OutboxMailer::new(self.dir.path().join("outbox")).unwrap()),
+            self.dir.path(),
             provider,
             self.clock.clone(),
             self.svc.settings.clone(),
@@ -186,13 +219,7 @@ impl TestApp {
 
     /// A correctly signed notification for `doc`, as Przelewy24 would post it.
     pub fn notification(&self, doc: &Document, amount: i64, order_id: i64) -> Notification {
-        Notification::signed(
-            &self.svc.settings.p24,
-            &doc.payment.session_id,
-            amount,
-            order_id,
-            154,
-        )
+        Notification::signed(&self.p24, &doc.payment.session_id, amount, order_id, 154)
     }
 
     /// Pays `number` in full on `date` through the webhook handler.
@@ -204,9 +231,12 @@ impl TestApp {
             doc.totals.gross.grosze(),
             1_000 + doc.number.seq as i64,
         );
-        self.svc
-            .handle_przelewy24(&serde_json::to_vec(&n).unwrap())
-            .await
+        self.webhook(&n.to_body()).await
+    }
+
+    /// Przelewy24 posting `raw` to this app's webhook.
+    pub async fn webhook(&self, raw: &[u8]) -> WebhookResponse {
+        renewals_przelewy24::webhook::handle(&self.svc, &self.p24, raw).await
     }
 }
 

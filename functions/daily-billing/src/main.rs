@@ -6,13 +6,18 @@ use renewals_lambda::handlers::{scheduled, ScheduledEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let svc = renewals_lambda::cold_start(true).await?;
+    let function = renewals_lambda::cold_start(true).await?;
     run(service_fn(|e: LambdaEvent<ScheduledEvent>| {
-        let svc = svc.clone();
+        let function = function.clone();
         async move {
-            scheduled(&svc, Job::Daily, e.payload, Some(e.context.deadline))
-                .await
-                .map_err(Error::from)
+            scheduled(
+                &function.svc,
+                Job::Daily,
+                e.payload,
+                Some(e.context.deadline),
+            )
+            .await
+            .map_err(Error::from)
         }
     }))
     .await

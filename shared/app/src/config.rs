@@ -1,17 +1,19 @@
 //! Typed configuration, read once from the environment (same names in Lambda and the CLI).
 
-use crate::email::MailSettings;
 use anyhow::{anyhow, Context};
 use renewals_domain::{Catalog, Policy};
 
-/// Przelewy24 merchant settings (`P24_*`).
-#[derive(Clone, Debug)]
-pub struct P24Settings {
-    pub merchant_id: i64,
-    pub pos_id: i64,
-    pub crc: String,
-    pub api_key: String,
-    pub base_url: String,
+/// Who sends, who gets operator alerts, and what the transfer details say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailSettings {
+    /// The From address (`faktury@reseller.pl`).
+    pub sender: String,
+    /// Where operator alerts go.
+    pub operator: String,
+    /// The account printed for transfers, exactly as configured.
+    pub bank_account: String,
+    /// The From display name, the transfer recipient and the signature.
+    pub reseller_name: String,
 }
 
 #[derive(Clone, Debug)]
@@ -21,7 +23,6 @@ pub struct Settings {
     pub webhook_url: Option<String>,
     /// Where Przelewy24 sends the customer back after paying.
     pub return_url: String,
-    pub p24: P24Settings,
     pub policy: Policy,
     pub catalog: Catalog,
 }
@@ -42,19 +43,7 @@ impl Settings {
         defaults: Defaults,
         get: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Settings> {
-        let var = |name: &str, local: &str| -> anyhow::Result<String> {
-            match (get(name).filter(|v| !v.trim().is_empty()), defaults) {
-                (Some(v), _) => Ok(v),
-                (None, Defaults::Local) => Ok(local.to_string()),
-                (None, Defaults::Required) => Err(anyhow!("missing setting {name}")),
-            }
-        };
-        let number = |name: &str, local: &str| -> anyhow::Result<i64> {
-            let v = var(name, local)?;
-            v.trim()
-                .parse()
-                .map_err(|_| anyhow!("setting {name} must be a whole number, got `{v}`"))
-        };
+        let var = |name: &str, local: &str| setting(&get, defaults, name, local);
         let catalog = match get("RENEWALS_CATALOG") {
             Some(path) => {
                 let json = std::fs::read_to_string(&path)
@@ -99,18 +88,23 @@ impl Settings {
                         .then(|| "http://127.0.0.1:8080/webhooks/przelewy24".to_string())
                 }),
             return_url: var("RENEWALS_RETURN_URL", "https://reseller.example/dziekujemy")?,
-            p24: P24Settings {
-                merchant_id: number("P24_MERCHANT_ID", "100000")?,
-                pos_id: number("P24_POS_ID", "100000")?,
-                crc: var("P24_CRC", "local-crc-key")?,
-                api_key: var("P24_API_KEY", "local-api-key")?,
-                base_url: var("P24_BASE_URL", "https://sandbox.przelewy24.pl")?
-                    .trim_end_matches('/')
-                    .to_string(),
-            },
             policy,
             catalog,
         })
+    }
+}
+
+/// One setting: its value, else the local default, else (in production) an error naming it.
+pub fn setting(
+    get: impl Fn(&str) -> Option<String>,
+    defaults: Defaults,
+    name: &str,
+    local: &str,
+) -> anyhow::Result<String> {
+    match (get(name).filter(|v| !v.trim().is_empty()), defaults) {
+        (Some(v), _) => Ok(v),
+        (None, Defaults::Local) => Ok(local.to_string()),
+        (None, Defaults::Required) => Err(anyhow!("missing setting {name}")),
     }
 }
 

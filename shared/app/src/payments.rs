@@ -7,9 +7,10 @@
 //! looked up by session id, so a lost notification never leads to a suspension.
 
 use crate::ports::Change;
+use crate::ports::ProviderPayment;
 use crate::ports::{Registration, TransactionStatus};
 use crate::service::Service;
-use crate::webhook::{ProviderPayment, Settlement};
+use crate::settlement::Settlement;
 use chrono::NaiveDate;
 use renewals_domain::{
     Account, Document, DocumentKind, Effect, Locale, Notice, OpenDocument, PaymentMethod, Tenant,
@@ -35,8 +36,10 @@ impl Service {
         effects: &mut [Effect],
         retry_open: bool,
     ) -> usize {
-        let Some(url_status) = self.settings.webhook_url.clone() else {
-            return 0; // a function without a webhook URL never issues documents
+        let (Some(provider), Some(url_status)) =
+            (&self.provider, self.settings.webhook_url.clone())
+        else {
+            return 0; // a function without Przelewy24 or a webhook URL never issues documents
         };
         let tenant = account.tenant.clone();
         let mut retried = 0;
@@ -59,7 +62,7 @@ impl Service {
                 &url_status,
                 &self.settings.return_url,
             );
-            match self.provider.register(&registration).await {
+            match provider.register(&registration).await {
                 Ok(link) => {
                     let number = doc.number.clone();
                     open.document.payment.link = Some(link.clone());
@@ -106,6 +109,9 @@ impl Service {
         else {
             return true;
         };
+        let Some(provider) = &self.provider else {
+            return false;
+        };
         let Ok(account) = self.account(tenant).await else {
             return false;
         };
@@ -117,7 +123,7 @@ impl Service {
             return true; // paid or closed meanwhile: nothing to charge
         };
         for earlier in 1..attempt {
-            if let Ok(Some(t)) = self.provider.status(&open.card_session(earlier)).await {
+            if let Ok(Some(t)) = provider.status(&open.card_session(earlier)).await {
                 if matches!(t.status, 1 | 2) {
                     let payment = ProviderPayment {
                         order_id: t.order_id,
@@ -142,7 +148,7 @@ impl Service {
             url_status,
             &self.settings.return_url,
         );
-        match self.provider.charge_card(&registration, &card_ref).await {
+        match provider.charge_card(&registration, &card_ref).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(document = %document.number, attempt, error = %e, "card charge refused");
@@ -166,6 +172,9 @@ impl Service {
     /// Asks Przelewy24 about the tenant's documents still unpaid on or after their due date
     /// and settles what was in fact paid, through the same path as a notification.
     pub async fn reconcile(&self, account: &Account, date: NaiveDate) -> usize {
+        let Some(provider) = &self.provider else {
+            return 0;
+        };
         let mut settled = 0;
         for open in account
             .open_documents
@@ -173,7 +182,7 @@ impl Service {
             .filter(|o| needs_reconciling(o, date))
         {
             let doc = &open.document;
-            match self.provider.status(&doc.payment.session_id).await {
+            match provider.status(&doc.payment.session_id).await {
                 Ok(Some(TransactionStatus {
                     order_id,
                     amount,

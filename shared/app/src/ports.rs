@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use renewals_domain::{
-    Account, Document, DocumentNumber, DocumentStatus, Money, PaymentOutcome, SeriesKey,
-    SubscriptionId, TenantId,
+    Account, Document, DocumentNumber, DocumentStatus, Money, Notice, PaymentOutcome, SeriesKey,
+    SubscriptionId, Tenant, TenantId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -124,10 +124,44 @@ pub enum MailError {
     Rejected(String),
 }
 
+/// One notice as a complete e-mail: what the outbox stores and every mailer sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComposedEmail {
+    pub kind: &'static str,
+    pub to: String,
+    pub subject: String,
+    /// The complete MIME message.
+    pub mime: Vec<u8>,
+}
+
+/// Writes the e-mail a notice calls for (templates, HTML and text, MIME): an adapter's job.
+pub trait Composer: Send + Sync {
+    /// `message_id` is stable for the notice; `at` is the instant the message is dated.
+    fn compose(
+        &self,
+        notice: &Notice,
+        to: &Tenant,
+        message_id: &str,
+        at: DateTime<Utc>,
+    ) -> ComposedEmail;
+}
+
 #[async_trait]
 pub trait Mailer: Send + Sync {
     /// Sends one stored message; `id` is stable across retries.
     async fn send(&self, id: i64, message: &OutboxMessage) -> Result<(), MailError>;
+}
+
+/// A payment as the provider reports it: from a notification or a status query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderPayment {
+    pub order_id: i64,
+    pub session_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub method_id: i64,
+    /// The provider already settled it (status 2 on a lookup): verify is not asked again.
+    pub verified: bool,
 }
 
 /// What `PUT /api/v1/transaction/verify` needs.

@@ -2,9 +2,8 @@
 //! new state with its documents and e-mails in one atomic change, retrying on conflicts.
 
 use crate::config::Settings;
-use crate::email::Renderer;
 use crate::ports::{
-    Change, Clock, MailError, Mailer, OutboxMessage, PaymentProvider, Store, StoreError,
+    Change, Clock, Composer, MailError, Mailer, OutboxMessage, PaymentProvider, Store, StoreError,
 };
 use chrono::NaiveDate;
 use chrono_tz::Europe::Warsaw;
@@ -40,10 +39,12 @@ impl From<StoreError> for ServiceError {
 pub struct Service {
     pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
-    pub provider: Arc<dyn PaymentProvider>,
+    /// `None` in a function that has no Przelewy24 access (expiry): nothing is registered,
+    /// charged or looked up there.
+    pub provider: Option<Arc<dyn PaymentProvider>>,
     pub clock: Arc<dyn Clock>,
+    pub composer: Arc<dyn Composer>,
     pub settings: Settings,
-    pub renderer: Renderer,
 }
 
 /// What an outbox delivery did.
@@ -57,18 +58,18 @@ impl Service {
     pub fn new(
         store: Arc<dyn Store>,
         mailer: Arc<dyn Mailer>,
-        provider: Arc<dyn PaymentProvider>,
+        provider: Option<Arc<dyn PaymentProvider>>,
+        composer: Arc<dyn Composer>,
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Service {
-        let renderer = Renderer::new(settings.mail.clone(), settings.catalog.clone());
         Service {
             store,
             mailer,
             provider,
             clock,
+            composer,
             settings,
-            renderer,
         }
     }
 
@@ -109,7 +110,6 @@ impl Service {
         notice: &Notice,
         date: NaiveDate,
     ) -> OutboxMessage {
-        let email = self.renderer.render(notice, tenant);
         let key = notice.idempotency_key();
         let message_id: String = key
             .chars()
@@ -121,8 +121,9 @@ impl Service {
                 }
             })
             .collect();
-        let mime = self.renderer.mime(
-            &email,
+        let email = self.composer.compose(
+            notice,
+            tenant,
             &format!("{}.{message_id}", tenant.id),
             self.clock.now(),
         );
@@ -134,7 +135,7 @@ impl Service {
             subject: email.subject,
             document: notice.document_number().map(|n| n.to_string()),
             date,
-            mime,
+            mime: email.mime,
         }
     }
 

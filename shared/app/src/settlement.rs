@@ -1,47 +1,18 @@
-//! Receiving money: the Przelewy24 notification, and the one activation path every way of
-//! paying goes through (notification, reconciliation, a recorded or imported transfer).
+//! Receiving money: the one activation path every way of paying goes through (a provider's
+//! notification, reconciliation, a recorded or imported transfer).
 //!
-//! Order of checks for a notification: size → shape → signature (constant time) → merchant
-//! and POS → idempotency by payment key → document and amount → verify with the provider →
-//! one atomic commit of payment, activation and e-mails. Nothing is written before the
-//! signature holds.
+//! Order: idempotency by payment key → document and amount → verify with the provider →
+//! one atomic commit of payment, activation and e-mails.
 
-use crate::ports::{Change, PaymentRecord, ReviewItem, StoreError, Verification, VerifyError};
-use crate::przelewy24::Notification;
+use crate::ports::{
+    Change, PaymentRecord, ProviderPayment, ReviewItem, StoreError, Verification, VerifyError,
+};
 use crate::service::Service;
 use chrono::NaiveDate;
 use renewals_domain::{
     Document, EmailAddress, Locale, Money, Nip, Notice, Numbering, PaymentMethod, PaymentOutcome,
     Tenant, TenantId,
 };
-
-/// Przelewy24 notifications are a few hundred bytes; anything this large is not one.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// A payment as the provider reports it: from a notification or a status query.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProviderPayment {
-    pub order_id: i64,
-    pub session_id: String,
-    pub amount: i64,
-    pub currency: String,
-    pub method_id: i64,
-    /// The provider already settled it (status 2 on a lookup): verify is not asked again.
-    pub verified: bool,
-}
-
-impl From<&Notification> for ProviderPayment {
-    fn from(n: &Notification) -> Self {
-        ProviderPayment {
-            order_id: n.order_id,
-            session_id: n.session_id.clone(),
-            amount: n.amount,
-            currency: n.currency.clone(),
-            method_id: n.method_id,
-            verified: false,
-        }
-    }
-}
 
 impl ProviderPayment {
     fn received(&self) -> Received {
@@ -90,66 +61,10 @@ pub enum Settlement {
     Applied { outcome: PaymentOutcome },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WebhookResponse {
-    pub status: u16,
-    pub body: String,
-}
-
-impl WebhookResponse {
-    fn new(status: u16, body: impl Into<String>) -> WebhookResponse {
-        WebhookResponse {
-            status,
-            body: body.into(),
-        }
-    }
-}
-
 impl Service {
-    /// Handles one notification body exactly as received.
-    pub async fn handle_przelewy24(&self, raw: &[u8]) -> WebhookResponse {
-        match self.notification(raw).await {
-            Ok(r) | Err(r) => r,
-        }
-    }
-
-    async fn notification(&self, raw: &[u8]) -> Result<WebhookResponse, WebhookResponse> {
-        if raw.len() > MAX_BODY_BYTES {
-            return Err(WebhookResponse::new(413, "notification body over 64 KiB"));
-        }
-        let n: Notification = serde_json::from_slice(raw)
-            .map_err(|e| WebhookResponse::new(400, format!("malformed notification: {e}")))?;
-        let p24 = &self.settings.p24;
-        if !n.is_signed_with(&p24.crc) {
-            tracing::warn!(
-                order_id = n.order_id,
-                "notification with a wrong sign refused"
-            );
-            return Err(WebhookResponse::new(401, "invalid sign"));
-        }
-        if n.merchant_id != p24.merchant_id || n.pos_id != p24.pos_id {
-            return Err(WebhookResponse::new(
-                401,
-                "notification for another merchant or POS",
-            ));
-        }
-        let settled = self.settle(&ProviderPayment::from(&n), self.today()).await;
-        Ok(match settled {
-            Ok(Settlement::AlreadyRecorded) => WebhookResponse::new(200, "already processed"),
-            Ok(Settlement::Review { .. }) => WebhookResponse::new(200, "recorded for review"),
-            Ok(Settlement::Applied { .. }) => WebhookResponse::new(200, "OK"),
-            // Nothing was written: Przelewy24 sends the notification again later.
-            Err(e) => WebhookResponse::new(503, e),
-        })
-    }
-
     /// Settles a provider payment: once per order id, only for the document's exact gross,
     /// only after the provider verified it; anything else is recorded for review.
-    pub(crate) async fn settle(
-        &self,
-        p: &ProviderPayment,
-        date: NaiveDate,
-    ) -> Result<Settlement, String> {
+    pub async fn settle(&self, p: &ProviderPayment, date: NaiveDate) -> Result<Settlement, String> {
         let received = p.received();
         if self.recorded(&received.key).await? {
             return Ok(Settlement::AlreadyRecorded);
@@ -169,7 +84,13 @@ impl Service {
                 amount: p.amount,
                 currency: p.currency.clone(),
             };
-            match self.provider.verify(&verification).await {
+            let verified = match &self.provider {
+                Some(provider) => provider.verify(&verification).await,
+                None => Err(VerifyError::Unavailable(
+                    "no Przelewy24 settings in this process".into(),
+                )),
+            };
+            match verified {
                 Ok(()) => {}
                 Err(VerifyError::Unavailable(e)) => {
                     return Err(format!("verify failed, retry later: {e}"))

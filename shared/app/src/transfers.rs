@@ -2,13 +2,31 @@
 //! Both go through the same activation path as a Przelewy24 notification; the bank
 //! reference is the payment's key, so recording or importing it again changes nothing.
 
-use crate::bank::{document_numbers, Credit};
 use crate::service::{Service, ServiceError};
-use crate::webhook::{mismatch, Received, Settlement};
+use crate::settlement::{mismatch, Received, Settlement};
 use chrono::NaiveDate;
 use renewals_domain::{Document, DocumentNumber, Money};
 use serde::Serialize;
 use std::collections::HashSet;
+
+/// One credit (incoming transfer) from an ISO 20022 camt.053 bank-to-customer statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credit {
+    pub amount_grosze: i64,
+    pub currency: String,
+    pub booking_date: NaiveDate,
+    /// All `RmtInf/Ustrd` lines joined by a space, plus `RmtInf/Strd/CdtrRefInf/Ref` if
+    /// present; when the transfer carries no `RmtInf` at all, the bank's free text
+    /// (`AddtlTxInf`, else `AddtlNtryInf`).
+    pub remittance: String,
+    /// The entry's unique bank reference: `NtryRef`, else `AcctSvcrRef`, else
+    /// `TxDtls/Refs/AcctSvcrRef` or `EndToEndId`. For a batch entry split into one credit per
+    /// transaction it is `{entry reference}/{transaction AcctSvcrRef or 1-based position}`.
+    /// The importer uses it as the idempotency key.
+    pub reference: String,
+    /// `RltdPties/Dbtr/Nm` (`RltdPties/Dbtr/Pty/Nm` from camt.053.001.08 on).
+    pub debtor: Option<String>,
+}
 
 /// A transfer an operator saw on the bank account.
 #[derive(Clone, Debug)]
@@ -127,11 +145,9 @@ impl Service {
                 continue;
             }
             let mut documents = vec![];
-            for number in document_numbers(&credit.remittance) {
-                if let Ok(n) = DocumentNumber::parse(&number) {
-                    if let Some(d) = self.store.document(&n).await? {
-                        documents.push(d);
-                    }
+            for number in DocumentNumber::find_in(&credit.remittance) {
+                if let Some(d) = self.store.document(&number).await? {
+                    documents.push(d);
                 }
             }
             let exact: Vec<&Document> = documents

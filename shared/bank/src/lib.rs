@@ -12,25 +12,7 @@ use chrono::NaiveDate;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
-
-/// One credit (incoming transfer) from an ISO 20022 camt.053 bank-to-customer statement.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Credit {
-    pub amount_grosze: i64,
-    pub currency: String,
-    pub booking_date: NaiveDate,
-    /// All `RmtInf/Ustrd` lines joined by a space, plus `RmtInf/Strd/CdtrRefInf/Ref` if
-    /// present; when the transfer carries no `RmtInf` at all, the bank's free text
-    /// (`AddtlTxInf`, else `AddtlNtryInf`).
-    pub remittance: String,
-    /// The entry's unique bank reference: `NtryRef`, else `AcctSvcrRef`, else
-    /// `TxDtls/Refs/AcctSvcrRef` or `EndToEndId`. For a batch entry split into one credit per
-    /// transaction it is `{entry reference}/{transaction AcctSvcrRef or 1-based position}`.
-    /// The importer uses it as the idempotency key.
-    pub reference: String,
-    /// `RltdPties/Dbtr/Nm` (`RltdPties/Dbtr/Pty/Nm` from camt.053.001.08 on).
-    pub debtor: Option<String>,
-}
+use renewals_app::transfers::Credit;
 
 /// Why a statement file was refused. Entries are numbered from 1 in file order, counting
 /// every `Ntry` (debits and pending ones too), so the number points at the right place.
@@ -92,28 +74,6 @@ pub fn parse_camt053(xml: &[u8]) -> Result<Vec<Credit>, StatementError> {
         }
     }
     Ok(credits)
-}
-
-/// Document numbers (PF/YYYY/MM/NNNN or ZAM/YYYY/MM/NNNN) found in a remittance text,
-/// tolerating the ways banks mangle them: spaces around slashes, lowercase, "PF 2026/11/0001",
-/// dashes instead of slashes ("PF-2026-11-0001"). Returns normalised "PF/2026/11/0001"
-/// strings, each once, in the order they appear.
-pub fn document_numbers(remittance: &str) -> Vec<String> {
-    let text: Vec<char> = remittance.to_uppercase().chars().collect();
-    let mut found: Vec<String> = Vec::new();
-    let mut at = 0;
-    while at < text.len() {
-        match document_number_at(&text, at) {
-            Some((number, end)) => {
-                if !found.contains(&number) {
-                    found.push(number);
-                }
-                at = end;
-            }
-            None => at += 1,
-        }
-    }
-    found
 }
 
 // ---------------------------------------------------------------------------------------
@@ -341,58 +301,6 @@ fn parse_amount(n: usize, amount: &Node) -> Result<(i64, String), StatementError
 }
 
 // ---------------------------------------------------------------------------------------
-// Document numbers
-
-const SEPARATORS: &[char] = &['/', '\\', '-', '_', '.', ':', '\u{2013}', '\u{2014}'];
-const MAX_SEPARATOR_RUN: usize = 4;
-
-/// The normalised number starting at `start` of the upper-cased text, and where it ends.
-fn document_number_at(text: &[char], start: usize) -> Option<(String, usize)> {
-    if start > 0 && text[start - 1].is_alphabetic() {
-        return None;
-    }
-    let series = ["ZAM", "PF"].into_iter().find(|series| {
-        series
-            .chars()
-            .enumerate()
-            .all(|(i, c)| text.get(start + i) == Some(&c))
-    })?;
-    let at = separators(text, start + series.len(), 0)?;
-    let (year, at) = digits(text, at, 4, 4)?;
-    let at = separators(text, at, 1)?;
-    let (month, at) = digits(text, at, 1, 2)?;
-    let at = separators(text, at, 1)?;
-    let (seq, at) = digits(text, at, 1, 6)?;
-    if !(1..=12).contains(&month) || seq == 0 {
-        return None;
-    }
-    Some((format!("{series}/{year}/{month:02}/{seq:04}"), at))
-}
-
-/// Skips a run of at least `min` separators (whitespace, slashes, dashes…).
-fn separators(text: &[char], from: usize, min: usize) -> Option<usize> {
-    let run = text[from.min(text.len())..]
-        .iter()
-        .take_while(|c| c.is_whitespace() || SEPARATORS.contains(c))
-        .count();
-    (min..=MAX_SEPARATOR_RUN)
-        .contains(&run)
-        .then_some(from + run)
-}
-
-/// Reads a number of `min..=max` ASCII digits; more digits than `max` is no match.
-fn digits(text: &[char], from: usize, min: usize, max: usize) -> Option<(u32, usize)> {
-    let run: String = text[from.min(text.len())..]
-        .iter()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    if run.len() < min || run.len() > max {
-        return None;
-    }
-    Some((run.parse().ok()?, from + run.len()))
-}
-
-// ---------------------------------------------------------------------------------------
 // A small element tree: statements are small, and a tree makes the optional, versioned
 // structure easy to query by local name.
 
@@ -546,7 +454,15 @@ fn attach(stack: &mut [Node], root: &mut Option<Node>, node: Node) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use renewals_domain::document::DocumentNumber;
+    use renewals_domain::DocumentNumber;
+
+    /// The document numbers a credit's title names, as the importer will look them up.
+    fn document_numbers(title: &str) -> Vec<String> {
+        DocumentNumber::find_in(title)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
 
     const MATCHED: &[u8] = include_bytes!("../../../tests/fixtures/camt053/matched.xml");
     const UNMATCHED: &[u8] = include_bytes!("../../../tests/fixtures/camt053/unmatched.xml");
@@ -795,50 +711,6 @@ mod tests {
             ["PF/2026/03/0004"]
         );
         assert_eq!(credits[0].debtor, None);
-    }
-
-    #[test]
-    fn document_numbers_tolerate_bank_mangling() {
-        let cases: &[(&str, &[&str])] = &[
-            ("PF/2026/11/0001", &["PF/2026/11/0001"]),
-            ("pf/2026/11/0001", &["PF/2026/11/0001"]),
-            ("PF 2026/11/0001", &["PF/2026/11/0001"]),
-            ("PF2026/11/0001", &["PF/2026/11/0001"]),
-            ("PF-2026-11-0001", &["PF/2026/11/0001"]),
-            ("PF / 2026 / 11 / 0001", &["PF/2026/11/0001"]),
-            ("Zapłata: zam 2026-3-17.", &["ZAM/2026/03/0017"]),
-            ("PF_2026_11_0001", &["PF/2026/11/0001"]),
-            ("PF\\2026\\11\\0001", &["PF/2026/11/0001"]),
-            (
-                "tytul:PF/2026/02/ 0012 i ZAM/2026/02/0003",
-                &["PF/2026/02/0012", "ZAM/2026/02/0003"],
-            ),
-            (
-                "PF/2026/11/0001 PF/2026/11/0001 pf 2026/11/0001",
-                &["PF/2026/11/0001"],
-            ),
-            ("PF/2026/11/12345", &["PF/2026/11/12345"]),
-            // Not document numbers.
-            ("FV/2026/11/0001", &[]),
-            ("APF/2026/11/0001", &[]),
-            ("PF/2026/13/0001", &[]),
-            ("PF/2026/00/0001", &[]),
-            ("PF/2026/11/0000", &[]),
-            ("PF/26/11/0001", &[]),
-            ("PF/20261/11/0001", &[]),
-            ("PF/2026/11/0001234", &[]),
-            ("PF 2026", &[]),
-            ("PF//////2026/11/0001", &[]),
-            ("faktura 2026/11/0001", &[]),
-            ("", &[]),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(document_numbers(text), *expected, "{text:?}");
-            for number in *expected {
-                let parsed = DocumentNumber::parse(number).unwrap();
-                assert_eq!(parsed.to_string(), *number);
-            }
-        }
     }
 
     #[test]

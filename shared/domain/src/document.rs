@@ -68,6 +68,27 @@ impl DocumentNumber {
         })
     }
 
+    /// Document numbers found in a transfer title, tolerating the ways banks and people
+    /// mangle them: spaces around slashes, lowercase, "PF 2026/11/0001", dashes instead of
+    /// slashes ("PF-2026-11-0001"). Each once, in the order they appear.
+    pub fn find_in(text: &str) -> Vec<DocumentNumber> {
+        let text: Vec<char> = text.to_uppercase().chars().collect();
+        let mut found: Vec<DocumentNumber> = Vec::new();
+        let mut at = 0;
+        while at < text.len() {
+            match number_at(&text, at) {
+                Some((number, end)) => {
+                    if !found.contains(&number) {
+                        found.push(number);
+                    }
+                    at = end;
+                }
+                None => at += 1,
+            }
+        }
+        found
+    }
+
     /// The counter this number was drawn from.
     pub fn series_key(&self) -> SeriesKey {
         SeriesKey {
@@ -274,6 +295,65 @@ impl Numbering {
     }
 }
 
+// Reading numbers out of free text.
+
+const SEPARATORS: &[char] = &['/', '\\', '-', '_', '.', ':', '\u{2013}', '\u{2014}'];
+const MAX_SEPARATOR_RUN: usize = 4;
+
+/// The number starting at `start` of the upper-cased text, and where it ends.
+fn number_at(text: &[char], start: usize) -> Option<(DocumentNumber, usize)> {
+    if start > 0 && text[start - 1].is_alphabetic() {
+        return None;
+    }
+    let kind = [DocumentKind::Order, DocumentKind::Proforma]
+        .into_iter()
+        .find(|kind| {
+            kind.series()
+                .chars()
+                .enumerate()
+                .all(|(i, c)| text.get(start + i) == Some(&c))
+        })?;
+    let at = separators(text, start + kind.series().len(), 0)?;
+    let (year, at) = digits(text, at, 4, 4)?;
+    let at = separators(text, at, 1)?;
+    let (month, at) = digits(text, at, 1, 2)?;
+    let at = separators(text, at, 1)?;
+    let (seq, at) = digits(text, at, 1, 6)?;
+    if !(1..=12).contains(&month) || seq == 0 {
+        return None;
+    }
+    let number = DocumentNumber {
+        kind,
+        year: year as i32,
+        month,
+        seq,
+    };
+    Some((number, at))
+}
+
+/// Skips a run of at least `min` separators (whitespace, slashes, dashes…).
+fn separators(text: &[char], from: usize, min: usize) -> Option<usize> {
+    let run = text[from.min(text.len())..]
+        .iter()
+        .take_while(|c| c.is_whitespace() || SEPARATORS.contains(c))
+        .count();
+    (min..=MAX_SEPARATOR_RUN)
+        .contains(&run)
+        .then_some(from + run)
+}
+
+/// Reads a number of `min..=max` ASCII digits; more digits than `max` is no match.
+fn digits(text: &[char], from: usize, min: usize, max: usize) -> Option<(u32, usize)> {
+    let run: String = text[from.min(text.len())..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    if run.len() < min || run.len() > max {
+        return None;
+    }
+    Some((run.parse().ok()?, from + run.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +365,53 @@ mod tests {
         assert_eq!(n.to_string(), "ZAM/2026/02/0042");
         assert!(DocumentNumber::parse("PF/2026/13/0001").is_err());
         assert!(DocumentNumber::parse("FV/2026/01/0001").is_err());
+    }
+
+    #[test]
+    fn document_numbers_tolerate_bank_mangling() {
+        let cases: &[(&str, &[&str])] = &[
+            ("PF/2026/11/0001", &["PF/2026/11/0001"]),
+            ("pf/2026/11/0001", &["PF/2026/11/0001"]),
+            ("PF 2026/11/0001", &["PF/2026/11/0001"]),
+            ("PF2026/11/0001", &["PF/2026/11/0001"]),
+            ("PF-2026-11-0001", &["PF/2026/11/0001"]),
+            ("PF / 2026 / 11 / 0001", &["PF/2026/11/0001"]),
+            ("Zapłata: zam 2026-3-17.", &["ZAM/2026/03/0017"]),
+            ("PF_2026_11_0001", &["PF/2026/11/0001"]),
+            ("PF\\2026\\11\\0001", &["PF/2026/11/0001"]),
+            (
+                "tytul:PF/2026/02/ 0012 i ZAM/2026/02/0003",
+                &["PF/2026/02/0012", "ZAM/2026/02/0003"],
+            ),
+            (
+                "PF/2026/11/0001 PF/2026/11/0001 pf 2026/11/0001",
+                &["PF/2026/11/0001"],
+            ),
+            ("PF/2026/11/12345", &["PF/2026/11/12345"]),
+            // Not document numbers.
+            ("FV/2026/11/0001", &[]),
+            ("APF/2026/11/0001", &[]),
+            ("PF/2026/13/0001", &[]),
+            ("PF/2026/00/0001", &[]),
+            ("PF/2026/11/0000", &[]),
+            ("PF/26/11/0001", &[]),
+            ("PF/20261/11/0001", &[]),
+            ("PF/2026/11/0001234", &[]),
+            ("PF 2026", &[]),
+            ("PF//////2026/11/0001", &[]),
+            ("faktura 2026/11/0001", &[]),
+            ("", &[]),
+        ];
+        for (text, expected) in cases {
+            let found: Vec<String> = DocumentNumber::find_in(text)
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
+            assert_eq!(found, *expected, "{text:?}");
+            for number in *expected {
+                let parsed = DocumentNumber::parse(number).unwrap();
+                assert_eq!(parsed.to_string(), *number);
+            }
+        }
     }
 }

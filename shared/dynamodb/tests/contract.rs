@@ -11,7 +11,6 @@ use renewals_app::ports::{
     warsaw_noon, Change, MailError, Mailer, ManualClock, OutboxMessage, PaymentRecord, ReviewItem,
     Store, StoreError,
 };
-use renewals_app::przelewy24::Notification;
 use renewals_app::service::Service;
 use renewals_domain::calendar::add_days;
 use renewals_domain::{
@@ -21,7 +20,8 @@ use renewals_domain::{
 };
 use renewals_dynamodb::DynamoStore;
 use renewals_local::sqlite::Durability;
-use renewals_local::{OfflineProvider, SqliteStore};
+use renewals_local::SqliteStore;
+use renewals_przelewy24::{Notification, OfflineProvider, P24Settings};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -263,6 +263,7 @@ impl Mailer for CountingMailer {
 
 struct App {
     svc: Arc<Service>,
+    p24: P24Settings,
     clock: Arc<ManualClock>,
     mailer: Arc<CountingMailer>,
 }
@@ -271,10 +272,20 @@ fn app(store: Arc<dyn Store>) -> App {
     let s = settings();
     let clock = Arc::new(ManualClock::new(warsaw_noon(d("2026-01-01"))));
     let mailer = Arc::new(CountingMailer::default());
-    let provider = Arc::new(OfflineProvider::new(s.p24.clone()));
-    let svc = Service::new(store, mailer.clone(), provider, clock.clone(), s);
+    let p24 = P24Settings::from_lookup(Defaults::Local, |_| None).unwrap();
+    let provider = Arc::new(OfflineProvider::new(p24.clone()));
+    let composer = Arc::new(renewals_email::Renderer::from_settings(&s));
+    let svc = Service::new(
+        store,
+        mailer.clone(),
+        Some(provider),
+        composer,
+        clock.clone(),
+        s,
+    );
     App {
         svc: Arc::new(svc),
+        p24,
         clock,
         mailer,
     }
@@ -609,7 +620,7 @@ async fn duplicate_webhook_notifications_record_one_payment(store: Arc<dyn Store
     let doc = store.documents_of(&id("payer")).await.unwrap().remove(0);
 
     let n = Notification::signed(
-        &app.svc.settings.p24,
+        &app.p24,
         &doc.payment.session_id,
         doc.totals.gross.grosze(),
         424_242,
@@ -617,8 +628,8 @@ async fn duplicate_webhook_notifications_record_one_payment(store: Arc<dyn Store
     );
     let body = serde_json::to_vec(&n).unwrap();
     let copies = (0..2).map(|_| {
-        let (svc, body) = (app.svc.clone(), body.clone());
-        tokio::spawn(async move { svc.handle_przelewy24(&body).await })
+        let (svc, p24, body) = (app.svc.clone(), app.p24.clone(), body.clone());
+        tokio::spawn(async move { renewals_przelewy24::webhook::handle(&svc, &p24, &body).await })
     });
     for response in futures::future::join_all(copies).await {
         let response = response.unwrap();
@@ -651,7 +662,8 @@ async fn duplicate_webhook_notifications_record_one_payment(store: Arc<dyn Store
         .unwrap()
         .unwrap()
         .version;
-    assert_eq!(app.svc.handle_przelewy24(&body).await.status, 200);
+    let again = renewals_przelewy24::webhook::handle(&app.svc, &app.p24, &body).await;
+    assert_eq!(again.status, 200);
     let after = store
         .load_account(&id("payer"))
         .await

@@ -18,6 +18,8 @@ use mail_builder::MessageBuilder;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Value;
 use minijinja::{context, AutoEscape, Environment, UndefinedBehavior};
+use renewals_app::config::{MailSettings, Settings};
+use renewals_app::ports::{ComposedEmail, Composer};
 use renewals_domain::{
     Catalog, Document, DocumentKind, LinePurpose, Locale, Money, Notice, PaymentMethod, Period,
     Tenant,
@@ -33,19 +35,6 @@ const LABELS: &str = include_str!("../templates/labels.json");
 
 /// Plain-text paragraphs are wrapped at this many characters.
 const TEXT_WIDTH: usize = 72;
-
-/// Who sends, who gets operator alerts, and what the transfer details say.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MailSettings {
-    /// The From address (`faktury@reseller.pl`).
-    pub sender: String,
-    /// Where operator alerts go.
-    pub operator: String,
-    /// The account printed for transfers, exactly as configured.
-    pub bank_account: String,
-    /// The From display name, the transfer recipient and the signature.
-    pub reseller_name: String,
-}
 
 /// One e-mail, ready to be built into MIME.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -79,6 +68,11 @@ impl std::fmt::Debug for Renderer {
 }
 
 impl Renderer {
+    /// The renderer for the configured seller and catalog.
+    pub fn from_settings(settings: &Settings) -> Renderer {
+        Renderer::new(settings.mail.clone(), settings.catalog.clone())
+    }
+
     pub fn new(settings: MailSettings, catalog: Catalog) -> Renderer {
         let mut env = Environment::new();
         env.set_syntax(
@@ -393,6 +387,26 @@ impl Renderer {
         };
         // The first map wins on a shared key.
         context! { ..specific, ..common }
+    }
+}
+
+/// The outbox and every mailer carry exactly these bytes.
+impl Composer for Renderer {
+    fn compose(
+        &self,
+        notice: &Notice,
+        tenant: &Tenant,
+        message_id: &str,
+        at: DateTime<Utc>,
+    ) -> ComposedEmail {
+        let email = self.render(notice, tenant);
+        let mime = self.mime(&email, message_id, at);
+        ComposedEmail {
+            kind: email.kind,
+            to: email.to,
+            subject: email.subject,
+            mime,
+        }
     }
 }
 

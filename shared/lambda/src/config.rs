@@ -2,12 +2,15 @@
 
 use anyhow::{anyhow, Context};
 use renewals_app::config::{Defaults, Settings};
+use renewals_przelewy24::P24Settings;
 use std::collections::HashMap;
 
 #[derive(Clone, Debug)]
 pub struct FunctionConfig {
     pub table: String,
     pub settings: Settings,
+    /// `None` for a function that never talks to Przelewy24 (`expiry`): no placeholders.
+    pub p24: Option<P24Settings>,
 }
 
 /// The Przelewy24 secret in Secrets Manager: `{"crc": "...", "apiKey": "..."}`.
@@ -20,7 +23,7 @@ struct P24Secret {
 
 impl FunctionConfig {
     /// Reads everything once. A function that does not talk to Przelewy24 (`expiry`) gets no
-    /// access to its secret, so its P24 settings are marked unused instead of required.
+    /// access to its secret and has no P24 settings at all.
     pub async fn load(sdk: &aws_config::SdkConfig, needs_p24: bool) -> anyhow::Result<Self> {
         FunctionConfig::load_from(sdk, needs_p24, env).await
     }
@@ -32,40 +35,42 @@ impl FunctionConfig {
         get: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Self> {
         let mut overlay = HashMap::new();
-        if needs_p24 {
-            if let Some(arn) = get("P24_SECRET_ARN") {
-                let secret = aws_sdk_secretsmanager::Client::new(sdk)
-                    .get_secret_value()
-                    .secret_id(&arn)
-                    .send()
-                    .await
-                    .with_context(|| format!("reading the Przelewy24 secret {arn}"))?;
-                let p24: P24Secret = serde_json::from_str(secret.secret_string().unwrap_or(""))
-                    .map_err(|_| {
-                        anyhow!("secret {arn} must be JSON {{\"crc\": …, \"apiKey\": …}}")
-                    })?;
-                overlay.insert("P24_CRC", p24.crc);
-                overlay.insert("P24_API_KEY", p24.api_key);
-            }
-        } else {
-            for name in ["P24_MERCHANT_ID", "P24_POS_ID"] {
-                overlay.insert(name, "0".into());
-            }
-            for name in ["P24_CRC", "P24_API_KEY", "P24_BASE_URL"] {
-                overlay.insert(name, "unused-by-this-function".into());
-            }
+        if !needs_p24 {
+            return FunctionConfig::from_lookup(get, false);
         }
-        FunctionConfig::from_lookup(|k| overlay.get(k).cloned().or_else(|| get(k)))
+        if let Some(arn) = get("P24_SECRET_ARN") {
+            let secret = aws_sdk_secretsmanager::Client::new(sdk)
+                .get_secret_value()
+                .secret_id(&arn)
+                .send()
+                .await
+                .with_context(|| format!("reading the Przelewy24 secret {arn}"))?;
+            let p24: P24Secret = serde_json::from_str(secret.secret_string().unwrap_or(""))
+                .map_err(|_| anyhow!("secret {arn} must be JSON {{\"crc\": …, \"apiKey\": …}}"))?;
+            overlay.insert("P24_CRC", p24.crc);
+            overlay.insert("P24_API_KEY", p24.api_key);
+        }
+        FunctionConfig::from_lookup(|k| overlay.get(k).cloned().or_else(|| get(k)), true)
     }
 
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        needs_p24: bool,
+    ) -> anyhow::Result<Self> {
         let table =
             get("RENEWALS_TABLE").ok_or_else(|| anyhow!("missing setting RENEWALS_TABLE"))?;
-        let settings = Settings::from_lookup(Defaults::Required, get)?;
-        Ok(FunctionConfig { table, settings })
+        let settings = Settings::from_lookup(Defaults::Required, &get)?;
+        let p24 = match needs_p24 {
+            true => Some(P24Settings::from_lookup(Defaults::Required, &get)?),
+            false => None,
+        };
+        Ok(FunctionConfig {
+            table,
+            settings,
+            p24,
+        })
     }
 }
-
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -76,10 +81,11 @@ mod tests {
 
     #[test]
     fn a_missing_setting_is_named() {
-        let err = FunctionConfig::from_lookup(|k| (k == "RENEWALS_TABLE").then(|| "t".into()))
-            .unwrap_err();
+        let err =
+            FunctionConfig::from_lookup(|k| (k == "RENEWALS_TABLE").then(|| "t".into()), true)
+                .unwrap_err();
         assert_eq!(err.to_string(), "missing setting RENEWALS_SENDER_EMAIL");
-        let err = FunctionConfig::from_lookup(|_| None).unwrap_err();
+        let err = FunctionConfig::from_lookup(|_| None, true).unwrap_err();
         assert_eq!(err.to_string(), "missing setting RENEWALS_TABLE");
     }
 }

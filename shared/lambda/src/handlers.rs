@@ -6,6 +6,7 @@ use lambda_http::{Body, Request, Response};
 use renewals_app::jobs::RunSummary;
 use renewals_app::service::Service;
 use renewals_domain::Job;
+use renewals_przelewy24::P24Settings;
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 
@@ -80,7 +81,7 @@ pub async fn scheduled(
 
 /// The Przelewy24 webhook behind a Lambda Function URL. `lambda_http` has already decoded a
 /// base64 body; the handler sees the bytes exactly as Przelewy24 sent them.
-pub async fn webhook(svc: &Service, request: Request) -> Response<Body> {
+pub async fn webhook(svc: &Service, p24: &P24Settings, request: Request) -> Response<Body> {
     if request.method() != lambda_http::http::Method::POST {
         return respond(405, "use POST");
     }
@@ -90,7 +91,7 @@ pub async fn webhook(svc: &Service, request: Request) -> Response<Body> {
         Body::Empty => b"",
         _ => b"",
     };
-    let r = svc.handle_przelewy24(raw).await;
+    let r = renewals_przelewy24::webhook::handle(svc, p24, raw).await;
     tracing::info!(status = r.status, "przelewy24 notification");
     respond(r.status, &r.body)
 }

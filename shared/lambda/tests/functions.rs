@@ -10,6 +10,7 @@ use renewals_domain::{
     SubscriptionId, Tenant, TenantId, Term,
 };
 use renewals_lambda::handlers::{scheduled, webhook, ScheduledEvent};
+use renewals_przelewy24::P24Settings;
 use std::sync::Arc;
 
 fn fixture(name: &str) -> String {
@@ -32,6 +33,10 @@ fn settings() -> Settings {
     Settings::from_lookup(Defaults::Local, |_| None).unwrap()
 }
 
+fn p24() -> P24Settings {
+    P24Settings::from_lookup(Defaults::Local, |_| None).unwrap()
+}
+
 fn service(
     store: Arc<dyn Store>,
     mailer: Arc<dyn Mailer>,
@@ -40,7 +45,7 @@ fn service(
 ) -> (Arc<Service>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(warsaw_noon(date("2026-02-01"))));
     (
-        renewals_lambda::service(store, mailer, provider, clock.clone(), s),
+        renewals_lambda::service(store, mailer, Some(provider), clock.clone(), s),
         clock,
     )
 }
@@ -96,7 +101,8 @@ async fn status(svc: &Service, sub: &str) -> Status {
 mod embedded {
     use super::*;
     use renewals_local::sqlite::Durability;
-    use renewals_local::{OfflineProvider, OutboxMailer, SqliteStore};
+    use renewals_local::{OutboxMailer, SqliteStore};
+    use renewals_przelewy24::OfflineProvider;
 
     fn local() -> (Arc<Service>, Arc<ManualClock>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -105,7 +111,7 @@ mod embedded {
         let (svc, clock) = service(
             Arc::new(store),
             Arc::new(OutboxMailer::new(dir.path().join("outbox")).unwrap()),
-            Arc::new(OfflineProvider::new(s.p24.clone())),
+            Arc::new(OfflineProvider::new(p24())),
             s,
         );
         (svc, clock, dir)
@@ -146,7 +152,7 @@ mod embedded {
         assert_eq!(summary.proformas_issued, 2);
         clock.set(warsaw_noon(date("2026-02-23")));
         // The fixture's body is base64, as a Function URL delivers JSON it did not decode.
-        let response = webhook(&svc, webhook_request("payment-webhook.json")).await;
+        let response = webhook(&svc, &p24(), webhook_request("payment-webhook.json")).await;
         assert_eq!(response.status(), 200);
         let doc = svc
             .store
@@ -157,7 +163,7 @@ mod embedded {
         assert_eq!(doc.status, DocumentStatus::Paid);
         // The same notification as plain text is the same payment.
         assert_eq!(
-            webhook(&svc, webhook_request("payment-webhook-text.json"))
+            webhook(&svc, &p24(), webhook_request("payment-webhook-text.json"))
                 .await
                 .status(),
             200
@@ -194,7 +200,7 @@ mod embedded {
         let (svc, _clock, _dir) = local();
         let mut request = webhook_request("payment-webhook.json");
         *request.method_mut() = lambda_http::http::Method::GET;
-        assert_eq!(webhook(&svc, request).await.status(), 405);
+        assert_eq!(webhook(&svc, &p24(), request).await.status(), 405);
     }
 
     #[test]
@@ -258,8 +264,9 @@ mod on_the_aws_emulator {
             .await;
         let mut s = settings();
         s.mail.sender = sender.into();
-        s.p24.base_url = p24.uri();
-        let provider = renewals_app::przelewy24::Przelewy24Client::new(s.p24.clone());
+        let mut shop = super::p24();
+        shop.base_url = p24.uri();
+        let provider = renewals_przelewy24::Przelewy24Client::new(shop);
         let (svc, clock) = service(
             Arc::new(store),
             Arc::new(renewals_ses::SesMailer::new(ses, sender)),
@@ -293,7 +300,7 @@ mod on_the_aws_emulator {
 
         clock.set(warsaw_noon(date("2026-02-23")));
         assert_eq!(
-            webhook(&svc, webhook_request("payment-webhook.json"))
+            webhook(&svc, &super::p24(), webhook_request("payment-webhook.json"))
                 .await
                 .status(),
             200
@@ -344,11 +351,10 @@ async fn store_requests_per_due_subscription_in_a_daily_run() {
         .unwrap();
     let mut s = settings();
     s.mail.sender = "faktury@measure.example".into();
-    let p24 = s.p24.clone();
     let (svc, _clock) = service(
         store.clone(),
         Arc::new(renewals_ses::SesMailer::new(ses, "faktury@measure.example")),
-        Arc::new(renewals_local::OfflineProvider::new(p24)),
+        Arc::new(renewals_przelewy24::OfflineProvider::new(p24())),
         s,
     );
     let n = 200;
@@ -379,6 +385,7 @@ async fn store_requests_per_due_subscription_in_a_daily_run() {
 
 mod secrets_on_the_aws_emulator {
     use renewals_lambda::config::FunctionConfig;
+    use secrecy::ExposeSecret;
     use std::collections::HashMap;
 
     #[tokio::test]
@@ -417,11 +424,9 @@ mod secrets_on_the_aws_emulator {
         let cfg = FunctionConfig::load_from(&sdk, true, |k| env.get(k).cloned())
             .await
             .unwrap();
+        let p24 = cfg.p24.expect("the webhook has Przelewy24 settings");
         assert_eq!(
-            (
-                cfg.settings.p24.crc.as_str(),
-                cfg.settings.p24.api_key.as_str()
-            ),
+            (p24.crc.expose_secret(), p24.api_key.expose_secret()),
             ("crc-from-secret", "key-from-secret")
         );
         // Expiry never talks to Przelewy24: it starts without the secret or the P24 settings.
@@ -431,6 +436,10 @@ mod secrets_on_the_aws_emulator {
             .await
             .unwrap();
         assert_eq!(expiry.table, "t");
+        assert!(
+            expiry.p24.is_none(),
+            "expiry has no Przelewy24 settings at all"
+        );
         // The webhook without its secret names what is missing.
         let err = FunctionConfig::load_from(&sdk, true, |k| env.get(k).cloned())
             .await

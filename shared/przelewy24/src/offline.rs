@@ -1,13 +1,17 @@
 //! An offline Przelewy24 for `renewals pay`, the demo and the simulator: it checks the
 //! verify request the way the provider would and accepts it.
 
+use crate::client::{payment_link, RegisterRequest, VerifyRequest};
+use crate::settings::P24Settings;
+use crate::sign::{verify_sign, Notification};
+use crate::webhook::WebhookResponse;
 use async_trait::async_trait;
-use renewals_app::config::P24Settings;
 use renewals_app::ports::{
     PaymentProvider, Registration, TransactionStatus, Verification, VerifyError,
 };
-use renewals_app::przelewy24::{payment_link, RegisterRequest};
-use renewals_app::przelewy24::{verify_sign, VerifyRequest};
+use renewals_app::service::Service;
+use renewals_domain::{Document, PaymentMethod};
+use secrecy::ExposeSecret;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct OfflineProvider {
@@ -60,7 +64,7 @@ impl PaymentProvider for OfflineProvider {
             request.order_id,
             request.amount,
             &request.currency,
-            &self.settings.crc,
+            self.settings.crc.expose_secret(),
         );
         if request.sign != expected || request.currency != "PLN" || request.amount <= 0 {
             return Err(VerifyError::Refused("invalid verify request".into()));
@@ -68,4 +72,17 @@ impl PaymentProvider for OfflineProvider {
         self.verified.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Plays Przelewy24 for `renewals pay`, the demo and the simulator: a correctly signed
+/// notification of `amount` grosze for `document`, through the production webhook handler.
+pub async fn pay(
+    svc: &Service,
+    p24: &P24Settings,
+    document: &Document,
+    amount: i64,
+    method: PaymentMethod,
+) -> WebhookResponse {
+    let n = Notification::simulated(p24, document, amount, method);
+    crate::webhook::handle(svc, p24, &n.to_body()).await
 }

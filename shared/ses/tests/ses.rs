@@ -6,7 +6,8 @@ use renewals_app::ports::{warsaw_noon, ManualClock, Store};
 use renewals_app::service::Service;
 use renewals_domain::{EmailAddress, Job, Locale, Nip, PaymentMethod, Tenant, TenantId, Term};
 use renewals_local::sqlite::Durability;
-use renewals_local::{OfflineProvider, SqliteStore};
+use renewals_local::SqliteStore;
+use renewals_przelewy24::{OfflineProvider, P24Settings};
 use renewals_ses::SesMailer;
 use std::sync::Arc;
 
@@ -54,10 +55,12 @@ async fn service(sender: &str, verified: bool) -> (Service, Arc<SqliteStore>, te
         Arc::new(SqliteStore::open(&dir.path().join("db.sqlite3"), Durability::Normal).unwrap());
     let mut settings = Settings::from_lookup(Defaults::Local, |_| None).unwrap();
     settings.mail.sender = sender.to_string();
+    let p24 = P24Settings::from_lookup(Defaults::Local, |_| None).unwrap();
     let svc = Service::new(
         store.clone(),
         Arc::new(SesMailer::new(client, sender)),
-        Arc::new(OfflineProvider::new(settings.p24.clone())),
+        Some(Arc::new(OfflineProvider::new(p24))),
+        Arc::new(renewals_email::Renderer::from_settings(&settings)),
         Arc::new(ManualClock::new(warsaw_noon(
             chrono::NaiveDate::from_ymd_opt(2026, 2, 21).unwrap(),
         ))),

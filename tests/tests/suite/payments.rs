@@ -3,9 +3,10 @@
 //! mock Przelewy24 checks exactly what we send.
 
 use base64::Engine;
-use renewals_app::przelewy24::Przelewy24Client;
 use renewals_domain::{DocumentStatus, Locale, PaymentMethod, Status, Term};
+use renewals_przelewy24::Przelewy24Client;
 use renewals_tests::{tenant, TestApp};
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha384};
 use std::sync::Arc;
 use wiremock::matchers::{body_json, header, method, path};
@@ -13,15 +14,18 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn app_with_p24() -> (TestApp, MockServer) {
     let p24 = MockServer::start().await;
-    let mut settings = renewals_tests::settings();
-    settings.p24.base_url = p24.uri();
-    let client = Przelewy24Client::new(settings.p24.clone());
-    (TestApp::with(settings, Arc::new(client)), p24)
+    let mut settings = renewals_tests::p24();
+    settings.base_url = p24.uri();
+    let client = Przelewy24Client::new(settings.clone());
+    (
+        TestApp::with(renewals_tests::settings(), settings, Arc::new(client)),
+        p24,
+    )
 }
 
 fn basic_auth(app: &TestApp) -> String {
-    let p = &app.svc.settings.p24;
-    let raw = format!("{}:{}", p.pos_id, p.api_key);
+    let p = &app.p24;
+    let raw = format!("{}:{}", p.pos_id, p.api_key.expose_secret());
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(raw)
@@ -39,11 +43,12 @@ async fn the_proforma_email_carries_a_registered_payment_link_with_blik() {
         "2026-01-31",
     )
     .await;
-    let p = app.svc.settings.p24.clone();
+    let p = app.p24.clone();
     // Signed over sessionId, merchantId, amount, currency, crc, in that order.
     let sign = hex::encode(Sha384::digest(format!(
         r#"{{"sessionId":"PF-2026-02-0001-1","merchantId":{},"amount":78105,"currency":"PLN","crc":"{}"}}"#,
-        p.merchant_id, p.crc
+        p.merchant_id,
+        p.crc.expose_secret()
     )));
     Mock::given(method("POST"))
         .and(path("/api/v1/transaction/register"))
@@ -236,7 +241,7 @@ mod cards {
             .set(renewals_app::ports::warsaw_noon(renewals_tests::d(
                 "2026-02-21",
             )));
-        let p24_client = || Arc::new(Przelewy24Client::new(app.svc.settings.p24.clone()));
+        let p24_client = || Arc::new(Przelewy24Client::new(app.p24.clone()));
         let (a, b) = (
             app.second_service_with(p24_client()),
             app.second_service_with(p24_client()),
@@ -252,7 +257,7 @@ mod cards {
         let doc = app.document("PF/2026/02/0001").await;
         let mut n = app.notification(&doc, doc.totals.gross.grosze(), 555);
         n.session_id = "PF-2026-02-0001-1-c1".into();
-        n.sign = n.expected_sign(&app.svc.settings.p24.crc);
+        n.sign = n.expected_sign(app.p24.crc.expose_secret());
         Mock::given(method("PUT"))
             .and(path("/api/v1/transaction/verify"))
             .respond_with(
@@ -261,13 +266,7 @@ mod cards {
             )
             .mount(&p24)
             .await;
-        assert_eq!(
-            app.svc
-                .handle_przelewy24(&serde_json::to_vec(&n).unwrap())
-                .await
-                .status,
-            200
-        );
+        assert_eq!(app.webhook(&n.to_body()).await.status, 200);
         assert_eq!(
             app.document("PF/2026/02/0001").await.status,
             DocumentStatus::Paid

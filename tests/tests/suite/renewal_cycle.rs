@@ -475,12 +475,10 @@ async fn one_failing_tenant_is_reported_and_the_others_are_billed() {
         .products
         .retain(|p| p.sku != "business-premium");
     let store = app0.store.clone();
-    let svc = renewals_app::service::Service::new(
+    let svc = renewals_tests::service(
         store.clone(),
-        std::sync::Arc::new(
-            renewals_local::OutboxMailer::new(app0.dir.path().join("outbox")).unwrap(),
-        ),
-        std::sync::Arc::new(renewals_local::OfflineProvider::new(settings.p24.clone())),
+        app0.dir.path(),
+        std::sync::Arc::new(renewals_przelewy24::OfflineProvider::new(app0.p24.clone())),
         app0.clock.clone(),
         settings,
     );

@@ -1,9 +1,9 @@
 //! Classic bank transfers: recorded by an operator or imported from a camt.053 statement,
 //! activating through the same path as Przelewy24, and never counted twice.
 
-use renewals_app::bank::parse_camt053;
+use renewals_app::settlement::Settlement;
 use renewals_app::transfers::Transfer;
-use renewals_app::webhook::Settlement;
+use renewals_bank::parse_camt053;
 use renewals_domain::{DocumentNumber, DocumentStatus, PaymentOutcome, Term};
 use renewals_tests::{d, TestApp};
 

@@ -2,9 +2,10 @@
 //! call checked byte for byte against a mock Przelewy24.
 
 use base64::Engine;
-use renewals_app::przelewy24::Przelewy24Client;
 use renewals_domain::{DocumentStatus, Status, Term};
-use renewals_tests::{d, TestApp};
+use renewals_przelewy24::Przelewy24Client;
+use renewals_tests::{d, TestApp, Webhook};
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha384};
 use std::sync::Arc;
 use wiremock::matchers::{body_json, header, method, path};
@@ -191,17 +192,18 @@ fn sha384_hex(s: &str) -> String {
 #[tokio::test]
 async fn verification_is_sent_to_przelewy24_exactly_as_documented() {
     let p24 = MockServer::start().await;
-    let mut settings = renewals_tests::settings();
-    settings.p24.base_url = p24.uri();
+    let mut settings = renewals_tests::p24();
+    settings.base_url = p24.uri();
     let (merchant, pos, crc, key) = (
-        settings.p24.merchant_id,
-        settings.p24.pos_id,
-        settings.p24.crc.clone(),
-        settings.p24.api_key.clone(),
+        settings.merchant_id,
+        settings.pos_id,
+        settings.crc.expose_secret().to_string(),
+        settings.api_key.expose_secret().to_string(),
     );
     let app = TestApp::with(
+        renewals_tests::settings(),
         settings.clone(),
-        Arc::new(Przelewy24Client::new(settings.p24.clone())),
+        Arc::new(Przelewy24Client::new(settings)),
     );
     app.customer("acme", "business-standard", 10, Term::Monthly, "2026-01-31")
         .await;
@@ -251,16 +253,17 @@ async fn verification_is_sent_to_przelewy24_exactly_as_documented() {
 #[tokio::test]
 async fn when_verify_fails_nothing_is_activated_and_przelewy24_is_asked_to_retry() {
     let p24 = MockServer::start().await;
-    let mut settings = renewals_tests::settings();
-    settings.p24.base_url = p24.uri();
+    let mut settings = renewals_tests::p24();
+    settings.base_url = p24.uri();
     Mock::given(method("PUT"))
         .and(path("/api/v1/transaction/verify"))
         .respond_with(ResponseTemplate::new(503))
         .mount(&p24)
         .await;
     let app = TestApp::with(
+        renewals_tests::settings(),
         settings.clone(),
-        Arc::new(Przelewy24Client::new(settings.p24.clone())),
+        Arc::new(Przelewy24Client::new(settings)),
     );
     let sub = app
         .customer("acme", "business-standard", 10, Term::Monthly, "2026-01-31")

@@ -1,0 +1,256 @@
+//! Przelewy24 over HTTPS (`P24_BASE_URL`): register, card charge, status and verify, with
+//! HTTP Basic auth `posId:apiKey`.
+
+use crate::settings::P24Settings;
+use crate::sign::{register_sign, verify_sign};
+use async_trait::async_trait;
+use renewals_app::ports::{
+    PaymentProvider, Registration, TransactionStatus, Verification, VerifyError,
+};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+/// The body of `PUT /api/v1/transaction/verify`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyRequest {
+    pub merchant_id: i64,
+    pub pos_id: i64,
+    pub session_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub order_id: i64,
+    pub sign: String,
+}
+
+impl VerifyRequest {
+    pub fn new(p24: &P24Settings, v: &Verification) -> VerifyRequest {
+        VerifyRequest {
+            merchant_id: p24.merchant_id,
+            pos_id: p24.pos_id,
+            session_id: v.session_id.clone(),
+            amount: v.amount,
+            currency: v.currency.clone(),
+            order_id: v.order_id,
+            sign: verify_sign(
+                &v.session_id,
+                v.order_id,
+                v.amount,
+                &v.currency,
+                p24.crc.expose_secret(),
+            ),
+        }
+    }
+}
+
+/// The body of `POST /api/v1/transaction/register`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    pub merchant_id: i64,
+    pub pos_id: i64,
+    pub session_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub description: String,
+    pub email: String,
+    pub client: String,
+    pub country: String,
+    pub language: String,
+    pub url_return: String,
+    pub url_status: String,
+    pub channel: i64,
+    /// A stored card's reference, for an automatic charge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method_ref_id: Option<String>,
+    pub sign: String,
+}
+
+impl RegisterRequest {
+    pub fn new(p24: &P24Settings, r: &Registration) -> RegisterRequest {
+        RegisterRequest {
+            merchant_id: p24.merchant_id,
+            pos_id: p24.pos_id,
+            session_id: r.session_id.clone(),
+            amount: r.amount,
+            currency: r.currency.clone(),
+            description: r.description.clone(),
+            email: r.email.clone(),
+            client: r.client.chars().take(40).collect(),
+            country: "PL".into(),
+            language: r.language.clone(),
+            url_return: r.url_return.clone(),
+            url_status: r.url_status.clone(),
+            channel: r.channel,
+            method_ref_id: None,
+            sign: register_sign(
+                &r.session_id,
+                p24.merchant_id,
+                r.amount,
+                &r.currency,
+                p24.crc.expose_secret(),
+            ),
+        }
+    }
+}
+
+/// The customer's payment page for a registered transaction.
+pub fn payment_link(base_url: &str, token: &str) -> String {
+    format!("{}/trnRequest/{token}", base_url.trim_end_matches('/'))
+}
+
+/// Przelewy24 over HTTPS (`P24_BASE_URL`), HTTP Basic auth `posId:apiKey`.
+pub struct Przelewy24Client {
+    http: reqwest::Client,
+    settings: P24Settings,
+}
+
+impl Przelewy24Client {
+    pub fn new(settings: P24Settings) -> Przelewy24Client {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("HTTP client builds");
+        Przelewy24Client { http, settings }
+    }
+}
+
+impl Przelewy24Client {
+    /// `POST /api/v1/transaction/register`; returns the transaction token.
+    async fn register_token(&self, request: &RegisterRequest) -> Result<String, VerifyError> {
+        let url = format!("{}/api/v1/transaction/register", self.settings.base_url);
+        let response = self
+            .http
+            .post(&url)
+            .basic_auth(
+                self.settings.pos_id,
+                Some(self.settings.api_key.expose_secret()),
+            )
+            .json(request)
+            .send()
+            .await
+            .map_err(|e| VerifyError::Unavailable(format!("POST {url}: {e}")))?;
+        let (status, body) = (response.status(), response.text().await.unwrap_or_default());
+        if !status.is_success() {
+            return Err(failure(status, &body));
+        }
+        serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|j| j["data"]["token"].as_str().map(str::to_string))
+            .ok_or_else(|| {
+                VerifyError::Refused(format!("register answered without a token: {body}"))
+            })
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for Przelewy24Client {
+    async fn register(&self, r: &Registration) -> Result<String, VerifyError> {
+        let token = self
+            .register_token(&RegisterRequest::new(&self.settings, r))
+            .await?;
+        Ok(payment_link(&self.settings.base_url, &token))
+    }
+
+    async fn charge_card(&self, r: &Registration, card_ref: &str) -> Result<(), VerifyError> {
+        let mut request = RegisterRequest::new(&self.settings, r);
+        request.method_ref_id = Some(card_ref.to_string());
+        let token = self.register_token(&request).await?;
+        let url = format!("{}/api/v1/card/charge", self.settings.base_url);
+        let response = self
+            .http
+            .post(&url)
+            .basic_auth(
+                self.settings.pos_id,
+                Some(self.settings.api_key.expose_secret()),
+            )
+            .json(&serde_json::json!({ "token": token }))
+            .send()
+            .await
+            .map_err(|e| VerifyError::Unavailable(format!("POST {url}: {e}")))?;
+        let (status, body) = (response.status(), response.text().await.unwrap_or_default());
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(failure(status, &body))
+        }
+    }
+
+    async fn status(&self, session_id: &str) -> Result<Option<TransactionStatus>, VerifyError> {
+        let url = format!(
+            "{}/api/v1/transaction/by/sessionId/{session_id}",
+            self.settings.base_url
+        );
+        let response = self
+            .http
+            .get(&url)
+            .basic_auth(
+                self.settings.pos_id,
+                Some(self.settings.api_key.expose_secret()),
+            )
+            .send()
+            .await
+            .map_err(|e| VerifyError::Unavailable(format!("GET {url}: {e}")))?;
+        let (status, body) = (response.status(), response.text().await.unwrap_or_default());
+        if status.as_u16() == 404 {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(failure(status, &body));
+        }
+        let j: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|_| VerifyError::Refused(format!("unexpected answer: {body}")))?;
+        let d = &j["data"];
+        let field = |k: &str| d[k].as_i64();
+        match (field("orderId"), field("amount"), field("status")) {
+            (Some(order_id), Some(amount), Some(status)) => Ok(Some(TransactionStatus {
+                order_id,
+                amount,
+                currency: d["currency"].as_str().unwrap_or("PLN").to_string(),
+                status,
+                method_id: field("paymentMethod").unwrap_or(0),
+            })),
+            _ => Err(VerifyError::Refused(format!("unexpected answer: {body}"))),
+        }
+    }
+
+    async fn verify(&self, v: &Verification) -> Result<(), VerifyError> {
+        let url = format!("{}/api/v1/transaction/verify", self.settings.base_url);
+        let response = self
+            .http
+            .put(&url)
+            .basic_auth(
+                self.settings.pos_id,
+                Some(self.settings.api_key.expose_secret()),
+            )
+            .json(&VerifyRequest::new(&self.settings, v))
+            .send()
+            .await
+            .map_err(|e| VerifyError::Unavailable(format!("PUT {url}: {e}")))?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            let ok = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|j| j["data"]["status"].as_str().map(|s| s == "success"))
+                .unwrap_or(false);
+            return if ok {
+                Ok(())
+            } else {
+                Err(VerifyError::Refused(format!(
+                    "unexpected verify answer: {body}"
+                )))
+            };
+        }
+        Err(failure(status, &body))
+    }
+}
+
+/// Server trouble and throttling pass; anything else is the provider saying no.
+fn failure(status: reqwest::StatusCode, body: &str) -> VerifyError {
+    if status.is_server_error() || status.as_u16() == 429 {
+        VerifyError::Unavailable(format!("{status}: {body}"))
+    } else {
+        VerifyError::Refused(format!("{status}: {body}"))
+    }
+}
