@@ -120,8 +120,8 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
     let dir = data_dir.join("demo");
     let _ = std::fs::remove_dir_all(&dir);
     let settings = Settings::from_env(Defaults::Local)?;
-    let first = parse_date("2026-02-01").map_err(|e| anyhow!(e))?;
-    let last = parse_date("2026-04-10").map_err(|e| anyhow!(e))?;
+    let first = parse_date("2026-02-01")?;
+    let last = parse_date("2026-04-10")?;
     let clock = Arc::new(ManualClock::new(warsaw_noon(first)));
     let p24 = P24Settings::from_env(Defaults::Local)?;
     let base = open_with(&dir, settings, &p24, Some(first), Durability::Normal)?;
@@ -139,22 +139,21 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
         TENANTS.iter().zip(SUBSCRIPTIONS.iter())
     {
         let tenant = Tenant {
-            id: TenantId::parse(id).map_err(|e| anyhow!(e))?,
+            id: TenantId::parse(id)?,
             name: name.to_string(),
-            nip: Nip::parse(nip).map_err(|e| anyhow!(e))?,
+            nip: Nip::parse(nip)?,
             address: String::new(),
-            email: EmailAddress::parse(&format!("faktury@{id}.example.pl"))
-                .map_err(|e| anyhow!(e))?,
+            email: EmailAddress::parse(&format!("faktury@{id}.example.pl"))?,
             locale: *locale,
             payment_method: *method,
         };
         svc.add_tenant(tenant.clone()).await?;
-        let start = parse_date(start).map_err(|e| anyhow!(e))?;
+        let start = parse_date(start)?;
         let sub = svc
             .add_subscription(&tenant.id, product, *seats, *term, start)
             .await?;
         let account = svc.account(&tenant.id).await?;
-        let s = account.subscription(&sub).map_err(|e| anyhow!(e))?;
+        let s = account.subscription(&sub)?;
         println!(
             "  {sub:<20} {name} ({}, {}): {seats} × {product}, {term}, period {} – {}",
             locale, method, s.period.start, s.period.end
@@ -177,7 +176,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
             said.push(format!("FAILED for {}: {}", f.tenant, f.error));
         }
         for (id, ..) in TENANTS {
-            let tenant = TenantId::parse(id).map_err(|e| anyhow!(e))?;
+            let tenant = TenantId::parse(id)?;
             for m in svc.store.emails_of(&tenant).await? {
                 if m.date == day {
                     said.push(format!("e-mail {:<20} → {}: {}", m.kind, m.to, m.subject));
@@ -197,9 +196,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
 
     println!("\nOn {last}:");
     for (id, ..) in TENANTS {
-        let account = svc
-            .account(&TenantId::parse(id).map_err(|e| anyhow!(e))?)
-            .await?;
+        let account = svc.account(&TenantId::parse(id)?).await?;
         for s in &account.subscriptions {
             println!(
                 "  {:<20} {:<9} {:>3} × {:<18} period {} – {}  auto-renew {}",
@@ -231,7 +228,7 @@ async fn perform(
     step: &Step,
     day: NaiveDate,
 ) -> anyhow::Result<String> {
-    let sub = |s: &str| SubscriptionId::parse(s).map_err(|e| anyhow!(e));
+    let sub = |s: &str| SubscriptionId::parse(s);
     Ok(match step {
         Step::SeatsAdd(s, n) => {
             let doc = svc.add_seats(&sub(s)?, *n, day).await?;
@@ -262,7 +259,7 @@ async fn perform(
             format!("{s}: renewal turned off; it ends with its period")
         }
         Step::Pay(tenant, kind) => {
-            let t = TenantId::parse(tenant).map_err(|e| anyhow!(e))?;
+            let t = TenantId::parse(tenant)?;
             let docs = svc.store.documents_of(&t).await?;
             let doc = docs
                 .iter()

@@ -9,7 +9,6 @@ use anyhow::{anyhow, Context};
 use app::{open_service, Output};
 use clap::{Args, Parser, Subcommand};
 use renewals_app::config::Defaults;
-use renewals_app::service::ServiceError;
 use renewals_app::views;
 use renewals_domain::{
     parse_date, DocumentNumber, EmailAddress, Job, Locale, Nip, PaymentMethod, SubscriptionId,
@@ -248,26 +247,10 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The error and its causes on one line: a refusal says why and what is possible instead;
+/// an unexpected failure names its causes too (e.g. the table does not exist).
 fn one_line(e: &anyhow::Error) -> String {
-    let text = match e.downcast_ref::<ServiceError>() {
-        // An unexpected failure names its causes too (e.g. the table does not exist).
-        Some(ServiceError::Unexpected(inner)) => format!("{inner:#}"),
-        Some(s) => s.to_string(),
-        None => format!("{e:#}"),
-    };
-    text.replace('\n', " ")
-}
-
-fn date(s: &str) -> anyhow::Result<chrono::NaiveDate> {
-    parse_date(s).map_err(|e| anyhow!(e))
-}
-
-fn sub_id(s: &str) -> anyhow::Result<SubscriptionId> {
-    SubscriptionId::parse(s).map_err(|e| anyhow!(e))
-}
-
-fn tenant_id(s: &str) -> anyhow::Result<TenantId> {
-    TenantId::parse(s).map_err(|e| anyhow!(e))
+    format!("{e:#}").replace('\n', " ")
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -298,13 +281,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tenant(TenantCmd::Add(t)) => {
             let tenant = Tenant {
-                id: tenant_id(&t.id)?,
+                id: TenantId::parse(&t.id)?,
                 name: non_empty(&t.name, "tenant name")?,
-                nip: Nip::parse(&t.nip).map_err(|e| anyhow!(e))?,
+                nip: Nip::parse(&t.nip)?,
                 address: t.address,
-                email: EmailAddress::parse(&t.email).map_err(|e| anyhow!(e))?,
-                locale: Locale::parse(&t.locale).map_err(|e| anyhow!(e))?,
-                payment_method: PaymentMethod::parse(&t.payment_method).map_err(|e| anyhow!(e))?,
+                email: EmailAddress::parse(&t.email)?,
+                locale: Locale::parse(&t.locale)?,
+                payment_method: PaymentMethod::parse(&t.payment_method)?,
             };
             let svc = open_service(&target, None).await?;
             svc.add_tenant(tenant.clone()).await?;
@@ -322,17 +305,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             term,
             start,
         }) => {
-            let tenant = tenant_id(&tenant)?;
-            let seats =
-                renewals_domain::subscription::parse_seats(seats).map_err(|e| anyhow!(e))?;
-            let term = Term::parse(&term).map_err(|e| anyhow!(e))?;
-            let start = date(&start)?;
+            let tenant = TenantId::parse(&tenant)?;
+            let seats = renewals_domain::subscription::parse_seats(seats)?;
+            let term = Term::parse(&term)?;
+            let start = parse_date(&start)?;
             let svc = open_service(&target, None).await?;
             let id = svc
                 .add_subscription(&tenant, &product, seats, term, start)
                 .await?;
             let account = svc.account(&tenant).await?;
-            let sub = account.subscription(&id).map_err(|e| anyhow!(e))?;
+            let sub = account.subscription(&id)?;
             let view = views::subscription(&tenant, sub);
             out.print(&view, || {
                 format!(
@@ -342,11 +324,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             });
         }
         Command::Subscription(SubscriptionCmd::Show { id }) => {
-            let id = sub_id(&id)?;
+            let id = SubscriptionId::parse(&id)?;
             let svc = open_service(&target, None).await?;
             let tenant = svc.tenant_of(&id).await?;
             let account = svc.account(&tenant).await?;
-            let sub = account.subscription(&id).map_err(|e| anyhow!(e))?;
+            let sub = account.subscription(&id)?;
             let view = views::subscription(&tenant, sub);
             out.print(&view, || {
                 format!(
@@ -371,7 +353,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let svc = open_service(&target, None).await?;
             let d = match d {
-                Some(d) => date(&d)?,
+                Some(d) => parse_date(&d)?,
                 None => svc.today(),
             };
             let summary = svc.run_job(job, d, None).await?;
@@ -385,10 +367,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seats,
             date: d,
         }) => {
-            let sub = sub_id(&subscription)?;
-            let seats =
-                renewals_domain::subscription::parse_seats(seats).map_err(|e| anyhow!(e))?;
-            let d = date(&d)?;
+            let sub = SubscriptionId::parse(&subscription)?;
+            let seats = renewals_domain::subscription::parse_seats(seats)?;
+            let d = parse_date(&d)?;
             let svc = open_service(&target, Some(d)).await?;
             let doc = svc.add_seats(&sub, seats, d).await?;
             let view = views::document(&doc);
@@ -405,13 +386,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             representative,
             date: d,
         }) => {
-            let sub = sub_id(&subscription)?;
+            let sub = SubscriptionId::parse(&subscription)?;
             if to < 1 {
                 return Err(anyhow!(
                     "cannot reduce {sub} to {to} seats: the minimum is 1; turn renewal off to stop it"
                 ));
             }
-            let d = date(&d)?;
+            let d = parse_date(&d)?;
             let svc = open_service(&target, Some(d)).await?;
             svc.reduce_seats(&sub, to as u32, &representative, d)
                 .await?;
@@ -431,8 +412,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             now,
             date: d,
         }) => {
-            let sub = sub_id(&subscription)?;
-            let d = date(&d)?;
+            let sub = SubscriptionId::parse(&subscription)?;
+            let d = parse_date(&d)?;
             let svc = open_service(&target, Some(d)).await?;
             if now && !at_renewal {
                 let doc = svc.change_plan_now(&sub, &product, d).await?;
@@ -452,7 +433,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Renewal(RenewalCmd::Off { subscription }) => {
-            let sub = sub_id(&subscription)?;
+            let sub = SubscriptionId::parse(&subscription)?;
             let svc = open_service(&target, None).await?;
             svc.renewal_off(&sub).await?;
             out.print(
@@ -461,7 +442,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Documents { tenant } => {
-            let tenant = tenant_id(&tenant)?;
+            let tenant = TenantId::parse(&tenant)?;
             let svc = open_service(&target, None).await?;
             svc.account(&tenant).await?;
             let docs = svc.store.documents_of(&tenant).await?;
@@ -479,7 +460,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             });
         }
         Command::Emails { tenant } => {
-            let tenant = tenant_id(&tenant)?;
+            let tenant = TenantId::parse(&tenant)?;
             let svc = open_service(&target, None).await?;
             svc.account(&tenant).await?;
             let emails = svc.store.emails_of(&tenant).await?;
@@ -501,8 +482,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "pay plays Przelewy24 and works only on the embedded store; real payments arrive through the webhook"
                 ));
             }
-            let number = DocumentNumber::parse(&document).map_err(|e| anyhow!(e))?;
-            let d = date(&d)?;
+            let number = DocumentNumber::parse(&document)?;
+            let d = parse_date(&d)?;
             let svc = open_service(&target, Some(d)).await?;
             let doc = svc
                 .store
@@ -543,9 +524,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             representative,
         }) => {
             let transfer = renewals_app::transfers::Transfer {
-                document: DocumentNumber::parse(&document).map_err(|e| anyhow!(e))?,
+                document: DocumentNumber::parse(&document)?,
                 amount_grosze: amount,
-                date: date(&d)?,
+                date: parse_date(&d)?,
                 reference,
                 representative: Some(representative),
             };

@@ -144,7 +144,7 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
     let mut first_end: HashMap<SubscriptionId, NaiveDate> = HashMap::new();
     let mut seat_subs: Vec<(SubscriptionId, Term)> = vec![];
     for i in 0..tenants {
-        let id = renewals_domain::TenantId::parse(&format!("t{i:06}")).map_err(|e| anyhow!(e))?;
+        let id = renewals_domain::TenantId::parse(&format!("t{i:06}"))?;
         let b = match rng.below(100) {
             0..=64 => Behaviour::OnTime,
             65..=79 => Behaviour::Late,
@@ -159,10 +159,9 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
         svc.add_tenant(renewals_domain::Tenant {
             id: id.clone(),
             name: format!("Firma {i} sp. z o.o."),
-            nip: renewals_domain::Nip::parse(&valid_nip(&mut rng)).map_err(|e| anyhow!(e))?,
+            nip: renewals_domain::Nip::parse(&valid_nip(&mut rng))?,
             address: String::new(),
-            email: renewals_domain::EmailAddress::parse(&format!("faktury@t{i:06}.example.pl"))
-                .map_err(|e| anyhow!(e))?,
+            email: renewals_domain::EmailAddress::parse(&format!("faktury@t{i:06}.example.pl"))?,
             locale: if rng.chance(80) {
                 renewals_domain::Locale::Pl
             } else {
@@ -190,7 +189,7 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
                 .add_subscription(&id, product, seats, term, sub_start)
                 .await?;
             let account = svc.account(&id).await?;
-            let s = account.subscription(&sub).map_err(|e| anyhow!(e))?;
+            let s = account.subscription(&sub)?;
             first_end.insert(sub.clone(), s.period.end);
             if b == Behaviour::SeatChanges {
                 seat_subs.push((sub, term));

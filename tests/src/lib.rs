@@ -219,7 +219,13 @@ impl TestApp {
 
     /// A correctly signed notification for `doc`, as Przelewy24 would post it.
     pub fn notification(&self, doc: &Document, amount: i64, order_id: i64) -> Notification {
-        Notification::signed(&self.p24, &doc.payment.session_id, amount, order_id, 154)
+        Notification::signed(
+            &self.p24,
+            doc.payment.session_id.as_str(),
+            amount,
+            order_id,
+            154,
+        )
     }
 
     /// Pays `number` in full on `date` through the webhook handler.

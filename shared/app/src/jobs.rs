@@ -1,10 +1,12 @@
 //! The scheduled jobs: `daily` (pro-formas, reminders, overdue notices, period roll-over)
 //! and `expiry` (suspensions, expired orders). Each reads only the tenants due by its date.
 
-use crate::ports::StoreError;
-use crate::service::{Service, ServiceError};
+use crate::error::ServiceError;
+use crate::service::Service;
+use crate::unit_of_work::{Decision, Draft};
+use async_trait::async_trait;
 use chrono::NaiveDate;
-use renewals_domain::{Action, Effect, Job, Numbering, SeriesKey, TenantId};
+use renewals_domain::{Action, Effect, Job, SeriesKey, TenantId};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Instant;
@@ -47,6 +49,9 @@ pub struct RunSummary {
 pub struct Failure {
     pub tenant: String,
     pub error: String,
+    /// Whether running the job again may get past it (the store or the provider did not
+    /// answer) or not (the data needs a person).
+    pub retryable: bool,
 }
 
 impl RunSummary {
@@ -120,6 +125,7 @@ impl Service {
                         summary.failures.push(Failure {
                             tenant: tenant.to_string(),
                             error: e.to_string(),
+                            retryable: e.is_retryable(),
                         });
                     }
                 }
@@ -133,6 +139,7 @@ impl Service {
     }
 
     /// Everything due for one tenant, committed as one change.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant, job = ?job))]
     pub async fn run_tenant(
         &self,
         tenant: &TenantId,
@@ -140,89 +147,96 @@ impl Service {
         date: NaiveDate,
         counters: &mut HashMap<SeriesKey, u32>,
     ) -> Result<RunSummary, ServiceError> {
-        let (policy, catalog) = (&self.settings.policy, &self.settings.catalog);
-        let mut reconciled = 0;
-        for attempt in 0..16 {
-            let mut account = self.account(tenant).await?;
-            if attempt == 0
-                && account
-                    .open_documents
-                    .iter()
-                    .any(|o| crate::payments::needs_reconciling(o, date))
-            {
-                // A lost notification must not lead to reminders or a suspension.
-                reconciled = self.reconcile(&account, date).await;
-                if reconciled > 0 {
-                    account = self.account(tenant).await?;
-                }
-            }
-            let mut numbering = Numbering::default();
-            let mut effects: Vec<Effect> = vec![];
-            let mut part = RunSummary {
-                payments_reconciled: reconciled,
-                ..RunSummary::default()
-            };
-            let before = part.clone();
-            for _ in 0..MAX_ROUNDS {
-                let actions = account.decide(date, policy, job);
-                if actions.is_empty() {
-                    break;
-                }
-                for action in actions {
-                    if let Some(series) = action.series(date) {
-                        match counters.get(&series) {
-                            Some(last) => numbering.load(series, *last),
-                            None => self.load_series(&mut numbering, series).await?,
-                        }
-                    }
-                    part.count(&action);
-                    let done = account
-                        .apply(action, date, policy, catalog, &mut numbering)
-                        .map_err(ServiceError::Refused)?;
-                    effects.extend(done);
-                }
-            }
-            if job == Job::Daily {
-                part.links_registered = self.register_links(&mut account, &mut effects, true).await;
-            }
-            if part == before {
-                return Ok(part);
-            }
-            part.tenants_changed = 1;
-            part.emails_queued = effects
-                .iter()
-                .filter(|e| matches!(e, Effect::Notify(_)))
-                .count();
-            let charges: Vec<Effect> = effects
-                .iter()
-                .filter(|e| matches!(e, Effect::ChargeCard { .. }))
-                .cloned()
-                .collect();
-            let change = self.change(account, effects, &numbering, date);
-            match self.store.commit(change).await {
-                Ok(()) => {
-                    for charge in charges {
-                        if !self.charge_card(tenant, charge, date).await {
-                            part.card_charges_failed += 1;
-                        }
-                    }
-                    counters.extend(
-                        numbering
-                            .advanced()
-                            .into_iter()
-                            .map(|(k, _, last)| (k, last)),
-                    );
-                    return Ok(part);
-                }
-                Err(StoreError::Conflict(_)) => {
-                    counters.clear();
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
+        let done = self
+            .unit_of_work(
+                tenant,
+                date,
+                &mut Due {
+                    job,
+                    date,
+                    counters,
+                },
+            )
+            .await?;
+        let mut part = done.value;
+        part.tenants_changed = usize::from(done.changed || part.payments_reconciled > 0);
+        for charge in done.charges {
+            if !self.charge_card(tenant, charge, date).await {
+                part.card_charges_failed += 1;
             }
         }
-        Err(ServiceError::Unexpected(anyhow::anyhow!(
-            "tenant {tenant} kept changing during the run"
-        )))
+        counters.extend(done.counters);
+        Ok(part)
+    }
+}
+
+/// What is due on an account by `date` for `job`: decided and applied round by round until
+/// nothing is left (a missed run catches up in one change).
+struct Due<'a> {
+    job: Job,
+    date: NaiveDate,
+    /// Last numbers this run has seen or used, shared by its tenants: one counter read per
+    /// run instead of one per issuing tenant. A stale value only costs a conflict.
+    counters: &'a mut HashMap<SeriesKey, u32>,
+}
+
+#[async_trait]
+impl Decision for Due<'_> {
+    type Output = RunSummary;
+
+    async fn decide(
+        &mut self,
+        svc: &Service,
+        draft: &mut Draft,
+    ) -> Result<RunSummary, ServiceError> {
+        let (job, date) = (self.job, self.date);
+        let (policy, catalog) = (&svc.settings.policy, &svc.settings.catalog);
+        let mut part = RunSummary::default();
+        if draft.attempt > 0 {
+            self.counters.clear(); // someone else numbered meanwhile: read afresh
+        }
+        let unpaid_past_due = draft
+            .account
+            .open_documents
+            .iter()
+            .any(|o| crate::payments::needs_reconciling(o, date));
+        if draft.attempt == 0 && unpaid_past_due {
+            // A lost notification must not lead to reminders or a suspension.
+            part.payments_reconciled = svc.reconcile(&draft.account, date).await;
+            if part.payments_reconciled > 0 {
+                draft.reload(svc).await?;
+            }
+        }
+        for _ in 0..MAX_ROUNDS {
+            let actions = draft.account.decide(date, policy, job);
+            if actions.is_empty() {
+                break;
+            }
+            for action in actions {
+                if let Some(series) = action.series(date) {
+                    match self.counters.get(&series) {
+                        Some(last) => draft.numbering.load(series, *last),
+                        None => svc.load_series(&mut draft.numbering, series).await?,
+                    }
+                }
+                part.count(&action);
+                let effects =
+                    draft
+                        .account
+                        .apply(action, date, policy, catalog, &mut draft.numbering)?;
+                draft.effects.extend(effects);
+            }
+        }
+        if job == Job::Daily {
+            part.links_registered = svc
+                .register_links(&mut draft.account, &mut draft.effects, true)
+                .await;
+        }
+        part.emails_queued = draft
+            .effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Notify(_)))
+            .count();
+        Ok(part)
     }
 }

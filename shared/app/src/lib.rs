@@ -2,11 +2,14 @@
 //! Adapters (SQLite, outbox files, DynamoDB, SES, Przelewy24, e-mail templates, bank
 //! statements) live in crates of their own and plug into `ports`.
 
+pub mod changes;
 pub mod config;
+pub mod error;
 pub mod jobs;
 pub mod payments;
 pub mod ports;
 pub mod service;
 pub mod settlement;
 pub mod transfers;
+pub mod unit_of_work;
 pub mod views;

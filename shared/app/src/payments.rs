@@ -6,15 +6,13 @@
 //! next daily run registers again. Reconciliation: a document still unpaid on its due date is
 //! looked up by session id, so a lost notification never leads to a suspension.
 
-use crate::ports::Change;
-use crate::ports::ProviderPayment;
-use crate::ports::{Registration, TransactionStatus};
+use crate::ports::{Change, Registration};
 use crate::service::Service;
-use crate::settlement::Settlement;
+use crate::settlement::{IncomingPayment, Settlement};
 use chrono::NaiveDate;
 use renewals_domain::{
-    Account, Document, DocumentKind, Effect, Locale, Notice, OpenDocument, PaymentMethod, Tenant,
-    TenantId,
+    Account, Document, DocumentKind, Effect, Locale, Notice, OpenDocument, PaymentMethod,
+    SessionId, Tenant, TenantId,
 };
 
 /// Przelewy24 channel bits: 1 cards, 2 fast transfers, 4 traditional transfer, 8192 BLIK.
@@ -123,16 +121,9 @@ impl Service {
             return true; // paid or closed meanwhile: nothing to charge
         };
         for earlier in 1..attempt {
-            if let Ok(Some(t)) = provider.status(&open.card_session(earlier)).await {
-                if matches!(t.status, 1 | 2) {
-                    let payment = ProviderPayment {
-                        order_id: t.order_id,
-                        session_id: open.card_session(earlier),
-                        amount: t.amount,
-                        currency: t.currency,
-                        method_id: t.method_id,
-                        verified: t.status == 2,
-                    };
+            let session = open.card_session(earlier);
+            if let Ok(Some(t)) = provider.status(&session).await {
+                if let Some(payment) = IncomingPayment::from_status(session, t) {
                     let _ = self.settle(&payment, date).await;
                     return true;
                 }
@@ -152,7 +143,8 @@ impl Service {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(document = %document.number, attempt, error = %e, "card charge refused");
-                // The reminder carries the link and the transfer details; one a day at most.
+                // The reminder carries the link and the transfer details; one a day at most
+                // (unique by its key: a reminder already queued today is not queued again).
                 let notice = Notice::Reminder {
                     document: open.document.clone(),
                     stage: date,
@@ -182,31 +174,21 @@ impl Service {
             .filter(|o| needs_reconciling(o, date))
         {
             let doc = &open.document;
-            match provider.status(&doc.payment.session_id).await {
-                Ok(Some(TransactionStatus {
-                    order_id,
-                    amount,
-                    currency,
-                    status: status @ (1 | 2),
-                    method_id,
-                })) => {
-                    let payment = ProviderPayment {
-                        order_id,
-                        session_id: doc.payment.session_id.clone(),
-                        amount,
-                        currency,
-                        method_id,
-                        verified: status == 2,
-                    };
-                    match self.settle(&payment, date).await {
-                        Ok(Settlement::Applied { .. }) => settled += 1,
-                        Ok(other) => tracing::info!(document = %doc.number, ?other, "reconciled"),
-                        Err(e) => {
-                            tracing::warn!(document = %doc.number, error = %e, "reconciliation failed")
-                        }
-                    }
+            let found = match provider.status(&doc.payment.session_id).await {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(document = %doc.number, error = %e, "reconciliation failed");
+                    continue;
                 }
-                Ok(_) => {}
+            };
+            let Some(payment) =
+                found.and_then(|t| IncomingPayment::from_status(doc.payment.session_id.clone(), t))
+            else {
+                continue;
+            };
+            match self.settle(&payment, date).await {
+                Ok(Settlement::Applied { .. }) => settled += 1,
+                Ok(other) => tracing::info!(document = %doc.number, ?other, "reconciled"),
                 Err(e) => {
                     tracing::warn!(document = %doc.number, error = %e, "reconciliation failed")
                 }
@@ -220,7 +202,7 @@ impl Service {
 fn registration(
     tenant: &Tenant,
     doc: &Document,
-    session_id: &str,
+    session_id: &SessionId,
     url_status: &str,
     url_return: &str,
 ) -> Registration {
@@ -231,7 +213,7 @@ fn registration(
         (DocumentKind::Order, Locale::En) => "Order",
     };
     Registration {
-        session_id: session_id.to_string(),
+        session_id: session_id.clone(),
         amount: doc.totals.gross.grosze(),
         currency: doc.currency.clone(),
         description: format!("{what} {} – Microsoft 365", doc.number),

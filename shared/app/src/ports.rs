@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+pub use renewals_domain::{business_date, warsaw_noon};
 use renewals_domain::{
     Account, Document, DocumentNumber, DocumentStatus, Money, Notice, PaymentOutcome, SeriesKey,
-    SubscriptionId, Tenant, TenantId,
+    SessionId, SubscriptionId, Tenant, TenantId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,21 @@ pub enum StoreError {
     NotFound(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+impl StoreError {
+    /// A conflict or a store that did not answer may well succeed when tried again.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, StoreError::NotFound(_))
+    }
+}
+
+/// An account as stored, with the version its next change is guarded by (optimistic
+/// concurrency: the store refuses a change made from an older version).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    pub account: Account,
+    pub version: u64,
 }
 
 /// An e-mail committed with the state change that caused it, sent after the commit.
@@ -50,7 +66,7 @@ pub struct StoredMessage {
 pub struct PaymentRecord {
     pub key: String,
     pub order_id: Option<i64>,
-    pub session_id: Option<String>,
+    pub session_id: Option<SessionId>,
     /// Bank reference or the operator's reference for a recorded transfer.
     #[serde(default)]
     pub reference: Option<String>,
@@ -79,8 +95,11 @@ pub struct ReviewItem {
 /// Everything one atomic change writes. The store applies all of it or nothing.
 #[derive(Clone, Debug, Default)]
 pub struct Change {
-    /// The account after the change, guarded by `Account::version` as loaded (0 = new).
+    /// The account after the change.
     pub account: Option<Account>,
+    /// The version the account was loaded at (0 = a new account): the change is written only
+    /// if the stored account is still at this version.
+    pub version: u64,
     pub next_action: Option<NaiveDate>,
     pub new_documents: Vec<Document>,
     pub status_changes: Vec<(DocumentNumber, DocumentStatus)>,
@@ -93,7 +112,7 @@ pub struct Change {
 
 #[async_trait]
 pub trait Store: Send + Sync {
-    async fn load_account(&self, tenant: &TenantId) -> Result<Option<Account>, StoreError>;
+    async fn load_account(&self, tenant: &TenantId) -> Result<Option<Loaded>, StoreError>;
     async fn tenant_of(&self, sub: &SubscriptionId) -> Result<Option<TenantId>, StoreError>;
     /// Tenants whose next action date is on or before `date`, after `after`, in id order.
     async fn due_tenants(
@@ -104,7 +123,10 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<TenantId>, StoreError>;
     async fn last_number(&self, series: SeriesKey) -> Result<u32, StoreError>;
     async fn document(&self, number: &DocumentNumber) -> Result<Option<Document>, StoreError>;
-    async fn document_by_session(&self, session_id: &str) -> Result<Option<Document>, StoreError>;
+    async fn document_by_session(
+        &self,
+        session_id: &SessionId,
+    ) -> Result<Option<Document>, StoreError>;
     async fn documents_of(&self, tenant: &TenantId) -> Result<Vec<Document>, StoreError>;
     async fn payment(&self, key: &str) -> Result<Option<PaymentRecord>, StoreError>;
     async fn review_item(&self, key: &str) -> Result<Option<ReviewItem>, StoreError>;
@@ -152,41 +174,37 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, id: i64, message: &OutboxMessage) -> Result<(), MailError>;
 }
 
-/// A payment as the provider reports it: from a notification or a status query.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProviderPayment {
-    pub order_id: i64,
-    pub session_id: String,
-    pub amount: i64,
-    pub currency: String,
-    pub method_id: i64,
-    /// The provider already settled it (status 2 on a lookup): verify is not asked again.
-    pub verified: bool,
-}
-
 /// What `PUT /api/v1/transaction/verify` needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verification {
-    pub session_id: String,
+    pub session_id: SessionId,
     pub order_id: i64,
     pub amount: i64,
     pub currency: String,
 }
 
+/// What went wrong talking to the payment provider.
 #[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    /// The provider says the transaction is not valid: nothing is settled.
-    #[error("the provider refused verification: {0}")]
+pub enum ProviderError {
+    /// The provider answered no (the transaction is not valid, the card was declined): asking
+    /// again gives the same answer.
+    #[error("the provider refused: {0}")]
     Refused(String),
-    /// The provider could not be asked; the notification will come again.
+    /// The provider could not be asked or is throttling; the same call may pass later.
     #[error("the provider is unreachable: {0}")]
     Unavailable(String),
+}
+
+impl ProviderError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ProviderError::Unavailable(_))
+    }
 }
 
 /// What `POST /api/v1/transaction/register` needs: one payment attempt for one document.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Registration {
-    pub session_id: String,
+    pub session_id: SessionId,
     pub amount: i64,
     pub currency: String,
     pub description: String,
@@ -212,14 +230,17 @@ pub struct TransactionStatus {
 
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
-    async fn verify(&self, v: &Verification) -> Result<(), VerifyError>;
+    async fn verify(&self, v: &Verification) -> Result<(), ProviderError>;
     /// Registers a transaction; returns the payment link for the customer.
-    async fn register(&self, r: &Registration) -> Result<String, VerifyError>;
+    async fn register(&self, r: &Registration) -> Result<String, ProviderError>;
     /// Charges a stored card: registers the transaction with the card's reference and asks
     /// for the charge. Success only means accepted; the payment arrives as a notification.
-    async fn charge_card(&self, r: &Registration, card_ref: &str) -> Result<(), VerifyError>;
+    async fn charge_card(&self, r: &Registration, card_ref: &str) -> Result<(), ProviderError>;
     /// The transaction registered under `session_id`, if the provider has one.
-    async fn status(&self, session_id: &str) -> Result<Option<TransactionStatus>, VerifyError>;
+    async fn status(
+        &self,
+        session_id: &SessionId,
+    ) -> Result<Option<TransactionStatus>, ProviderError>;
 }
 
 /// The only source of "now" for the shell; the domain never asks.
@@ -263,14 +284,4 @@ impl Clock for ManualClock {
         DateTime::from_timestamp(self.0.load(std::sync::atomic::Ordering::Relaxed), 0)
             .expect("valid timestamp")
     }
-}
-
-/// Noon in Warsaw on a business date: an instant whose Warsaw date is unambiguous.
-pub fn warsaw_noon(date: NaiveDate) -> DateTime<Utc> {
-    use chrono::TimeZone;
-    chrono_tz::Europe::Warsaw
-        .from_local_datetime(&date.and_hms_opt(12, 0, 0).expect("valid time"))
-        .single()
-        .expect("noon is never ambiguous")
-        .with_timezone(&Utc)
 }

@@ -2,51 +2,153 @@
 //! notification, reconciliation, a recorded or imported transfer).
 //!
 //! Order: idempotency by payment key → document and amount → verify with the provider →
-//! one atomic commit of payment, activation and e-mails.
+//! one unit of work that commits the payment with what it activates and its e-mails.
 
+use crate::error::ServiceError;
 use crate::ports::{
-    Change, PaymentRecord, ProviderPayment, ReviewItem, StoreError, Verification, VerifyError,
+    Change, PaymentRecord, ReviewItem, StoreError, TransactionStatus, Verification,
 };
 use crate::service::Service;
+use crate::unit_of_work::{Decision, Draft};
+use async_trait::async_trait;
 use chrono::NaiveDate;
 use renewals_domain::{
-    Document, EmailAddress, Locale, Money, Nip, Notice, Numbering, PaymentMethod, PaymentOutcome,
-    Tenant, TenantId,
+    Document, Effect, EmailAddress, Locale, Money, Nip, Notice, PaymentMethod, PaymentOutcome,
+    SessionId, Tenant, TenantId,
 };
 
-impl ProviderPayment {
-    fn received(&self) -> Received {
-        Received {
-            key: format!("p24:{}", self.order_id),
-            source: format!(
-                "Przelewy24, zamówienie {} (sesja {})",
-                self.order_id, self.session_id
-            ),
-            order_id: Some(self.order_id),
-            session_id: Some(self.session_id.clone()),
-            reference: None,
-            representative: None,
-            amount: self.amount,
-            currency: self.currency.clone(),
-            method: self.method_id.to_string(),
-        }
-    }
-}
-
-/// Money received, whichever way it came; `key` makes it count once.
+/// Money received, whichever way it came. Its key makes it count once.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Received {
-    /// `p24:{orderId}` or `bank:{reference}`.
-    pub key: String,
-    /// Where it came from, as the operator reads it.
-    pub source: String,
-    pub order_id: Option<i64>,
-    pub session_id: Option<String>,
-    pub reference: Option<String>,
-    pub representative: Option<String>,
+pub struct IncomingPayment {
+    pub via: Via,
+    /// In grosze.
     pub amount: i64,
     pub currency: String,
-    pub method: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// A Przelewy24 transaction: from a notification, or found by asking about a session.
+    Przelewy24 {
+        order_id: i64,
+        session_id: SessionId,
+        method_id: i64,
+        /// The provider already settled it (status 2 on a lookup): verify is not asked again.
+        verified: bool,
+    },
+    /// A transfer seen on the bank account: imported from a statement or recorded by a person.
+    Transfer {
+        reference: String,
+        representative: Option<String>,
+    },
+}
+
+impl IncomingPayment {
+    /// What Przelewy24 reports about a session when asked: a payment if it was paid
+    /// (1 advance, not yet verified; 2 paid and verified), nothing otherwise.
+    pub fn from_status(session_id: SessionId, t: TransactionStatus) -> Option<IncomingPayment> {
+        matches!(t.status, 1 | 2).then(|| IncomingPayment {
+            via: Via::Przelewy24 {
+                order_id: t.order_id,
+                session_id,
+                method_id: t.method_id,
+                verified: t.status == 2,
+            },
+            amount: t.amount,
+            currency: t.currency,
+        })
+    }
+
+    /// A transfer in PLN.
+    pub fn transfer(reference: &str, amount: i64, representative: Option<String>) -> Self {
+        IncomingPayment {
+            via: Via::Transfer {
+                reference: reference.to_string(),
+                representative,
+            },
+            amount,
+            currency: "PLN".into(),
+        }
+    }
+
+    /// `p24:{orderId}` (however many copies of a notification arrive) or `bank:{reference}`.
+    pub fn key(&self) -> String {
+        match &self.via {
+            Via::Przelewy24 { order_id, .. } => format!("p24:{order_id}"),
+            Via::Transfer { reference, .. } => format!("bank:{reference}"),
+        }
+    }
+
+    /// Where it came from, as the operator reads it.
+    fn source(&self) -> String {
+        match &self.via {
+            Via::Przelewy24 {
+                order_id,
+                session_id,
+                ..
+            } => format!("Przelewy24, zamówienie {order_id} (sesja {session_id})"),
+            Via::Transfer { reference, .. } => format!("przelew bankowy, ref. {reference}"),
+        }
+    }
+
+    fn record(
+        &self,
+        document: &Document,
+        date: NaiveDate,
+        outcome: PaymentOutcome,
+    ) -> PaymentRecord {
+        let (order_id, session_id, reference, representative, method) = match &self.via {
+            Via::Przelewy24 {
+                order_id,
+                session_id,
+                method_id,
+                ..
+            } => (
+                Some(*order_id),
+                Some(session_id.clone()),
+                None,
+                None,
+                method_id.to_string(),
+            ),
+            Via::Transfer {
+                reference,
+                representative,
+            } => (
+                None,
+                None,
+                Some(reference.clone()),
+                representative.clone(),
+                "transfer".to_string(),
+            ),
+        };
+        PaymentRecord {
+            key: self.key(),
+            order_id,
+            session_id,
+            reference,
+            representative,
+            document: Some(document.number.clone()),
+            tenant: Some(document.tenant.clone()),
+            amount: Money::from_grosze(self.amount),
+            received_on: date,
+            method,
+            outcome,
+        }
+    }
+
+    /// Why this payment cannot settle a document: another currency or not exactly its gross.
+    pub fn mismatch(&self, document: &Document) -> Option<String> {
+        let gross = document.totals.gross.grosze();
+        (self.currency != document.currency || self.amount != gross).then(|| {
+            format!(
+                "paid {} {} for {} whose gross is {} PLN",
+                Money::from_grosze(self.amount),
+                self.currency,
+                document.number,
+                document.totals.gross
+            )
+        })
+    }
 }
 
 /// What receiving a payment did.
@@ -62,165 +164,142 @@ pub enum Settlement {
 }
 
 impl Service {
-    /// Settles a provider payment: once per order id, only for the document's exact gross,
-    /// only after the provider verified it; anything else is recorded for review.
-    pub async fn settle(&self, p: &ProviderPayment, date: NaiveDate) -> Result<Settlement, String> {
-        let received = p.received();
-        if self.recorded(&received.key).await? {
+    /// Settles a payment: once per key, only for the document's exact gross, only after the
+    /// provider verified it; anything else is recorded for review. An error means nothing
+    /// was written (`is_retryable` says whether the provider should send it again).
+    #[tracing::instrument(skip_all, fields(payment = %payment.key()))]
+    pub async fn settle(
+        &self,
+        payment: &IncomingPayment,
+        date: NaiveDate,
+    ) -> Result<Settlement, ServiceError> {
+        if self.recorded(&payment.key()).await? {
             return Ok(Settlement::AlreadyRecorded);
         }
-        let Some(document) = self.document_by_session(&p.session_id).await? else {
+        let document = match &payment.via {
+            Via::Przelewy24 { session_id, .. } => self.document_by_session(session_id).await?,
+            Via::Transfer { .. } => None,
+        };
+        let Some(document) = document else {
             return self
-                .review(&received, date, None, "no document has this session id")
+                .review(payment, date, None, "no document has this session id")
                 .await;
         };
-        if let Some(reason) = mismatch(&received, &document) {
-            return self.review(&received, date, Some(&document), &reason).await;
-        }
-        if !p.verified {
-            let verification = Verification {
-                session_id: p.session_id.clone(),
-                order_id: p.order_id,
-                amount: p.amount,
-                currency: p.currency.clone(),
-            };
-            let verified = match &self.provider {
-                Some(provider) => provider.verify(&verification).await,
-                None => Err(VerifyError::Unavailable(
-                    "no Przelewy24 settings in this process".into(),
-                )),
-            };
-            match verified {
-                Ok(()) => {}
-                Err(VerifyError::Unavailable(e)) => {
-                    return Err(format!("verify failed, retry later: {e}"))
-                }
-                Err(VerifyError::Refused(e)) => {
-                    let reason = format!("Przelewy24 refused verification: {e}");
-                    return self.review(&received, date, Some(&document), &reason).await;
-                }
-            }
-        }
-        self.activate(&received, &document, date).await
+        self.settle_document(payment, &document, date).await
     }
 
-    /// The document a Przelewy24 session pays: its own session, or a card charge `…-cN` of it.
-    async fn document_by_session(&self, session_id: &str) -> Result<Option<Document>, String> {
-        let found = self.store.document_by_session(session_id).await;
-        if let Some(d) = found.map_err(unavailable)? {
+    /// Settles a payment of a known document (a transfer names it in its title).
+    #[tracing::instrument(skip_all, fields(document = %document.number))]
+    pub(crate) async fn settle_document(
+        &self,
+        payment: &IncomingPayment,
+        document: &Document,
+        date: NaiveDate,
+    ) -> Result<Settlement, ServiceError> {
+        if let Some(reason) = payment.mismatch(document) {
+            return self.review(payment, date, Some(document), &reason).await;
+        }
+        if let Via::Przelewy24 {
+            order_id,
+            session_id,
+            verified: false,
+            ..
+        } = &payment.via
+        {
+            let verification = Verification {
+                session_id: session_id.clone(),
+                order_id: *order_id,
+                amount: payment.amount,
+                currency: payment.currency.clone(),
+            };
+            let provider = self.provider()?;
+            if let Err(e) = provider.verify(&verification).await {
+                if e.is_retryable() {
+                    return Err(e.into());
+                }
+                let reason = format!("Przelewy24 refused verification: {e}");
+                return self.review(payment, date, Some(document), &reason).await;
+            }
+        }
+        self.activate(payment, document, date).await
+    }
+
+    /// The document a Przelewy24 session pays: its own session, or a card charge of it.
+    async fn document_by_session(
+        &self,
+        session_id: &SessionId,
+    ) -> Result<Option<Document>, ServiceError> {
+        if let Some(d) = self.store.document_by_session(session_id).await? {
             return Ok(Some(d));
         }
-        let Some((base, n)) = session_id.rsplit_once("-c") else {
-            return Ok(None);
-        };
-        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(None);
+        match session_id.charged_session() {
+            Some(base) => Ok(self.store.document_by_session(&base).await?),
+            None => Ok(None),
         }
-        self.store
-            .document_by_session(base)
-            .await
-            .map_err(unavailable)
     }
 
     /// Whether a payment with this key was already recorded or sent for review.
-    pub(crate) async fn recorded(&self, key: &str) -> Result<bool, String> {
-        Ok(self
-            .store
-            .payment(key)
-            .await
-            .map_err(unavailable)?
-            .is_some()
-            || self
-                .store
-                .review_item(key)
-                .await
-                .map_err(unavailable)?
-                .is_some())
+    pub(crate) async fn recorded(&self, key: &str) -> Result<bool, ServiceError> {
+        Ok(
+            self.store.payment(key).await?.is_some()
+                || self.store.review_item(key).await?.is_some(),
+        )
     }
 
     /// Commits the payment with what it activates; the payment key makes it happen once.
-    pub(crate) async fn activate(
+    async fn activate(
         &self,
-        received: &Received,
+        payment: &IncomingPayment,
         document: &Document,
         date: NaiveDate,
-    ) -> Result<Settlement, String> {
-        for _ in 0..16 {
-            let mut account = self
-                .account(&document.tenant)
-                .await
-                .map_err(|e| e.to_string())?;
-            // The document as stored now: a concurrent run may have expired it meanwhile.
-            let current = self
-                .store
-                .document(&document.number)
-                .await
-                .map_err(unavailable)?
-                .unwrap_or_else(|| document.clone());
-            let (outcome, mut effects) = account.pay(&current, date, &self.settings.policy);
-            if let PaymentOutcome::RefundFlagged { reason } = &outcome {
-                effects.push(renewals_domain::Effect::Notify(self.alert(
-                    received,
-                    Some(document),
-                    reason,
-                )));
-            }
-            let mut change = self.change(account, effects, &Numbering::default(), date);
-            change.payment = Some(PaymentRecord {
-                key: received.key.clone(),
-                order_id: received.order_id,
-                session_id: received.session_id.clone(),
-                reference: received.reference.clone(),
-                representative: received.representative.clone(),
-                document: Some(document.number.clone()),
-                tenant: Some(document.tenant.clone()),
-                amount: Money::from_grosze(received.amount),
-                received_on: date,
-                method: received.method.clone(),
-                outcome: outcome.clone(),
-            });
-            match self.store.commit(change).await {
-                Ok(()) => {
-                    let _ = self.deliver().await;
-                    return Ok(Settlement::Applied { outcome });
-                }
-                Err(StoreError::Conflict(_)) => {
-                    if self.recorded(&received.key).await? {
-                        return Ok(Settlement::AlreadyRecorded);
-                    }
-                }
-                Err(e) => return Err(unavailable(e)),
-            }
+    ) -> Result<Settlement, ServiceError> {
+        let mut paying = Paying {
+            payment,
+            document,
+            date,
+        };
+        let done = self
+            .unit_of_work(&document.tenant, date, &mut paying)
+            .await?;
+        if done.changed {
+            let _ = self.deliver().await;
         }
-        Err("the account kept changing".into())
+        Ok(done.value)
     }
 
-    fn alert(&self, received: &Received, document: Option<&Document>, reason: &str) -> Notice {
+    fn alert(
+        &self,
+        payment: &IncomingPayment,
+        document: Option<&Document>,
+        reason: &str,
+    ) -> Notice {
         Notice::OperatorAlert {
             reason: reason.to_string(),
-            source: received.source.clone(),
-            payment: received.key.clone(),
-            amount: Money::from_grosze(received.amount),
+            source: payment.source(),
+            payment: payment.key(),
+            amount: Money::from_grosze(payment.amount),
             document: document.map(|d| d.number.clone()),
         }
     }
 
     /// Records a payment for a person to look at, e-mails the operator, activates nothing.
+    /// Not an account's change (the payment may name no known document): one insert, unique
+    /// by the payment's key.
     pub(crate) async fn review(
         &self,
-        received: &Received,
+        payment: &IncomingPayment,
         date: NaiveDate,
         document: Option<&Document>,
         reason: &str,
-    ) -> Result<Settlement, String> {
-        tracing::warn!(payment = %received.key, reason, "payment recorded for review");
-        let notice = self.alert(received, document, reason);
+    ) -> Result<Settlement, ServiceError> {
+        tracing::warn!(payment = %payment.key(), reason, "payment recorded for review");
+        let notice = self.alert(payment, document, reason);
         let change = Change {
             emails: vec![self.message(&operator(&self.settings.mail.operator), &notice, date)],
             review: Some(ReviewItem {
-                key: received.key.clone(),
-                source: received.source.clone(),
-                amount: Money::from_grosze(received.amount),
+                key: payment.key(),
+                source: payment.source(),
+                amount: Money::from_grosze(payment.amount),
                 received_on: date,
                 reason: reason.to_string(),
             }),
@@ -234,27 +313,46 @@ impl Service {
                 })
             }
             Err(StoreError::Conflict(_)) => Ok(Settlement::AlreadyRecorded),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(e.into()),
         }
     }
 }
 
-/// Why a payment cannot settle a document: another currency or not exactly its gross.
-pub(crate) fn mismatch(received: &Received, document: &Document) -> Option<String> {
-    let gross = document.totals.gross.grosze();
-    (received.currency != document.currency || received.amount != gross).then(|| {
-        format!(
-            "paid {} {} for {} whose gross is {} PLN",
-            Money::from_grosze(received.amount),
-            received.currency,
-            document.number,
-            document.totals.gross
-        )
-    })
+/// A payment applied to its document: the domain decides what it activates.
+struct Paying<'a> {
+    payment: &'a IncomingPayment,
+    document: &'a Document,
+    date: NaiveDate,
 }
 
-fn unavailable(e: StoreError) -> String {
-    format!("store unavailable: {e}")
+#[async_trait]
+impl Decision for Paying<'_> {
+    type Output = Settlement;
+
+    async fn decide(
+        &mut self,
+        svc: &Service,
+        draft: &mut Draft,
+    ) -> Result<Settlement, ServiceError> {
+        let (payment, document, date) = (self.payment, self.document, self.date);
+        if draft.attempt > 0 && svc.recorded(&payment.key()).await? {
+            return Ok(Settlement::AlreadyRecorded); // a concurrent copy was first
+        }
+        // The document as stored now: a concurrent run may have expired it meanwhile.
+        let current = svc
+            .store
+            .document(&document.number)
+            .await?
+            .unwrap_or_else(|| document.clone());
+        let (outcome, effects) = draft.account.pay(&current, date, &svc.settings.policy);
+        draft.effects.extend(effects);
+        if let PaymentOutcome::RefundFlagged { reason } = &outcome {
+            let alert = svc.alert(payment, Some(document), reason);
+            draft.effects.push(Effect::Notify(alert));
+        }
+        draft.payment = Some(payment.record(document, date, outcome.clone()));
+        Ok(Settlement::Applied { outcome })
+    }
 }
 
 /// The reseller's own desk as the addressee of operator alerts.

@@ -2,10 +2,11 @@
 //! Both go through the same activation path as a Przelewy24 notification; the bank
 //! reference is the payment's key, so recording or importing it again changes nothing.
 
-use crate::service::{Service, ServiceError};
-use crate::settlement::{mismatch, Received, Settlement};
+use crate::error::{NotFound, ServiceError};
+use crate::service::Service;
+use crate::settlement::{IncomingPayment, Settlement};
 use chrono::NaiveDate;
-use renewals_domain::{Document, DocumentNumber, Money};
+use renewals_domain::{Document, DocumentNumber, Money, ParseError, Refusal};
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -63,65 +64,30 @@ pub struct Unmatched {
     pub reason: String,
 }
 
-fn received(reference: &str, amount: i64, representative: Option<String>) -> Received {
-    Received {
-        key: format!("bank:{reference}"),
-        source: format!("przelew bankowy, ref. {reference}"),
-        order_id: None,
-        session_id: None,
-        reference: Some(reference.to_string()),
-        representative,
-        amount,
-        currency: "PLN".into(),
-        method: "transfer".into(),
-    }
-}
-
 impl Service {
     /// Records a transfer received for a document; a wrong amount goes to review.
     pub async fn record_transfer(&self, t: &Transfer) -> Result<Settlement, ServiceError> {
         let reference = t.reference.trim();
         if reference.is_empty() {
-            return Err(ServiceError::Refused(
-                "a transfer needs the bank reference (or the statement line) as --reference".into(),
-            ));
+            return Err(Refusal::NoTransferReference.into());
         }
         if t.amount_grosze <= 0 {
-            return Err(ServiceError::Refused(format!(
-                "invalid amount {}: grosze must be positive",
-                t.amount_grosze
-            )));
+            return Err(ParseError::Grosze(t.amount_grosze).into());
         }
         let who = t.representative.as_deref().map(str::trim).unwrap_or("");
         if who.is_empty() {
-            return Err(ServiceError::Refused(
-                "a recorded transfer needs the name of the representative who saw it".into(),
-            ));
+            return Err(Refusal::NoTransferRepresentative.into());
         }
-        let received = received(reference, t.amount_grosze, Some(who.to_string()));
-        if self.recorded(&received.key).await.map_err(unexpected)? {
+        let payment = IncomingPayment::transfer(reference, t.amount_grosze, Some(who.to_string()));
+        if self.recorded(&payment.key()).await? {
             return Ok(Settlement::AlreadyRecorded);
         }
-        let document = self.store.document(&t.document).await?.ok_or_else(|| {
-            ServiceError::NotFound(format!(
-                "no document {}; check the number in the transfer title",
-                t.document
-            ))
-        })?;
-        self.settle_transfer(&received, &document, t.date).await
-    }
-
-    async fn settle_transfer(
-        &self,
-        received: &Received,
-        document: &Document,
-        date: NaiveDate,
-    ) -> Result<Settlement, ServiceError> {
-        let settled = match mismatch(received, document) {
-            Some(reason) => self.review(received, date, Some(document), &reason).await,
-            None => self.activate(received, document, date).await,
-        };
-        settled.map_err(unexpected)
+        let document = self
+            .store
+            .document(&t.document)
+            .await?
+            .ok_or_else(|| NotFound::Document(t.document.clone()))?;
+        self.settle_document(&payment, &document, t.date).await
     }
 
     /// Imports the credits of a bank statement: a credit whose title names a document and
@@ -139,8 +105,8 @@ impl Service {
                 continue;
             }
             let amount = Money::from_grosze(credit.amount_grosze);
-            let received = received(&credit.reference, credit.amount_grosze, None);
-            if self.recorded(&received.key).await.map_err(unexpected)? {
+            let payment = IncomingPayment::transfer(&credit.reference, credit.amount_grosze, None);
+            if self.recorded(&payment.key()).await? {
                 report.already_recorded += 1;
                 continue;
             }
@@ -152,12 +118,12 @@ impl Service {
             }
             let exact: Vec<&Document> = documents
                 .iter()
-                .filter(|d| mismatch(&received, d).is_none() && credit.currency == "PLN")
+                .filter(|d| payment.mismatch(d).is_none() && credit.currency == "PLN")
                 .collect();
             let outcome = match exact.as_slice() {
                 [document] => {
                     let settlement = self
-                        .settle_transfer(&received, document, credit.booking_date)
+                        .settle_document(&payment, document, credit.booking_date)
                         .await?;
                     report.matched.push(Matched {
                         reference: credit.reference.clone(),
@@ -168,12 +134,11 @@ impl Service {
                     continue;
                 }
                 [] if documents.is_empty() => "no known document number in the title".to_string(),
-                [] => mismatch(&received, &documents[0]).unwrap_or_default(),
+                [] => payment.mismatch(&documents[0]).unwrap_or_default(),
                 _ => "the title names several documents of this amount".to_string(),
             };
-            self.review(&received, credit.booking_date, documents.first(), &outcome)
-                .await
-                .map_err(unexpected)?;
+            self.review(&payment, credit.booking_date, documents.first(), &outcome)
+                .await?;
             report.unmatched.push(Unmatched {
                 reference: credit.reference.clone(),
                 amount,
@@ -183,8 +148,4 @@ impl Service {
         }
         Ok(report)
     }
-}
-
-fn unexpected(e: String) -> ServiceError {
-    ServiceError::Unexpected(anyhow::anyhow!(e))
 }

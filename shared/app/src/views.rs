@@ -101,7 +101,7 @@ pub fn document(d: &Document) -> DocumentView {
         gross: d.totals.gross,
         currency: d.currency.clone(),
         payment: PaymentView {
-            session_id: d.payment.session_id.clone(),
+            session_id: d.payment.session_id.to_string(),
         },
         lines: d
             .lines

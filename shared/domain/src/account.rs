@@ -7,11 +7,15 @@
 use crate::calendar::{add_days, Period, Term};
 use crate::catalog::Catalog;
 use crate::document::{
-    Document, DocumentKind, DocumentNumber, DocumentStatus, Line, LinePurpose, Numbering, SeriesKey,
+    Document, DocumentKind, DocumentNumber, DocumentStatus, Line, LinePurpose, Numbering,
+    SeriesKey, SessionId,
 };
+use crate::error::Refusal;
 use crate::notice::Notice;
 use crate::policy::Policy;
-use crate::subscription::{Reduction, Renewal, Status, Subscription, SubscriptionId, Suspension};
+use crate::subscription::{
+    Reduction, Renewal, Status, Subscription, SubscriptionId, Suspension, MIN_SEATS,
+};
 use crate::tenant::Tenant;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -39,9 +43,9 @@ impl OpenDocument {
     }
 
     /// The Przelewy24 session of the `attempt`-th card charge: each charge is its own
-    /// registered transaction; `-cN` ties it back to the document.
-    pub fn card_session(&self, attempt: usize) -> String {
-        format!("{}-c{attempt}", self.document.payment.session_id)
+    /// registered transaction, tied back to the document by its session.
+    pub fn card_session(&self, attempt: usize) -> SessionId {
+        self.document.payment.session_id.card_charge(attempt)
     }
 }
 
@@ -53,9 +57,6 @@ pub struct Account {
     /// The card reference Przelewy24 gave for automatic payments (`card` tenants).
     #[serde(default)]
     pub card_ref: Option<String>,
-    /// Optimistic-concurrency version, kept by the store.
-    #[serde(skip)]
-    pub version: u64,
 }
 
 /// Which scheduled job is deciding: the daily billing run or the expiry run.
@@ -110,7 +111,7 @@ pub enum Effect {
     /// second charge for the same attempt impossible, also when runs race.
     ChargeCard {
         document: Document,
-        session_id: String,
+        session_id: SessionId,
         card_ref: String,
         attempt: usize,
     },
@@ -128,9 +129,6 @@ pub enum PaymentOutcome {
     RefundFlagged { reason: String },
 }
 
-/// Shorthand for a refused change: one line that says why and what is possible instead.
-pub type Refusal = String;
-
 impl Account {
     pub fn new(tenant: Tenant) -> Account {
         Account {
@@ -138,7 +136,6 @@ impl Account {
             subscriptions: vec![],
             open_documents: vec![],
             card_ref: None,
-            version: 0,
         }
     }
 
@@ -146,7 +143,10 @@ impl Account {
         self.subscriptions
             .iter()
             .find(|s| &s.id == id)
-            .ok_or_else(|| format!("no subscription `{id}` for tenant {}", self.tenant.id))
+            .ok_or_else(|| Refusal::NoSubscription {
+                subscription: id.clone(),
+                tenant: self.tenant.id.clone(),
+            })
     }
 
     fn subscription_mut(&mut self, id: &SubscriptionId) -> &mut Subscription {
@@ -295,11 +295,7 @@ impl Account {
                 .lines
                 .iter()
                 .any(|l| l.purpose != LinePurpose::SeatAddition);
-            let suspend_on = match doc.kind {
-                DocumentKind::Proforma => add_days(doc.period.start, policy.grace_days),
-                DocumentKind::Order => add_days(doc.due_date, 1 + policy.grace_days),
-            };
-            if starts_service && date >= suspend_on {
+            if starts_service && date >= policy.suspension_date(doc) {
                 actions.push(Action::Suspend(doc.number.clone()));
             } else if !starts_service && date > doc.due_date {
                 actions.push(Action::ExpireOrder(doc.number.clone()));
@@ -319,9 +315,8 @@ impl Account {
             let doc = &open.document;
             candidates.extend(policy.reminder_dates(doc.due_date));
             candidates.insert(doc.period.start);
-            candidates.insert(add_days(doc.period.start, policy.grace_days));
             candidates.insert(add_days(doc.due_date, 1));
-            candidates.insert(add_days(doc.due_date, 1 + policy.grace_days));
+            candidates.insert(policy.suspension_date(doc));
         }
         let due = candidates.into_iter().find(|d| {
             !self.decide(*d, policy, Job::Daily).is_empty()
@@ -386,7 +381,7 @@ impl Account {
                     }
                 }
                 vec![Effect::Notify(Notice::Overdue {
-                    suspension_on: add_days(document.period.start, policy.grace_days),
+                    suspension_on: policy.suspension_date(&document),
                     document,
                 })]
             }
@@ -458,8 +453,8 @@ impl Account {
             end: lines.iter().map(|l| l.period.end).max().expect("one line"),
         };
         let due = add_days(renewal_date, -1).max(date);
-        let number = numbering.next(DocumentKind::Proforma, date);
-        let document = Document::new(number, self.tenant.id.clone(), date, due, period, lines);
+        let (document, effects) =
+            self.issue(DocumentKind::Proforma, date, due, period, lines, numbering);
         for line in &document.lines {
             let sub = self.subscription_mut(&line.subscription);
             sub.renewal = Some(Renewal {
@@ -471,12 +466,34 @@ impl Account {
                 paid: false,
             });
         }
+        Ok(effects)
+    }
+
+    /// Numbers a document in its series, keeps it open on the account until it is paid,
+    /// expired or cancelled, and tells the customer.
+    fn issue(
+        &mut self,
+        kind: DocumentKind,
+        date: NaiveDate,
+        due: NaiveDate,
+        period: Period,
+        lines: Vec<Line>,
+        numbering: &mut Numbering,
+    ) -> (Document, Vec<Effect>) {
+        let number = numbering.next(kind, date);
+        let document = Document::new(number, self.tenant.id.clone(), date, due, period, lines);
         self.open_documents
             .push(OpenDocument::new(document.clone()));
-        Ok(vec![
-            Effect::Issued(document.clone()),
-            Effect::Notify(Notice::Proforma { document }),
-        ])
+        let notice = match kind {
+            DocumentKind::Proforma => Notice::Proforma {
+                document: document.clone(),
+            },
+            DocumentKind::Order => Notice::Order {
+                document: document.clone(),
+            },
+        };
+        let effects = vec![Effect::Issued(document.clone()), Effect::Notify(notice)];
+        (document, effects)
     }
 
     // ---------------------------------------------------------------- changes by people
@@ -514,37 +531,43 @@ impl Account {
         sub: &Subscription,
         date: NaiveDate,
         policy: &Policy,
-        what: &str,
+        what: &'static str,
     ) -> Result<(), Refusal> {
         if let Some(r) = &sub.renewal {
-            return Err(format!(
-                "{what} for {} is closed: the renewal pro-forma {} is already issued; possible again from {} when the new period starts",
-                sub.id, r.document, sub.period.end
-            ));
+            return Err(Refusal::ProformaIssued {
+                what,
+                subscription: sub.id.clone(),
+                document: r.document.clone(),
+                reopens: sub.period.end,
+            });
         }
-        let issue = policy.issue_date(sub);
-        if date >= issue {
-            return Err(format!(
-                "{what} for {} is closed: the renewal pro-forma is issued on {issue}; possible again from {}",
-                sub.id, sub.period.end
-            ));
+        let issue_date = policy.issue_date(sub);
+        if date >= issue_date {
+            return Err(Refusal::ProformaDay {
+                what,
+                subscription: sub.id.clone(),
+                issue_date,
+                reopens: sub.period.end,
+            });
         }
         if date < sub.period.start {
-            return Err(format!(
-                "{what} for {} cannot be dated {date}, before its current period starts on {}",
-                sub.id, sub.period.start
-            ));
+            return Err(Refusal::BeforePeriod {
+                what,
+                subscription: sub.id.clone(),
+                date,
+                starts: sub.period.start,
+            });
         }
         Ok(())
     }
 
-    fn check_active(sub: &Subscription, what: &str) -> Result<(), Refusal> {
+    fn check_active(sub: &Subscription, what: &'static str) -> Result<(), Refusal> {
         if sub.status != Status::Active {
-            return Err(format!(
-                "{what} is not possible: subscription {} is {}; only active subscriptions can change",
-                sub.id,
-                sub.status.as_str()
-            ));
+            return Err(Refusal::NotActive {
+                what,
+                subscription: sub.id.clone(),
+                status: sub.status.as_str(),
+            });
         }
         Ok(())
     }
@@ -578,21 +601,15 @@ impl Account {
             net,
             purpose: LinePurpose::SeatAddition,
         };
-        let number = numbering.next(DocumentKind::Order, date);
-        let document = Document::new(
-            number,
-            self.tenant.id.clone(),
+        let (_, effects) = self.issue(
+            DocumentKind::Order,
             date,
             due,
             period,
             vec![line],
+            numbering,
         );
-        self.open_documents
-            .push(OpenDocument::new(document.clone()));
-        Ok(vec![
-            Effect::Issued(document.clone()),
-            Effect::Notify(Notice::Order { document }),
-        ])
+        Ok(effects)
     }
 
     /// A reseller's representative lowers the seat count from the next period on.
@@ -606,7 +623,7 @@ impl Account {
     ) -> Result<Vec<Effect>, Refusal> {
         let representative = representative.trim();
         if representative.is_empty() {
-            return Err("a seat reduction needs the name of the reseller's representative".into());
+            return Err(Refusal::NoRepresentative);
         }
         let sub = self.subscription(id)?;
         Self::check_active(sub, "reducing seats")?;
@@ -614,16 +631,18 @@ impl Account {
             return Ok(vec![]); // already scheduled: a retry changes nothing
         }
         self.check_before_proforma(sub, date, policy, "reducing seats")?;
-        if to == 0 {
-            return Err(format!(
-                "cannot reduce {id} to 0 seats: the minimum is 1; turn renewal off to stop it"
-            ));
+        if to < MIN_SEATS {
+            return Err(Refusal::BelowMinimum {
+                subscription: id.clone(),
+                to,
+            });
         }
         if to >= sub.seats {
-            return Err(format!(
-                "cannot reduce {id} to {to} seats: it has {} now; use `seats add` to add seats",
-                sub.seats
-            ));
+            return Err(Refusal::NotAReduction {
+                subscription: id.clone(),
+                to,
+                seats: sub.seats,
+            });
         }
         let (seats_now, effective, product) = (sub.seats, sub.period.end, sub.product.clone());
         let sub = self.subscription_mut(id);
@@ -658,9 +677,7 @@ impl Account {
         }
         self.check_before_proforma(sub, date, policy, "changing the plan at renewal")?;
         if !sub.auto_renew {
-            return Err(format!(
-                "cannot change the plan of {id} at renewal: renewal is off; buy the new plan now instead"
-            ));
+            return Err(Refusal::RenewalOff(id.clone()));
         }
         let (from, effective) = (sub.product.clone(), sub.period.end);
         let sku = product.sku.clone();
@@ -689,7 +706,10 @@ impl Account {
         let sub = self.subscription(id)?.clone();
         Self::check_active(&sub, "changing the plan")?;
         if sub.product == sku {
-            return Err(format!("{id} already is {sku}; choose another plan"));
+            return Err(Refusal::SamePlan {
+                subscription: id.clone(),
+                sku: sku.to_string(),
+            });
         }
         let mut effects = self.stop_renewing(id, "changing the plan now")?;
         let new_id = self.add_subscription(catalog, sku, sub.seats, sub.term, date)?;
@@ -705,28 +725,22 @@ impl Account {
             purpose: LinePurpose::NewSubscription,
         };
         let due = add_days(date, policy.order_due_days);
-        let number = numbering.next(DocumentKind::Order, date);
-        let document = Document::new(
-            number,
-            self.tenant.id.clone(),
+        let (_, issued) = self.issue(
+            DocumentKind::Order,
             date,
             due,
             new_sub.period,
             vec![line],
+            numbering,
         );
-        self.open_documents
-            .push(OpenDocument::new(document.clone()));
-        effects.extend([
-            Effect::Issued(document.clone()),
-            Effect::Notify(Notice::Order { document }),
-            Effect::Notify(Notice::PlanChange {
-                subscription: id.clone(),
-                from: sub.product.clone(),
-                to: product.sku,
-                effective: date,
-                new_subscription: Some(new_id),
-            }),
-        ]);
+        effects.extend(issued);
+        effects.push(Effect::Notify(Notice::PlanChange {
+            subscription: id.clone(),
+            from: sub.product.clone(),
+            to: product.sku,
+            effective: date,
+            new_subscription: Some(new_id),
+        }));
         Ok(effects)
     }
 
@@ -737,25 +751,31 @@ impl Account {
             return Ok(vec![]);
         }
         if matches!(sub.status, Status::Suspended | Status::Ended) {
-            return Err(format!(
-                "renewal of {id} cannot be turned off: it is {} already",
-                sub.status.as_str()
-            ));
+            return Err(Refusal::AlreadyStopped {
+                subscription: id.clone(),
+                status: sub.status.as_str(),
+            });
         }
         self.stop_renewing(id, "turning renewal off")
     }
 
     /// Stops a subscription renewing; an unpaid renewal pro-forma is cancelled, and the other
     /// subscriptions it covered get a new one on the next daily run.
-    fn stop_renewing(&mut self, id: &SubscriptionId, what: &str) -> Result<Vec<Effect>, Refusal> {
+    fn stop_renewing(
+        &mut self,
+        id: &SubscriptionId,
+        what: &'static str,
+    ) -> Result<Vec<Effect>, Refusal> {
         let sub = self.subscription(id)?;
         let mut effects = vec![];
         if let Some(r) = &sub.renewal {
             if r.paid {
-                return Err(format!(
-                    "{what} for {id} is not possible: the next period from {} is already paid ({})",
-                    r.period.start, r.document
-                ));
+                return Err(Refusal::NextPeriodPaid {
+                    what,
+                    subscription: id.clone(),
+                    starts: r.period.start,
+                    document: r.document.clone(),
+                });
             }
             let number = r.document.clone();
             self.close(&number, DocumentStatus::Cancelled);

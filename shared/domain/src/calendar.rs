@@ -1,6 +1,8 @@
 //! Business dates: billing terms and half-open billing periods with month-end anchors.
 
-use chrono::{Datelike, Days, NaiveDate};
+use crate::error::ParseError;
+use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
+use chrono_tz::Europe::Warsaw;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -27,11 +29,11 @@ impl Term {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Term, String> {
+    pub fn parse(s: &str) -> Result<Term, ParseError> {
         match s {
             "monthly" => Ok(Term::Monthly),
             "annual" => Ok(Term::Annual),
-            other => Err(format!("unknown term `{other}`: use `monthly` or `annual`")),
+            other => Err(ParseError::Term(other.to_string())),
         }
     }
 }
@@ -103,10 +105,28 @@ pub fn add_days(date: NaiveDate, days: i64) -> NaiveDate {
     }
 }
 
-/// Parses a `YYYY-MM-DD` business date.
-pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("invalid date `{s}`: expected YYYY-MM-DD, e.g. 2026-11-30"))
+/// Parses a `YYYY-MM-DD` business date of this century (`26-03-10` is not the year 26).
+pub fn parse_date(s: &str) -> Result<NaiveDate, ParseError> {
+    let date =
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ParseError::Date(s.to_string()))?;
+    if !(2000..=2099).contains(&date.year()) {
+        return Err(ParseError::DateOutOfRange(s.to_string()));
+    }
+    Ok(date)
+}
+
+/// The Europe/Warsaw business date of an instant: what a job invoked then works on.
+pub fn business_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&Warsaw).date_naive()
+}
+
+/// Noon in Warsaw on a business date: an instant whose Warsaw date is unambiguous.
+pub fn warsaw_noon(date: NaiveDate) -> DateTime<Utc> {
+    Warsaw
+        .from_local_datetime(&date.and_hms_opt(12, 0, 0).expect("valid time"))
+        .single()
+        .expect("noon is never ambiguous")
+        .with_timezone(&Utc)
 }
 
 #[cfg(test)]

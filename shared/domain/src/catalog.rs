@@ -1,6 +1,7 @@
 //! The product catalog: data an operator can replace, parsed and checked once.
 
 use crate::calendar::Term;
+use crate::error::{ParseError, Refusal};
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -39,14 +40,14 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn parse(json: &str) -> Result<Catalog, String> {
+    pub fn parse(json: &str) -> Result<Catalog, ParseError> {
         let catalog: Catalog =
-            serde_json::from_str(json).map_err(|e| format!("catalog is not valid: {e}"))?;
+            serde_json::from_str(json).map_err(|e| ParseError::Catalog(e.to_string()))?;
         if catalog.currency != "PLN" {
-            return Err(format!(
-                "catalog currency must be PLN, not {}",
+            return Err(ParseError::Catalog(format!(
+                "its currency must be PLN, not {}",
                 catalog.currency
-            ));
+            )));
         }
         for p in &catalog.products {
             let ok = match p.kind {
@@ -56,10 +57,10 @@ impl Catalog {
                 ProductKind::Perpetual => p.prices.contains_key("perpetual"),
             };
             if !ok {
-                return Err(format!(
-                    "catalog product `{}` lacks a price for its kind",
+                return Err(ParseError::Catalog(format!(
+                    "product `{}` lacks a price for its kind",
                     p.sku
-                ));
+                )));
             }
         }
         Ok(catalog)
@@ -74,22 +75,19 @@ impl Catalog {
     }
 
     /// A renewable product, or a reason naming what can be chosen instead.
-    pub fn subscription_product(&self, sku: &str) -> Result<&Product, String> {
+    pub fn subscription_product(&self, sku: &str) -> Result<&Product, Refusal> {
         match self.product(sku) {
             Some(p) if p.kind == ProductKind::Subscription => Ok(p),
-            Some(p) => Err(format!(
-                "`{}` is a perpetual product sold once; it cannot be a subscription",
-                p.sku
-            )),
-            None => Err(format!(
-                "unknown product `{sku}`; subscription products: {}",
-                self.products
+            Some(p) => Err(Refusal::PerpetualProduct(p.sku.clone())),
+            None => Err(Refusal::UnknownProduct {
+                sku: sku.to_string(),
+                available: self
+                    .products
                     .iter()
                     .filter(|p| p.kind == ProductKind::Subscription)
-                    .map(|p| p.sku.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+                    .map(|p| p.sku.clone())
+                    .collect(),
+            }),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Pro-formas and orders: numbered, immutable after issue except for their status.
 
 use crate::calendar::Period;
+use crate::error::ParseError;
 use crate::money::{Money, Totals};
 use crate::subscription::SubscriptionId;
 use crate::tenant::TenantId;
@@ -43,8 +44,8 @@ pub struct DocumentNumber {
 }
 
 impl DocumentNumber {
-    pub fn parse(s: &str) -> Result<DocumentNumber, String> {
-        let bad = || format!("invalid document number `{s}`: expected e.g. PF/2026/11/0001");
+    pub fn parse(s: &str) -> Result<DocumentNumber, ParseError> {
+        let bad = || ParseError::DocumentNumber(s.to_string());
         let parts: Vec<&str> = s.split('/').collect();
         if parts.len() != 4 {
             return Err(bad());
@@ -99,16 +100,10 @@ impl DocumentNumber {
     }
 }
 
+/// The one place the number format lives: `{series}/{seq:04}` (five digits past 9999).
 impl fmt::Display for DocumentNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}/{}/{:02}/{:04}",
-            self.kind.series(),
-            self.year,
-            self.month,
-            self.seq
-        )
+        write!(f, "{}/{:04}", self.series_key(), self.seq)
     }
 }
 
@@ -194,11 +189,57 @@ pub struct Line {
     pub purpose: LinePurpose,
 }
 
+/// A Przelewy24 session id: one per payment attempt. A document's own session is its
+/// number with dashes and `-1` (`PF-2026-02-0001-1`); the N-th automatic card charge of it
+/// adds `-cN`. A notification may carry any text here, so every string is a session id;
+/// only ours lead to a document.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn new(s: impl Into<String>) -> SessionId {
+        SessionId(s.into())
+    }
+
+    /// The session of a document's payment link.
+    pub fn of(number: &DocumentNumber) -> SessionId {
+        SessionId(format!("{}-1", number.to_string().replace('/', "-")))
+    }
+
+    /// The session of the `attempt`-th card charge of this document's session.
+    pub fn card_charge(&self, attempt: usize) -> SessionId {
+        SessionId(format!("{}-c{attempt}", self.0))
+    }
+
+    /// For a card charge's session, the document's own session it belongs to.
+    pub fn charged_session(&self) -> Option<SessionId> {
+        let (base, n) = self.0.rsplit_once("-c")?;
+        (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| SessionId(base.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SessionId {
+    fn from(s: &str) -> SessionId {
+        SessionId(s.to_string())
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// How the customer pays this document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentReference {
-    /// Przelewy24 session id, unique per payment attempt.
-    pub session_id: String,
+    pub session_id: SessionId,
     /// Payment link, once a transaction is registered with the provider.
     #[serde(default)]
     pub link: Option<String>,
@@ -229,7 +270,7 @@ impl Document {
         lines: Vec<Line>,
     ) -> Document {
         let totals = Totals::of_lines(lines.iter().map(|l| l.net));
-        let session_id = format!("{}-{}", number.to_string().replace('/', "-"), 1);
+        let session_id = SessionId::of(&number);
         Document {
             kind: number.kind,
             number,

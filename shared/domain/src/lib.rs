@@ -7,20 +7,23 @@ pub mod account;
 pub mod calendar;
 pub mod catalog;
 pub mod document;
+pub mod error;
 pub mod money;
 pub mod notice;
 pub mod policy;
 pub mod subscription;
 pub mod tenant;
 
-pub use account::{Account, Action, Effect, Job, OpenDocument, PaymentOutcome, Refusal};
-pub use calendar::{parse_date, Period, Term};
+pub use account::{Account, Action, Effect, Job, OpenDocument, PaymentOutcome};
+pub use calendar::{business_date, parse_date, warsaw_noon, Period, Term};
 pub use catalog::{Catalog, Product, ProductKind};
 pub use document::{
-    Document, DocumentKind, DocumentNumber, DocumentStatus, Line, LinePurpose, Numbering, SeriesKey,
+    Document, DocumentKind, DocumentNumber, DocumentStatus, Line, LinePurpose, Numbering,
+    SeriesKey, SessionId,
 };
+pub use error::{ParseError, Refusal};
 pub use money::{Money, Totals};
 pub use notice::Notice;
 pub use policy::Policy;
-pub use subscription::{Status, Subscription, SubscriptionId};
+pub use subscription::{Status, Subscription, SubscriptionId, MIN_SEATS};
 pub use tenant::{EmailAddress, Locale, Nip, PaymentMethod, Tenant, TenantId};

@@ -1,5 +1,6 @@
 //! Money in PLN with grosz precision, and VAT on document totals.
 
+use crate::error::ParseError;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -41,18 +42,16 @@ impl Money {
     }
 
     /// Parses a decimal amount such as `29.90`; more than two decimal places is refused.
-    pub fn parse(s: &str) -> Result<Money, String> {
+    pub fn parse(s: &str) -> Result<Money, ParseError> {
         let d: Decimal = s
             .trim()
             .parse()
-            .map_err(|_| format!("invalid amount `{s}`: expected a decimal such as 29.90"))?;
+            .map_err(|_| ParseError::Amount(s.to_string()))?;
         if d.scale() > 2 && d.normalize().scale() > 2 {
-            return Err(format!(
-                "invalid amount `{s}`: at most two decimal places (grosze)"
-            ));
+            return Err(ParseError::AmountPrecision(s.to_string()));
         }
         if d.is_sign_negative() {
-            return Err(format!("invalid amount `{s}`: must not be negative"));
+            return Err(ParseError::AmountNegative(s.to_string()));
         }
         Ok(Money::round(d))
     }

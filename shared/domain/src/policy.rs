@@ -1,6 +1,8 @@
 //! The reseller's dunning policy: lead times, reminders, grace and the repurchase window.
 
 use crate::calendar::{add_days, Term};
+use crate::document::{Document, DocumentKind};
+use crate::error::ParseError;
 use crate::subscription::Subscription;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -41,17 +43,24 @@ impl Default for Policy {
 }
 
 impl Policy {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ParseError> {
         if !(0..7).contains(&self.grace_days) {
-            return Err(format!(
-                "grace period of {} days is not allowed: it must be 0–6 days, below Microsoft's 7-day cancellation window",
-                self.grace_days
-            ));
+            return Err(ParseError::GraceDays(self.grace_days));
         }
         if self.reminder_days_before_due.iter().any(|d| *d < 0) {
-            return Err("reminder days before due must not be negative".into());
+            return Err(ParseError::ReminderDays);
         }
         Ok(())
+    }
+
+    /// The grace rule: the day an unpaid document's service is suspended (the expiry job).
+    /// A pro-forma's renewal runs on for `grace_days` after its period starts; an order that
+    /// starts a subscription, `grace_days` after the day after its due date.
+    pub fn suspension_date(&self, doc: &Document) -> NaiveDate {
+        match doc.kind {
+            DocumentKind::Proforma => add_days(doc.period.start, self.grace_days),
+            DocumentKind::Order => add_days(doc.due_date, 1 + self.grace_days),
+        }
     }
 
     pub fn lead_days(&self, term: Term) -> i64 {

@@ -2,6 +2,7 @@
 
 use crate::calendar::{Period, Term};
 use crate::document::DocumentNumber;
+use crate::error::ParseError;
 use crate::money::Money;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -17,14 +18,12 @@ impl SubscriptionId {
         SubscriptionId(format!("{tenant}-{seq}"))
     }
 
-    pub fn parse(s: &str) -> Result<SubscriptionId, String> {
+    pub fn parse(s: &str) -> Result<SubscriptionId, ParseError> {
         match s.rsplit_once('-') {
             Some((t, n)) if !t.is_empty() && n.parse::<u32>().is_ok() => {
                 Ok(SubscriptionId(s.to_string()))
             }
-            _ => Err(format!(
-                "invalid subscription id `{s}`: expected TENANT-N, e.g. acme-1"
-            )),
+            _ => Err(ParseError::SubscriptionId(s.to_string())),
         }
     }
 
@@ -39,14 +38,18 @@ impl fmt::Display for SubscriptionId {
     }
 }
 
-/// A seat count of at least one (Microsoft sells no zero-seat subscriptions).
-pub fn parse_seats(n: i64) -> Result<u32, String> {
-    if (1..=10_000).contains(&n) {
+/// Microsoft sells no zero-seat subscriptions: every count, and every reduction, stays at or
+/// above this.
+pub const MIN_SEATS: u32 = 1;
+/// The most seats one subscription takes from us in one go.
+pub const MAX_SEATS: u32 = 10_000;
+
+/// A seat count as a person typed it.
+pub fn parse_seats(n: i64) -> Result<u32, ParseError> {
+    if (i64::from(MIN_SEATS)..=i64::from(MAX_SEATS)).contains(&n) {
         Ok(n as u32)
     } else {
-        Err(format!(
-            "invalid seat count {n}: must be between 1 and 10000"
-        ))
+        Err(ParseError::Seats(n))
     }
 }
 

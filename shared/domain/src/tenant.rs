@@ -1,5 +1,6 @@
 //! Customers: organisations that receive pro-formas and pay for their licences.
 
+use crate::error::ParseError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -9,7 +10,7 @@ use std::fmt;
 pub struct TenantId(String);
 
 impl TenantId {
-    pub fn parse(s: &str) -> Result<TenantId, String> {
+    pub fn parse(s: &str) -> Result<TenantId, ParseError> {
         let ok = !s.is_empty()
             && s.len() <= 40
             && s.chars()
@@ -18,9 +19,7 @@ impl TenantId {
         if ok {
             Ok(TenantId(s.to_string()))
         } else {
-            Err(format!(
-                "invalid tenant id `{s}`: use 1–40 lowercase letters, digits and dashes, e.g. acme-sp-z-o-o"
-            ))
+            Err(ParseError::TenantId(s.to_string()))
         }
     }
 
@@ -42,18 +41,18 @@ pub struct Nip(String);
 
 impl Nip {
     /// Accepts `1234563218`, `123-456-32-18` or `PL1234563218`.
-    pub fn parse(s: &str) -> Result<Nip, String> {
+    pub fn parse(s: &str) -> Result<Nip, ParseError> {
         let trimmed = s.trim();
         let body = trimmed.strip_prefix("PL").unwrap_or(trimmed);
         let digits: String = body.chars().filter(|c| *c != '-' && *c != ' ').collect();
         if digits.len() != 10 || !digits.chars().all(|c| c.is_ascii_digit()) {
-            return Err(format!("invalid NIP `{s}`: a NIP has exactly 10 digits"));
+            return Err(ParseError::NipLength(s.to_string()));
         }
         let d: Vec<u32> = digits.chars().map(|c| c.to_digit(10).unwrap()).collect();
         const WEIGHTS: [u32; 9] = [6, 5, 7, 2, 3, 4, 5, 6, 7];
         let sum: u32 = WEIGHTS.iter().zip(&d).map(|(w, x)| w * x).sum();
         if sum % 11 == 10 || sum % 11 != d[9] {
-            return Err(format!("invalid NIP `{s}`: the check digit does not match"));
+            return Err(ParseError::NipCheckDigit(s.to_string()));
         }
         Ok(Nip(digits))
     }
@@ -69,8 +68,8 @@ impl Nip {
 pub struct EmailAddress(String);
 
 impl EmailAddress {
-    pub fn parse(s: &str) -> Result<EmailAddress, String> {
-        let bad = || format!("invalid e-mail address `{s}`: expected name@example.pl");
+    pub fn parse(s: &str) -> Result<EmailAddress, ParseError> {
+        let bad = || ParseError::Email(s.to_string());
         let (local, domain) = s.split_once('@').ok_or_else(bad)?;
         let ok = !local.is_empty()
             && domain.contains('.')
@@ -119,11 +118,11 @@ impl fmt::Display for PaymentMethod {
 }
 
 impl Locale {
-    pub fn parse(s: &str) -> Result<Locale, String> {
+    pub fn parse(s: &str) -> Result<Locale, ParseError> {
         match s {
             "pl" => Ok(Locale::Pl),
             "en" => Ok(Locale::En),
-            o => Err(format!("unknown locale `{o}`: use `pl` or `en`")),
+            o => Err(ParseError::Locale(o.to_string())),
         }
     }
 }
@@ -138,14 +137,12 @@ pub enum PaymentMethod {
 }
 
 impl PaymentMethod {
-    pub fn parse(s: &str) -> Result<PaymentMethod, String> {
+    pub fn parse(s: &str) -> Result<PaymentMethod, ParseError> {
         match s {
             "blik" => Ok(PaymentMethod::Blik),
             "transfer" => Ok(PaymentMethod::Transfer),
             "card" => Ok(PaymentMethod::Card),
-            o => Err(format!(
-                "unknown payment method `{o}`: use blik, transfer or card"
-            )),
+            o => Err(ParseError::PaymentMethod(o.to_string())),
         }
     }
 }
@@ -172,7 +169,11 @@ mod tests {
         assert!(Nip::parse("PL5260001246").is_ok());
         assert!(Nip::parse("5260001247")
             .unwrap_err()
+            .to_string()
             .contains("check digit"));
-        assert!(Nip::parse("12345").unwrap_err().contains("10 digits"));
+        assert!(Nip::parse("12345")
+            .unwrap_err()
+            .to_string()
+            .contains("10 digits"));
     }
 }

@@ -190,6 +190,7 @@ impl DynamoStore {
     pub(crate) async fn write_change(&self, change: Change) -> Result<(), StoreError> {
         let Change {
             account,
+            version,
             next_action,
             mut new_documents,
             status_changes,
@@ -241,7 +242,7 @@ impl DynamoStore {
         let mut writes = vec![];
         let mut subscription_writes = vec![];
         if let Some(account) = &account {
-            writes.push(self.account_write(account, next_action)?);
+            writes.push(self.account_write(account, version, next_action)?);
             for sub in &account.subscriptions {
                 subscription_writes.push((sub.id.clone(), subscription_write(&sub.id, account)));
             }
@@ -269,7 +270,7 @@ impl DynamoStore {
         for (i, doc) in new_documents.iter().enumerate() {
             let order = match &account {
                 Some(a) if a.tenant.id == doc.tenant => {
-                    (a.version + 1) * DOCUMENTS_PER_CHANGE + i as u64
+                    (version + 1) * DOCUMENTS_PER_CHANGE + i as u64
                 }
                 _ => i as u64,
             };
@@ -314,8 +315,8 @@ impl DynamoStore {
 
         let count = |subs: usize| writes.len() + subs + 2 * emails.len();
         if count(subscription_writes.len()) > MAX_TRANSACTION_ITEMS {
-            if let Some(account) = account.as_ref().filter(|a| a.version > 0) {
-                let known = self.stored_subscriptions(account).await?;
+            if let Some(account) = account.as_ref().filter(|_| version > 0) {
+                let known = self.stored_subscriptions(account, version).await?;
                 subscription_writes.retain(|(id, _)| !known.contains(id));
             }
         }
@@ -361,6 +362,7 @@ impl DynamoStore {
     fn account_write(
         &self,
         account: &Account,
+        version: u64,
         next_action: Option<chrono::NaiveDate>,
     ) -> Result<Write, StoreError> {
         let tenant = &account.tenant.id;
@@ -368,7 +370,7 @@ impl DynamoStore {
             &keys::account(tenant),
             [
                 ("tenant", attrs::s(tenant.as_str())),
-                ("version", attrs::n(account.version + 1)),
+                ("version", attrs::n(version + 1)),
                 ("body", json(account)?),
             ],
         );
@@ -379,13 +381,13 @@ impl DynamoStore {
             record.insert(keys::GSI1PK.into(), attrs::s(keys::due_pk(shard)));
             record.insert(keys::GSI1SK.into(), attrs::s(keys::due_sk(date, tenant)));
         }
-        Ok(if account.version == 0 {
+        Ok(if version == 0 {
             Write::claim(format!("account {tenant} exists"), record)
         } else {
             Write::put(format!("account {tenant} changed"), record)
                 .only_if("#version = :version")
                 .name("#version", "version")
-                .value(":version", attrs::n(account.version))
+                .value(":version", attrs::n(version))
         })
     }
 
@@ -394,6 +396,7 @@ impl DynamoStore {
     async fn stored_subscriptions(
         &self,
         account: &Account,
+        version: u64,
     ) -> Result<HashSet<SubscriptionId>, StoreError> {
         let tenant = &account.tenant.id;
         let changed = || conflict(&format!("account {tenant} changed"));
@@ -401,8 +404,8 @@ impl DynamoStore {
             .get(&keys::account(tenant))
             .await?
             .ok_or_else(changed)?;
-        let version: u64 = attrs::number(&stored, "version").map_err(unexpected)?;
-        if version != account.version {
+        let stored_version: u64 = attrs::number(&stored, "version").map_err(unexpected)?;
+        if stored_version != version {
             return Err(changed());
         }
         let body: Account = attrs::json(&stored, "body").map_err(unexpected)?;
@@ -552,7 +555,7 @@ fn document_writes(doc: &Document, order: u64) -> Result<[Write; 3], StoreError>
     );
     let session = &doc.payment.session_id;
     let by_session = item(
-        &keys::session(session),
+        &keys::session(session.as_str()),
         [("tenant", tenant), ("number", attrs::s(&number))],
     );
     Ok([

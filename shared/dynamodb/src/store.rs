@@ -11,10 +11,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use renewals_app::ports::{
-    Change, OutboxMessage, PaymentRecord, ReviewItem, Store, StoreError, StoredMessage,
+    Change, Loaded, OutboxMessage, PaymentRecord, ReviewItem, Store, StoreError, StoredMessage,
 };
 use renewals_domain::{
-    Account, Document, DocumentNumber, DocumentStatus, SeriesKey, SubscriptionId, TenantId,
+    Document, DocumentNumber, DocumentStatus, SeriesKey, SessionId, SubscriptionId, TenantId,
 };
 use std::collections::{BTreeSet, HashMap};
 
@@ -381,13 +381,14 @@ fn message_from(item: &Item) -> Result<StoredMessage, StoreError> {
 
 #[async_trait]
 impl Store for DynamoStore {
-    async fn load_account(&self, tenant: &TenantId) -> Result<Option<Account>, StoreError> {
+    async fn load_account(&self, tenant: &TenantId) -> Result<Option<Loaded>, StoreError> {
         let Some(item) = self.get(&keys::account(tenant)).await? else {
             return Ok(None);
         };
-        let mut account: Account = attrs::json(&item, "body").map_err(unexpected)?;
-        account.version = attrs::number(&item, "version").map_err(unexpected)?;
-        Ok(Some(account))
+        Ok(Some(Loaded {
+            account: attrs::json(&item, "body").map_err(unexpected)?,
+            version: attrs::number(&item, "version").map_err(unexpected)?,
+        }))
     }
 
     async fn tenant_of(&self, sub: &SubscriptionId) -> Result<Option<TenantId>, StoreError> {
@@ -435,8 +436,11 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn document_by_session(&self, session_id: &str) -> Result<Option<Document>, StoreError> {
-        let Some(item) = self.get(&keys::session(session_id)).await? else {
+    async fn document_by_session(
+        &self,
+        session_id: &SessionId,
+    ) -> Result<Option<Document>, StoreError> {
+        let Some(item) = self.get(&keys::session(session_id.as_str())).await? else {
             return Ok(None);
         };
         let tenant = tenant_attribute(&item)?;

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::ports::{
-    warsaw_noon, Change, MailError, Mailer, ManualClock, OutboxMessage, PaymentRecord, ReviewItem,
-    Store, StoreError,
+    warsaw_noon, Change, Loaded, MailError, Mailer, ManualClock, OutboxMessage, PaymentRecord,
+    ReviewItem, Store, StoreError,
 };
 use renewals_app::service::Service;
 use renewals_domain::calendar::add_days;
@@ -230,7 +230,7 @@ fn series(number: &str) -> SeriesKey {
     DocumentNumber::parse(number).unwrap().series_key()
 }
 
-async fn create(store: &dyn Store, tenant_id: &str, next: Option<NaiveDate>) -> Account {
+async fn create(store: &dyn Store, tenant_id: &str, next: Option<NaiveDate>) -> Loaded {
     store
         .commit(Change {
             account: Some(Account::new(tenant(tenant_id))),
@@ -339,22 +339,24 @@ async fn creating_an_account_twice_conflicts(store: Arc<dyn Store>) {
 
 async fn a_stale_version_conflicts_and_writes_nothing(store: Arc<dyn Store>) {
     let loaded = create(&*store, "acme", None).await;
-    let mut fresh = loaded.clone();
+    let mut fresh = loaded.account.clone();
     fresh.tenant.name = "Acme S.A.".into();
     store
         .commit(Change {
             account: Some(fresh),
+            version: loaded.version,
             ..Change::default()
         })
         .await
         .unwrap();
 
-    let mut stale = loaded;
+    let mut stale = loaded.account;
     stale.tenant.name = "lost update".into();
     let doc = document("acme", "PF/2026/03/0001");
     let result = store
         .commit(Change {
             account: Some(stale),
+            version: loaded.version,
             next_action: Some(d("2026-03-01")),
             new_documents: vec![doc.clone()],
             counters: vec![(series("PF/2026/03/0001"), 0, 1)],
@@ -368,7 +370,7 @@ async fn a_stale_version_conflicts_and_writes_nothing(store: Arc<dyn Store>) {
 
     let account = store.load_account(&id("acme")).await.unwrap().unwrap();
     assert_eq!(
-        (account.version, account.tenant.name.as_str()),
+        (account.version, account.account.tenant.name.as_str()),
         (2, "Acme S.A.")
     );
     assert_eq!(store.document(&doc.number).await.unwrap(), None);
@@ -621,7 +623,7 @@ async fn duplicate_webhook_notifications_record_one_payment(store: Arc<dyn Store
 
     let n = Notification::signed(
         &app.p24,
-        &doc.payment.session_id,
+        doc.payment.session_id.as_str(),
         doc.totals.gross.grosze(),
         424_242,
         154,
@@ -717,7 +719,8 @@ async fn due_tenants_returns_exactly_the_due_ones_page_by_page(store: Arc<dyn St
     let leaving = accounts[0].clone(); // acct-0: due on the base date
     store
         .commit(Change {
-            account: Some(leaving.clone()),
+            account: Some(leaving.account.clone()),
+            version: leaving.version,
             next_action: None,
             ..Change::default()
         })
@@ -726,15 +729,16 @@ async fn due_tenants_returns_exactly_the_due_ones_page_by_page(store: Arc<dyn St
     let arriving = accounts[9].clone(); // acct-9: due 9 days after the base date
     store
         .commit(Change {
-            account: Some(arriving.clone()),
+            account: Some(arriving.account.clone()),
+            version: arriving.version,
             next_action: Some(base),
             ..Change::default()
         })
         .await
         .unwrap();
     let now = store.due_tenants(date, None, 1000).await.unwrap();
-    assert!(!now.contains(&leaving.tenant.id));
-    assert!(now.contains(&arriving.tenant.id));
+    assert!(!now.contains(&leaving.account.tenant.id));
+    assert!(now.contains(&arriving.account.tenant.id));
     assert_eq!(now.len(), expected.len());
 }
 
@@ -822,8 +826,8 @@ async fn what_is_written_reads_back_the_same(store: Arc<dyn Store>) {
 
     let loaded = store.load_account(&id("acme")).await.unwrap().unwrap();
     assert_eq!(loaded.version, 1);
-    assert_eq!(loaded.subscriptions, account.subscriptions);
-    assert_eq!(loaded.tenant, account.tenant);
+    assert_eq!(loaded.account.subscriptions, account.subscriptions);
+    assert_eq!(loaded.account.tenant, account.tenant);
     assert_eq!(store.tenant_of(&sub).await.unwrap(), Some(id("acme")));
     let unknown_sub = SubscriptionId::parse("acme-99").unwrap();
     assert_eq!(store.tenant_of(&unknown_sub).await.unwrap(), None);
@@ -846,7 +850,10 @@ async fn what_is_written_reads_back_the_same(store: Arc<dyn Store>) {
     let missing = DocumentNumber::parse("PF/2026/03/0099").unwrap();
     assert_eq!(store.document(&missing).await.unwrap(), None);
     assert_eq!(
-        store.document_by_session("no-such-session").await.unwrap(),
+        store
+            .document_by_session(&"no-such-session".into())
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(store.payment("p24:7").await.unwrap(), Some(payment(7)));
@@ -862,7 +869,8 @@ async fn what_is_written_reads_back_the_same(store: Arc<dyn Store>) {
     let later = document("acme", "PF/2026/03/0002");
     store
         .commit(Change {
-            account: Some(loaded),
+            account: Some(loaded.account),
+            version: loaded.version,
             next_action: Some(d("2026-12-01")),
             new_documents: vec![later.clone()],
             status_changes: vec![
@@ -915,10 +923,11 @@ async fn what_is_written_reads_back_the_same(store: Arc<dyn Store>) {
 }
 
 async fn a_status_change_of_an_unknown_document_is_not_found(store: Arc<dyn Store>) {
-    let account = create(&*store, "acme", None).await;
+    let loaded = create(&*store, "acme", None).await;
     let result = store
         .commit(Change {
-            account: Some(account),
+            account: Some(loaded.account),
+            version: loaded.version,
             status_changes: vec![(
                 DocumentNumber::parse("PF/2026/03/0042").unwrap(),
                 DocumentStatus::Paid,
@@ -989,7 +998,8 @@ mod dynamodb_only {
             })
             .await
             .unwrap();
-        let mut account = store.load_account(&id("big")).await.unwrap().unwrap();
+        let loaded = store.load_account(&id("big")).await.unwrap().unwrap();
+        let mut account = loaded.account;
         let mut added = vec![];
         for _ in 0..20 {
             added.push(
@@ -1008,6 +1018,7 @@ mod dynamodb_only {
         store
             .commit(Change {
                 account: Some(account),
+                version: loaded.version,
                 ..Change::default()
             })
             .await
@@ -1016,7 +1027,10 @@ mod dynamodb_only {
             assert_eq!(store.tenant_of(&sub).await.unwrap(), Some(id("big")));
         }
         let loaded = store.load_account(&id("big")).await.unwrap().unwrap();
-        assert_eq!((loaded.version, loaded.subscriptions.len()), (2, 110));
+        assert_eq!(
+            (loaded.version, loaded.account.subscriptions.len()),
+            (2, 110)
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1134,7 +1148,8 @@ mod dynamodb_only {
         let before = fresh.request_counts();
         fresh
             .commit(Change {
-                account: Some(acme),
+                account: Some(acme.account.clone()),
+                version: acme.version,
                 status_changes: vec![(own.number.clone(), DocumentStatus::Paid)],
                 ..Change::default()
             })
@@ -1147,7 +1162,8 @@ mod dynamodb_only {
         let before = fresh.request_counts();
         fresh
             .commit(Change {
-                account: Some(acme),
+                account: Some(acme.account.clone()),
+                version: acme.version,
                 status_changes: vec![(theirs.number.clone(), DocumentStatus::Cancelled)],
                 emails: vec![email("acme", "witness")],
                 ..Change::default()

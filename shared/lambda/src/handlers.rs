@@ -1,11 +1,10 @@
 //! The handlers the thin mains hand their events to.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Europe::Warsaw;
 use lambda_http::{Body, Request, Response};
-use renewals_app::jobs::RunSummary;
+use renewals_app::jobs::{Failure, RunSummary};
 use renewals_app::service::Service;
-use renewals_domain::Job;
+use renewals_domain::{business_date, Job, ParseError};
 use renewals_przelewy24::P24Settings;
 use serde::Deserialize;
 use std::time::{Duration, Instant};
@@ -22,12 +21,13 @@ pub struct ScheduledEvent {
 impl ScheduledEvent {
     /// The business date to work on: the explicit date, else the Warsaw date of the
     /// scheduled instant, else of now.
-    pub fn business_date(&self, now: DateTime<Utc>) -> anyhow::Result<NaiveDate> {
-        if let Some(d) = &self.date {
-            return renewals_domain::parse_date(d).map_err(anyhow::Error::msg);
+    pub fn business_date(&self, now: DateTime<Utc>) -> Result<NaiveDate, ParseError> {
+        match &self.date {
+            Some(d) => renewals_domain::parse_date(d),
+            None => Ok(business_date(
+                self.scheduled_time.or(self.time).unwrap_or(now),
+            )),
         }
-        let at = self.scheduled_time.or(self.time).unwrap_or(now);
-        Ok(at.with_timezone(&Warsaw).date_naive())
     }
 }
 
@@ -35,7 +35,11 @@ impl ScheduledEvent {
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(20);
 
 /// Runs a scheduled job; stops before `deadline_ms` (epoch ms) so the next run picks up the
-/// rest. Fails (so the on-failure destination and the alarm see it) if any tenant failed.
+/// rest. The error the runtime sees decides what happens next: a run that failed, or left
+/// tenants that a retry may get past (store or provider not answering), fails the invocation,
+/// so Lambda retries it (the jobs are idempotent) and then hands it to the failure queue. A
+/// tenant whose data needs a person is reported (log, `TenantFailures` metric and its alarm)
+/// but does not fail the run: retrying would only repeat it.
 pub async fn scheduled(
     svc: &Service,
     job: Job,
@@ -64,12 +68,16 @@ pub async fn scheduled(
         stopped_early = summary.stopped_early,
         "run finished"
     );
-    if !summary.failures.is_empty() {
+    let (retry, person): (Vec<&Failure>, Vec<&Failure>) =
+        summary.failures.iter().partition(|f| f.retryable);
+    for f in &person {
+        tracing::error!(tenant = %f.tenant, error = %f.error, "tenant needs a person");
+    }
+    if !retry.is_empty() {
         anyhow::bail!(
-            "{} tenant(s) failed on {date}: {}",
-            summary.failures.len(),
-            summary
-                .failures
+            "{} tenant(s) failed on {date} and may pass on a retry: {}",
+            retry.len(),
+            retry
                 .iter()
                 .map(|f| f.tenant.as_str())
                 .collect::<Vec<_>>()

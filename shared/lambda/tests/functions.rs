@@ -196,6 +196,28 @@ mod embedded {
     }
 
     #[tokio::test]
+    async fn a_tenant_that_needs_a_person_is_reported_without_failing_the_run() {
+        let (svc, _clock, dir) = local();
+        customers(&svc).await;
+        // The catalog no longer sells alfa's product: no retry can price its renewal.
+        let mut s = settings();
+        s.catalog.products.retain(|p| p.sku != "business-basic");
+        let store = SqliteStore::open(&dir.path().join("db.sqlite3"), Durability::Normal).unwrap();
+        let (without, _) = service(
+            Arc::new(store),
+            Arc::new(OutboxMailer::new(dir.path().join("outbox")).unwrap()),
+            Arc::new(OfflineProvider::new(p24())),
+            s,
+        );
+        let summary = scheduled(&without, Job::Daily, event("daily-billing.json"), None)
+            .await
+            .expect("a refusal is not worth a retry of the whole run");
+        assert_eq!(summary.failures.len(), 2, "{:?}", summary.failures);
+        assert!(summary.failures.iter().all(|f| !f.retryable));
+        assert!(summary.failures[0].error.contains("unknown product"));
+    }
+
+    #[tokio::test]
     async fn the_webhook_answers_only_post() {
         let (svc, _clock, _dir) = local();
         let mut request = webhook_request("payment-webhook.json");
@@ -232,6 +254,34 @@ mod on_the_aws_emulator {
     fn endpoint() -> String {
         std::env::var("AWS_ENDPOINT_URL")
             .expect("AWS_ENDPOINT_URL is not set: run `eval \"$(scripts/moto.sh start)\"` first")
+    }
+
+    #[tokio::test]
+    async fn a_run_whose_store_does_not_answer_fails_so_that_lambda_retries_it() {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint())
+            .region(aws_config::Region::new("eu-central-1"))
+            .test_credentials()
+            .load()
+            .await;
+        // A table that was never created: every request fails.
+        let store = renewals_dynamodb::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            format!("renewals-missing-{}", std::process::id()),
+        );
+        let (svc, _clock) = service(
+            Arc::new(store),
+            Arc::new(renewals_ses::SesMailer::new(
+                aws_sdk_sesv2::Client::new(&sdk),
+                "faktury@missing.example",
+            )),
+            Arc::new(renewals_przelewy24::OfflineProvider::new(super::p24())),
+            settings(),
+        );
+        let err = scheduled(&svc, Job::Daily, event("daily-billing.json"), None)
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("ResourceNotFoundException"), "{err:#}");
     }
 
     #[tokio::test]

@@ -6,9 +6,11 @@ use anyhow::Context;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use renewals_app::ports::{
-    Change, OutboxMessage, PaymentRecord, ReviewItem, Store, StoreError, StoredMessage,
+    Change, Loaded, OutboxMessage, PaymentRecord, ReviewItem, Store, StoreError, StoredMessage,
 };
-use renewals_domain::{Account, Document, DocumentNumber, SeriesKey, SubscriptionId, TenantId};
+use renewals_domain::{
+    Account, Document, DocumentNumber, SeriesKey, SessionId, SubscriptionId, TenantId,
+};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
@@ -142,18 +144,12 @@ impl SqliteStore {
     pub fn all_accounts(&self) -> Result<Vec<Account>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare_cached("SELECT body, version FROM accounts ORDER BY tenant")
+            .prepare_cached("SELECT body FROM accounts ORDER BY tenant")
             .map_err(unexpected)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .query_map([], |r| r.get::<_, String>(0))
             .map_err(unexpected)?;
-        rows.map(|r| {
-            let (body, version) = r.map_err(unexpected)?;
-            let mut a: Account = parse(&body)?;
-            a.version = version as u64;
-            Ok(a)
-        })
-        .collect()
+        rows.map(|r| parse(&r.map_err(unexpected)?)).collect()
     }
 
     /// Rows in a table, for tests that check "nothing changed".
@@ -209,7 +205,7 @@ impl SqliteStore {
             let body = json(account)?;
             let tenant = account.tenant.id.as_str();
             let next = change.next_action.map(|d| d.to_string());
-            if account.version == 0 {
+            if change.version == 0 {
                 exec(
                     tx,
                     "INSERT INTO accounts (tenant, version, next_action, body) VALUES (?1, 1, ?2, ?3)",
@@ -221,7 +217,7 @@ impl SqliteStore {
                     tx,
                     "UPDATE accounts SET version = version + 1, next_action = ?2, body = ?3
                          WHERE tenant = ?1 AND version = ?4",
-                    params![tenant, next, body, account.version as i64],
+                    params![tenant, next, body, change.version as i64],
                 )
                 .map_err(unexpected)?;
                 if n == 0 {
@@ -261,7 +257,7 @@ impl SqliteStore {
                 s.execute(params![
                     doc.number.to_string(),
                     doc.tenant.as_str(),
-                    doc.payment.session_id,
+                    doc.payment.session_id.as_str(),
                     doc.issue_date.to_string(),
                     doc.status.as_str(),
                     json(doc).unwrap_or_default()
@@ -345,7 +341,7 @@ const MESSAGE_COLUMNS: &str =
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn load_account(&self, tenant: &TenantId) -> Result<Option<Account>, StoreError> {
+    async fn load_account(&self, tenant: &TenantId) -> Result<Option<Loaded>, StoreError> {
         let conn = self.conn();
         let row = conn
             .prepare_cached("SELECT body, version FROM accounts WHERE tenant = ?1")
@@ -357,9 +353,10 @@ impl Store for SqliteStore {
             })
             .map_err(unexpected)?;
         row.map(|(body, version)| {
-            let mut account: Account = parse(&body)?;
-            account.version = version as u64;
-            Ok(account)
+            Ok(Loaded {
+                account: parse(&body)?,
+                version: version as u64,
+            })
         })
         .transpose()
     }
@@ -426,12 +423,15 @@ impl Store for SqliteStore {
         body.map(|b| parse(&b)).transpose()
     }
 
-    async fn document_by_session(&self, session_id: &str) -> Result<Option<Document>, StoreError> {
+    async fn document_by_session(
+        &self,
+        session_id: &SessionId,
+    ) -> Result<Option<Document>, StoreError> {
         let conn = self.conn();
         let body: Option<String> = one(
             &conn,
             "SELECT body FROM documents WHERE session_id = ?1",
-            [session_id],
+            [session_id.as_str()],
         )
         .map_err(unexpected)?;
         body.map(|b| parse(&b)).transpose()

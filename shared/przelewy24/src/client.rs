@@ -5,8 +5,9 @@ use crate::settings::P24Settings;
 use crate::sign::{register_sign, verify_sign};
 use async_trait::async_trait;
 use renewals_app::ports::{
-    PaymentProvider, Registration, TransactionStatus, Verification, VerifyError,
+    PaymentProvider, ProviderError, Registration, TransactionStatus, Verification,
 };
+use renewals_domain::SessionId;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
@@ -28,12 +29,12 @@ impl VerifyRequest {
         VerifyRequest {
             merchant_id: p24.merchant_id,
             pos_id: p24.pos_id,
-            session_id: v.session_id.clone(),
+            session_id: v.session_id.to_string(),
             amount: v.amount,
             currency: v.currency.clone(),
             order_id: v.order_id,
             sign: verify_sign(
-                &v.session_id,
+                v.session_id.as_str(),
                 v.order_id,
                 v.amount,
                 &v.currency,
@@ -71,7 +72,7 @@ impl RegisterRequest {
         RegisterRequest {
             merchant_id: p24.merchant_id,
             pos_id: p24.pos_id,
-            session_id: r.session_id.clone(),
+            session_id: r.session_id.to_string(),
             amount: r.amount,
             currency: r.currency.clone(),
             description: r.description.clone(),
@@ -84,7 +85,7 @@ impl RegisterRequest {
             channel: r.channel,
             method_ref_id: None,
             sign: register_sign(
-                &r.session_id,
+                r.session_id.as_str(),
                 p24.merchant_id,
                 r.amount,
                 &r.currency,
@@ -117,7 +118,7 @@ impl Przelewy24Client {
 
 impl Przelewy24Client {
     /// `POST /api/v1/transaction/register`; returns the transaction token.
-    async fn register_token(&self, request: &RegisterRequest) -> Result<String, VerifyError> {
+    async fn register_token(&self, request: &RegisterRequest) -> Result<String, ProviderError> {
         let url = format!("{}/api/v1/transaction/register", self.settings.base_url);
         let response = self
             .http
@@ -129,7 +130,7 @@ impl Przelewy24Client {
             .json(request)
             .send()
             .await
-            .map_err(|e| VerifyError::Unavailable(format!("POST {url}: {e}")))?;
+            .map_err(|e| ProviderError::Unavailable(format!("POST {url}: {e}")))?;
         let (status, body) = (response.status(), response.text().await.unwrap_or_default());
         if !status.is_success() {
             return Err(failure(status, &body));
@@ -138,21 +139,21 @@ impl Przelewy24Client {
             .ok()
             .and_then(|j| j["data"]["token"].as_str().map(str::to_string))
             .ok_or_else(|| {
-                VerifyError::Refused(format!("register answered without a token: {body}"))
+                ProviderError::Refused(format!("register answered without a token: {body}"))
             })
     }
 }
 
 #[async_trait]
 impl PaymentProvider for Przelewy24Client {
-    async fn register(&self, r: &Registration) -> Result<String, VerifyError> {
+    async fn register(&self, r: &Registration) -> Result<String, ProviderError> {
         let token = self
             .register_token(&RegisterRequest::new(&self.settings, r))
             .await?;
         Ok(payment_link(&self.settings.base_url, &token))
     }
 
-    async fn charge_card(&self, r: &Registration, card_ref: &str) -> Result<(), VerifyError> {
+    async fn charge_card(&self, r: &Registration, card_ref: &str) -> Result<(), ProviderError> {
         let mut request = RegisterRequest::new(&self.settings, r);
         request.method_ref_id = Some(card_ref.to_string());
         let token = self.register_token(&request).await?;
@@ -167,7 +168,7 @@ impl PaymentProvider for Przelewy24Client {
             .json(&serde_json::json!({ "token": token }))
             .send()
             .await
-            .map_err(|e| VerifyError::Unavailable(format!("POST {url}: {e}")))?;
+            .map_err(|e| ProviderError::Unavailable(format!("POST {url}: {e}")))?;
         let (status, body) = (response.status(), response.text().await.unwrap_or_default());
         if status.is_success() {
             Ok(())
@@ -176,7 +177,10 @@ impl PaymentProvider for Przelewy24Client {
         }
     }
 
-    async fn status(&self, session_id: &str) -> Result<Option<TransactionStatus>, VerifyError> {
+    async fn status(
+        &self,
+        session_id: &SessionId,
+    ) -> Result<Option<TransactionStatus>, ProviderError> {
         let url = format!(
             "{}/api/v1/transaction/by/sessionId/{session_id}",
             self.settings.base_url
@@ -190,7 +194,7 @@ impl PaymentProvider for Przelewy24Client {
             )
             .send()
             .await
-            .map_err(|e| VerifyError::Unavailable(format!("GET {url}: {e}")))?;
+            .map_err(|e| ProviderError::Unavailable(format!("GET {url}: {e}")))?;
         let (status, body) = (response.status(), response.text().await.unwrap_or_default());
         if status.as_u16() == 404 {
             return Ok(None);
@@ -199,7 +203,7 @@ impl PaymentProvider for Przelewy24Client {
             return Err(failure(status, &body));
         }
         let j: serde_json::Value = serde_json::from_str(&body)
-            .map_err(|_| VerifyError::Refused(format!("unexpected answer: {body}")))?;
+            .map_err(|_| ProviderError::Refused(format!("unexpected answer: {body}")))?;
         let d = &j["data"];
         let field = |k: &str| d[k].as_i64();
         match (field("orderId"), field("amount"), field("status")) {
@@ -210,11 +214,11 @@ impl PaymentProvider for Przelewy24Client {
                 status,
                 method_id: field("paymentMethod").unwrap_or(0),
             })),
-            _ => Err(VerifyError::Refused(format!("unexpected answer: {body}"))),
+            _ => Err(ProviderError::Refused(format!("unexpected answer: {body}"))),
         }
     }
 
-    async fn verify(&self, v: &Verification) -> Result<(), VerifyError> {
+    async fn verify(&self, v: &Verification) -> Result<(), ProviderError> {
         let url = format!("{}/api/v1/transaction/verify", self.settings.base_url);
         let response = self
             .http
@@ -226,7 +230,7 @@ impl PaymentProvider for Przelewy24Client {
             .json(&VerifyRequest::new(&self.settings, v))
             .send()
             .await
-            .map_err(|e| VerifyError::Unavailable(format!("PUT {url}: {e}")))?;
+            .map_err(|e| ProviderError::Unavailable(format!("PUT {url}: {e}")))?;
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
         if status.is_success() {
@@ -237,7 +241,7 @@ impl PaymentProvider for Przelewy24Client {
             return if ok {
                 Ok(())
             } else {
-                Err(VerifyError::Refused(format!(
+                Err(ProviderError::Refused(format!(
                     "unexpected verify answer: {body}"
                 )))
             };
@@ -247,10 +251,10 @@ impl PaymentProvider for Przelewy24Client {
 }
 
 /// Server trouble and throttling pass; anything else is the provider saying no.
-fn failure(status: reqwest::StatusCode, body: &str) -> VerifyError {
+fn failure(status: reqwest::StatusCode, body: &str) -> ProviderError {
     if status.is_server_error() || status.as_u16() == 429 {
-        VerifyError::Unavailable(format!("{status}: {body}"))
+        ProviderError::Unavailable(format!("{status}: {body}"))
     } else {
-        VerifyError::Refused(format!("{status}: {body}"))
+        ProviderError::Refused(format!("{status}: {body}"))
     }
 }

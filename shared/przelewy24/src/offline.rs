@@ -7,10 +7,10 @@ use crate::sign::{verify_sign, Notification};
 use crate::webhook::WebhookResponse;
 use async_trait::async_trait;
 use renewals_app::ports::{
-    PaymentProvider, Registration, TransactionStatus, Verification, VerifyError,
+    PaymentProvider, ProviderError, Registration, TransactionStatus, Verification,
 };
 use renewals_app::service::Service;
-use renewals_domain::{Document, PaymentMethod};
+use renewals_domain::{Document, PaymentMethod, SessionId};
 use secrecy::ExposeSecret;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -36,10 +36,10 @@ impl OfflineProvider {
 #[async_trait]
 impl PaymentProvider for OfflineProvider {
     /// Accepts a correctly signed registration and hands out a sandbox-looking link.
-    async fn register(&self, r: &Registration) -> Result<String, VerifyError> {
+    async fn register(&self, r: &Registration) -> Result<String, ProviderError> {
         let request = RegisterRequest::new(&self.settings, r);
         if request.amount <= 0 || request.url_status.is_empty() {
-            return Err(VerifyError::Refused("invalid register request".into()));
+            return Err(ProviderError::Refused("invalid register request".into()));
         }
         Ok(payment_link(
             "https://sandbox.przelewy24.pl",
@@ -48,16 +48,19 @@ impl PaymentProvider for OfflineProvider {
     }
 
     /// Accepts the charge; offline, the payment itself arrives only through `renewals pay`.
-    async fn charge_card(&self, r: &Registration, _card_ref: &str) -> Result<(), VerifyError> {
+    async fn charge_card(&self, r: &Registration, _card_ref: &str) -> Result<(), ProviderError> {
         self.register(r).await.map(|_| ())
     }
 
     /// Offline, payments arrive only through `renewals pay`: nothing to reconcile.
-    async fn status(&self, _session_id: &str) -> Result<Option<TransactionStatus>, VerifyError> {
+    async fn status(
+        &self,
+        _session_id: &SessionId,
+    ) -> Result<Option<TransactionStatus>, ProviderError> {
         Ok(None)
     }
 
-    async fn verify(&self, v: &Verification) -> Result<(), VerifyError> {
+    async fn verify(&self, v: &Verification) -> Result<(), ProviderError> {
         let request = VerifyRequest::new(&self.settings, v);
         let expected = verify_sign(
             &request.session_id,
@@ -67,7 +70,7 @@ impl PaymentProvider for OfflineProvider {
             self.settings.crc.expose_secret(),
         );
         if request.sign != expected || request.currency != "PLN" || request.amount <= 0 {
-            return Err(VerifyError::Refused("invalid verify request".into()));
+            return Err(ProviderError::Refused("invalid verify request".into()));
         }
         self.verified.fetch_add(1, Ordering::Relaxed);
         Ok(())

@@ -7,9 +7,9 @@
 
 use crate::settings::P24Settings;
 use crate::sign::Notification;
-use renewals_app::ports::ProviderPayment;
 use renewals_app::service::Service;
-use renewals_app::settlement::Settlement;
+use renewals_app::settlement::{IncomingPayment, Settlement, Via};
+use renewals_domain::SessionId;
 use secrecy::ExposeSecret;
 
 /// Przelewy24 notifications are a few hundred bytes; anything this large is not one.
@@ -36,20 +36,27 @@ pub async fn handle(svc: &Service, p24: &P24Settings, raw: &[u8]) -> WebhookResp
         Ok(n) => n,
         Err(refused) => return refused,
     };
-    let payment = ProviderPayment {
-        order_id: n.order_id,
-        session_id: n.session_id,
+    let payment = IncomingPayment {
+        via: Via::Przelewy24 {
+            order_id: n.order_id,
+            session_id: SessionId::new(n.session_id),
+            method_id: n.method_id,
+            verified: false,
+        },
         amount: n.amount,
         currency: n.currency,
-        method_id: n.method_id,
-        verified: false,
     };
     match svc.settle(&payment, svc.today()).await {
         Ok(Settlement::AlreadyRecorded) => WebhookResponse::new(200, "already processed"),
         Ok(Settlement::Review { .. }) => WebhookResponse::new(200, "recorded for review"),
         Ok(Settlement::Applied { .. }) => WebhookResponse::new(200, "OK"),
-        // Nothing was written: Przelewy24 sends the notification again later.
-        Err(e) => WebhookResponse::new(503, e),
+        // Nothing was written: Przelewy24 sends the notification again later. 503 when that
+        // may help (store or provider unreachable), 500 when a person must look.
+        Err(e) => {
+            let status = if e.is_retryable() { 503 } else { 500 };
+            tracing::error!(status, error = %e, "notification not settled");
+            WebhookResponse::new(status, format!("not settled, retry later: {e}"))
+        }
     }
 }
 

@@ -172,7 +172,7 @@ async fn a_short_payment_is_not_activated_and_the_operator_is_alerted() {
 async fn an_unknown_session_is_recorded_for_review_with_200() {
     let app = app_with_proforma().await;
     let mut doc = app.document("PF/2026/02/0001").await;
-    doc.payment.session_id = "PF-2099-01-0001-1".into();
+    doc.payment.session_id = renewals_domain::SessionId::new("PF-2099-01-0001-1");
     let n = app.notification(&doc, 1000, 781);
     let r = app
         .svc
