@@ -48,7 +48,7 @@ enum Op {
 }
 
 /// One write of a change, with what its failed condition means to the caller.
-struct Write {
+pub(crate) struct Write {
     what: String,
     op: Op,
     condition: Option<String>,
@@ -57,7 +57,7 @@ struct Write {
 }
 
 impl Write {
-    fn put(what: String, item: Item) -> Write {
+    pub(crate) fn put(what: String, item: Item) -> Write {
         Write {
             what,
             op: Op::Put(item),
@@ -74,7 +74,7 @@ impl Write {
             .name("#pk", keys::PK)
     }
 
-    fn update(what: String, key: Key, expression: &str) -> Write {
+    pub(crate) fn update(what: String, key: Key, expression: &str) -> Write {
         Write {
             op: Op::Update {
                 key,
@@ -84,17 +84,17 @@ impl Write {
         }
     }
 
-    fn only_if(mut self, condition: &str) -> Write {
+    pub(crate) fn only_if(mut self, condition: &str) -> Write {
         self.condition = Some(condition.to_string());
         self
     }
 
-    fn name(mut self, placeholder: &str, name: &str) -> Write {
+    pub(crate) fn name(mut self, placeholder: &str, name: &str) -> Write {
         self.names.insert(placeholder.to_string(), name.to_string());
         self
     }
 
-    fn value(mut self, placeholder: &str, value: AttributeValue) -> Write {
+    pub(crate) fn value(mut self, placeholder: &str, value: AttributeValue) -> Write {
         self.values.insert(placeholder.to_string(), value);
         self
     }
@@ -160,7 +160,7 @@ fn conflict(what: &str) -> StoreError {
 }
 
 /// Why a change was not written.
-enum Refused {
+pub(crate) enum Refused {
     /// The conditions of these writes (by index) failed; nothing was written.
     Conditions(Vec<usize>),
     Store(StoreError),
@@ -413,7 +413,7 @@ impl DynamoStore {
     }
 
     /// One write goes alone (half the capacity of a transaction); more go as a transaction.
-    async fn send(&self, writes: &[Write]) -> Result<(), Refused> {
+    pub(crate) async fn send(&self, writes: &[Write]) -> Result<(), Refused> {
         match writes {
             [] => Ok(()),
             [single] => self.send_one(single).await,
@@ -421,7 +421,7 @@ impl DynamoStore {
         }
     }
 
-    async fn send_one(&self, w: &Write) -> Result<(), Refused> {
+    pub(crate) async fn send_one(&self, w: &Write) -> Result<(), Refused> {
         match &w.op {
             Op::Put(record) => {
                 Counters::bump(&self.counters.put);

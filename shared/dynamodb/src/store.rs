@@ -1,13 +1,12 @@
 //! The `Store` port's reads, and the plumbing they share with the writes.
 
 use crate::attrs::{self, Item};
+use crate::commit::{Refused, Write};
 use crate::keys::{self, Key};
 use crate::{Counters, DynamoStore};
 use anyhow::Context;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use renewals_app::ports::{
@@ -210,111 +209,44 @@ impl DynamoStore {
     }
 
     /// Marks up to 100 messages sent in one request: a transaction, since a batch write
-    /// cannot update. One message goes as a plain `UpdateItem` (half the capacity).
+    /// cannot update (one message goes as a plain `UpdateItem`, half the capacity). Sent
+    /// and classified like every other write (`commit::send`).
     async fn mark_batch_sent(&self, batch: Vec<Key>) -> Result<(), StoreError> {
-        if batch.len() <= 1 {
-            for key in batch {
-                self.mark_one_sent(key).await?;
-            }
-            return Ok(());
-        }
-        let items = batch
-            .iter()
-            .map(|key| {
-                let update = Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key.attributes()))
-                    .update_expression(SENT_UPDATE)
-                    .condition_expression(SENT_CONDITION)
-                    .set_expression_attribute_names(Some(sent_names()))
-                    .set_expression_attribute_values(Some(sent_values()))
-                    .build()
-                    .map_err(unexpected)?;
-                Ok(TransactWriteItem::builder().update(update).build())
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Counters::bump(&self.counters.transact_write);
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // A message that is not there, or another run marking the same ones at the same
-            // moment: one by one then, where neither is an error.
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(TransactWriteItemsError::TransactionCanceledException(_))
-                ) =>
-            {
-                tracing::debug!(messages = batch.len(), "marking sent one by one");
-                futures::stream::iter(batch)
-                    .map(|key| self.mark_one_sent(key))
+        let writes: Vec<Write> = batch.into_iter().map(sent_write).collect();
+        match self.send(&writes).await {
+            Ok(()) => Ok(()),
+            // A message that is not there, or another run marking the same ones at the
+            // same moment: one by one then, where neither is an error.
+            Err(Refused::Conditions(_)) | Err(Refused::Store(StoreError::Conflict(_))) => {
+                tracing::debug!(messages = writes.len(), "marking sent one by one");
+                futures::stream::iter(0..writes.len())
+                    .map(|i| self.send_one(&writes[i]))
                     .buffer_unordered(MARK_SENT_CONCURRENCY)
+                    .map(|sent| match sent {
+                        // Nothing there to mark, as when SQLite's UPDATE matches no row.
+                        Ok(()) | Err(Refused::Conditions(_)) => Ok(()),
+                        Err(Refused::Store(e)) => Err(e),
+                    })
                     .try_collect::<Vec<()>>()
                     .await?;
                 Ok(())
             }
-            Err(e) => Err(unexpected(
-                anyhow::Error::new(e)
-                    .context(format!("marking {} outbox messages sent", batch.len())),
-            )),
-        }
-    }
-
-    async fn mark_one_sent(&self, key: Key) -> Result<(), StoreError> {
-        Counters::bump(&self.counters.update);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key.attributes()))
-            .update_expression(SENT_UPDATE)
-            .condition_expression(SENT_CONDITION)
-            .set_expression_attribute_names(Some(sent_names()))
-            .set_expression_attribute_values(Some(sent_values()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Nothing there to mark, as when SQLite's UPDATE matches no row.
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unexpected(
-                anyhow::Error::new(e).context(format!("marking {} / {} sent", key.pk, key.sk)),
-            )),
+            Err(Refused::Store(e)) => Err(e),
         }
     }
 }
 
 /// Marking a message sent: leaving the unsent index is what marks it (the index is
 /// sparse). The condition keeps an update from creating an item where there is none.
-const SENT_UPDATE: &str = "SET #sent = :sent REMOVE #gpk, #gsk";
-const SENT_CONDITION: &str = "attribute_exists(#pk)";
-
-fn sent_names() -> HashMap<String, String> {
-    [
-        ("#sent", "sent"),
-        ("#gpk", keys::GSI2PK),
-        ("#gsk", keys::GSI2SK),
-        ("#pk", keys::PK),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
-
-fn sent_values() -> Item {
-    HashMap::from([(":sent".to_string(), AttributeValue::Bool(true))])
+fn sent_write(key: Key) -> Write {
+    let what = format!("message {} / {} is gone", key.pk, key.sk);
+    Write::update(what, key, "SET #sent = :sent REMOVE #gpk, #gsk")
+        .only_if("attribute_exists(#pk)")
+        .name("#sent", "sent")
+        .name("#gpk", keys::GSI2PK)
+        .name("#gsk", keys::GSI2SK)
+        .name("#pk", keys::PK)
+        .value(":sent", AttributeValue::Bool(true))
 }
 
 /// The table key of an item (or of an index entry, which carries it).

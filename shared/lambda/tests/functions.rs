@@ -281,7 +281,10 @@ mod on_the_aws_emulator {
         let err = scheduled(&svc, Job::Daily, event("daily-billing.json"), None)
             .await
             .unwrap_err();
-        assert!(format!("{err:#}").contains("ResourceNotFoundException"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("ResourceNotFoundException"),
+            "{err:#}"
+        );
     }
 
     #[tokio::test]

@@ -8,8 +8,13 @@ use renewals_app::ports::{
     PaymentProvider, ProviderError, Registration, TransactionStatus, Verification,
 };
 use renewals_domain::SessionId;
+use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
+
+const GET: Method = Method::GET;
+const POST: Method = Method::POST;
+const PUT: Method = Method::PUT;
 
 /// The body of `PUT /api/v1/transaction/verify`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,21 +122,35 @@ impl Przelewy24Client {
 }
 
 impl Przelewy24Client {
-    /// `POST /api/v1/transaction/register`; returns the transaction token.
-    async fn register_token(&self, request: &RegisterRequest) -> Result<String, ProviderError> {
-        let url = format!("{}/api/v1/transaction/register", self.settings.base_url);
-        let response = self
-            .http
-            .post(&url)
-            .basic_auth(
-                self.settings.pos_id,
-                Some(self.settings.api_key.expose_secret()),
-            )
-            .json(request)
+    /// One call with the shop's Basic auth: the status and the body, or `Unavailable` when
+    /// Przelewy24 could not be reached at all.
+    async fn call<B: Serialize + ?Sized>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(reqwest::StatusCode, String), ProviderError> {
+        let url = format!("{}{path}", self.settings.base_url);
+        let mut request = self.http.request(method.clone(), &url).basic_auth(
+            self.settings.pos_id,
+            Some(self.settings.api_key.expose_secret()),
+        );
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
             .send()
             .await
-            .map_err(|e| ProviderError::Unavailable(format!("POST {url}: {e}")))?;
-        let (status, body) = (response.status(), response.text().await.unwrap_or_default());
+            .map_err(|e| ProviderError::Unavailable(format!("{method} {url}: {e}")))?;
+        let status = response.status();
+        Ok((status, response.text().await.unwrap_or_default()))
+    }
+
+    /// `POST /api/v1/transaction/register`; returns the transaction token.
+    async fn register_token(&self, request: &RegisterRequest) -> Result<String, ProviderError> {
+        let (status, body) = self
+            .call(POST, "/api/v1/transaction/register", Some(request))
+            .await?;
         if !status.is_success() {
             return Err(failure(status, &body));
         }
@@ -157,19 +176,10 @@ impl PaymentProvider for Przelewy24Client {
         let mut request = RegisterRequest::new(&self.settings, r);
         request.method_ref_id = Some(card_ref.to_string());
         let token = self.register_token(&request).await?;
-        let url = format!("{}/api/v1/card/charge", self.settings.base_url);
-        let response = self
-            .http
-            .post(&url)
-            .basic_auth(
-                self.settings.pos_id,
-                Some(self.settings.api_key.expose_secret()),
-            )
-            .json(&serde_json::json!({ "token": token }))
-            .send()
-            .await
-            .map_err(|e| ProviderError::Unavailable(format!("POST {url}: {e}")))?;
-        let (status, body) = (response.status(), response.text().await.unwrap_or_default());
+        let charge = serde_json::json!({ "token": token });
+        let (status, body) = self
+            .call(POST, "/api/v1/card/charge", Some(&charge))
+            .await?;
         if status.is_success() {
             Ok(())
         } else {
@@ -181,21 +191,8 @@ impl PaymentProvider for Przelewy24Client {
         &self,
         session_id: &SessionId,
     ) -> Result<Option<TransactionStatus>, ProviderError> {
-        let url = format!(
-            "{}/api/v1/transaction/by/sessionId/{session_id}",
-            self.settings.base_url
-        );
-        let response = self
-            .http
-            .get(&url)
-            .basic_auth(
-                self.settings.pos_id,
-                Some(self.settings.api_key.expose_secret()),
-            )
-            .send()
-            .await
-            .map_err(|e| ProviderError::Unavailable(format!("GET {url}: {e}")))?;
-        let (status, body) = (response.status(), response.text().await.unwrap_or_default());
+        let path = format!("/api/v1/transaction/by/sessionId/{session_id}");
+        let (status, body) = self.call(GET, &path, None::<&()>).await?;
         if status.as_u16() == 404 {
             return Ok(None);
         }
@@ -219,20 +216,10 @@ impl PaymentProvider for Przelewy24Client {
     }
 
     async fn verify(&self, v: &Verification) -> Result<(), ProviderError> {
-        let url = format!("{}/api/v1/transaction/verify", self.settings.base_url);
-        let response = self
-            .http
-            .put(&url)
-            .basic_auth(
-                self.settings.pos_id,
-                Some(self.settings.api_key.expose_secret()),
-            )
-            .json(&VerifyRequest::new(&self.settings, v))
-            .send()
-            .await
-            .map_err(|e| ProviderError::Unavailable(format!("PUT {url}: {e}")))?;
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
+        let request = VerifyRequest::new(&self.settings, v);
+        let (status, body) = self
+            .call(PUT, "/api/v1/transaction/verify", Some(&request))
+            .await?;
         if status.is_success() {
             let ok = serde_json::from_str::<serde_json::Value>(&body)
                 .ok()
