@@ -1,7 +1,10 @@
 //! One integration test binary for the whole workspace: each module is a story a user
 //! would check, driven through the same service as the CLI and the Lambda functions.
 
+mod alerts;
+mod delivery;
 mod payments;
 mod renewal_cycle;
+mod rules;
 mod transfers;
 mod webhook;

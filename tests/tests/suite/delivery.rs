@@ -1,0 +1,1 @@
+//! Delivering the outbox: each message once, failing ones out of the way, failures seen.

@@ -1,0 +1,1 @@
+//! Rules where they meet: plan changes, reductions, mixed terms and renewal off.
