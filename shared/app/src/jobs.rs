@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use renewals_domain::{Action, Effect, Job, SeriesKey, TenantId};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 /// Tenants read per page of the due-date index.
@@ -39,7 +39,13 @@ pub struct RunSummary {
     pub links_registered: usize,
     pub emails_queued: usize,
     pub emails_sent: usize,
+    /// Sending attempts that failed in this run (tried again later, or parked).
     pub emails_failed: usize,
+    /// E-mails given up on after their last attempt: the operator must act.
+    pub emails_parked: usize,
+    /// Suspensions not carried out because none of the customer's e-mails about the
+    /// document was ever delivered: the operator must act.
+    pub suspensions_held: usize,
     /// Tenants left for the next run because the deadline came first.
     pub stopped_early: bool,
     pub failures: Vec<Failure>,
@@ -82,6 +88,7 @@ impl RunSummary {
         self.payments_reconciled += other.payments_reconciled;
         self.links_registered += other.links_registered;
         self.emails_queued += other.emails_queued;
+        self.suspensions_held += other.suspensions_held;
     }
 }
 
@@ -135,6 +142,7 @@ impl Service {
         let delivery = self.deliver().await?;
         summary.emails_sent = delivery.sent;
         summary.emails_failed = delivery.failed;
+        summary.emails_parked = delivery.parked;
         Ok(summary)
     }
 
@@ -167,6 +175,23 @@ impl Service {
         }
         counters.extend(done.counters);
         Ok(part)
+    }
+}
+
+impl Service {
+    /// Whether any e-mail to the customer about `document` (the pro-forma, a reminder, the
+    /// overdue notice) was delivered: a customer nobody could reach is not suspended.
+    async fn customer_was_told(
+        &self,
+        account: &renewals_domain::Account,
+        document: &renewals_domain::DocumentNumber,
+    ) -> Result<bool, ServiceError> {
+        let messages = self
+            .store
+            .messages_about(&account.tenant.id, &document.to_string())
+            .await?;
+        let customer = account.tenant.email.as_str();
+        Ok(messages.iter().any(|m| m.sent && m.message.to == customer))
     }
 }
 
@@ -207,8 +232,20 @@ impl Decision for Due<'_> {
                 draft.reload(svc).await?;
             }
         }
+        let mut held = BTreeSet::new();
         for _ in 0..MAX_ROUNDS {
-            let actions = draft.account.decide(date, policy, job);
+            let mut actions = draft.account.decide(date, policy, job);
+            for action in &actions {
+                if let Action::Suspend(number) = action {
+                    if !held.contains(number)
+                        && !svc.customer_was_told(&draft.account, number).await?
+                    {
+                        tracing::error!(document = %number, "suspension held: no e-mail about it reached the customer; the operator must act");
+                        held.insert(number.clone());
+                    }
+                }
+            }
+            actions.retain(|a| !matches!(a, Action::Suspend(n) if held.contains(n)));
             if actions.is_empty() {
                 break;
             }
@@ -232,6 +269,7 @@ impl Decision for Due<'_> {
                 .register_links(&mut draft.account, &mut draft.effects, true)
                 .await;
         }
+        part.suspensions_held = held.len();
         part.emails_queued = draft
             .effects
             .iter()

@@ -4,6 +4,7 @@
 
 pub mod changes;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod jobs;
 pub mod payments;

@@ -58,6 +58,19 @@ pub struct StoredMessage {
     pub id: i64,
     pub message: OutboxMessage,
     pub sent: bool,
+    /// Sending attempts so far (a claim counts as one).
+    pub attempts: u32,
+    /// Given up on after its last attempt: left for the operator.
+    pub parked: bool,
+}
+
+/// What happens to a message whose sending attempt failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Tried again from this instant on (backoff).
+    At(DateTime<Utc>),
+    /// No more attempts: parked for the operator.
+    Park,
 }
 
 /// A received payment, unique by its key: `p24:{orderId}` for Przelewy24 (however many
@@ -131,8 +144,27 @@ pub trait Store: Send + Sync {
     async fn payment(&self, key: &str) -> Result<Option<PaymentRecord>, StoreError>;
     async fn review_item(&self, key: &str) -> Result<Option<ReviewItem>, StoreError>;
     async fn emails_of(&self, tenant: &TenantId) -> Result<Vec<OutboxMessage>, StoreError>;
+    /// Messages not sent and not parked, in id order (whatever their next attempt).
     async fn unsent(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError>;
+    /// Claims up to `limit` messages whose next attempt is due at `now` for one deliverer:
+    /// each claim counts as an attempt and moves the message's next attempt to `until` (the
+    /// lease), so no other deliverer gets it meanwhile; a message claimed by a deliverer
+    /// that died comes back when the lease ends. Two deliverers never claim one message.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
     async fn mark_sent(&self, ids: &[i64]) -> Result<(), StoreError>;
+    /// Records a failed attempt of a claimed message: retried later, or parked.
+    async fn mark_failed(&self, id: i64, retry: Retry, error: &str) -> Result<(), StoreError>;
+    /// The tenant's messages about one document (number as printed), with their state.
+    async fn messages_about(
+        &self,
+        tenant: &TenantId,
+        document: &str,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
     /// Writes the change atomically, or returns `Conflict` and writes nothing.
     async fn commit(&self, change: Change) -> Result<(), StoreError>;
 }

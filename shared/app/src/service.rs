@@ -5,8 +5,7 @@
 use crate::config::Settings;
 use crate::error::{NotFound, ServiceError};
 use crate::ports::{
-    Change, Clock, Composer, Loaded, MailError, Mailer, OutboxMessage, PaymentProvider,
-    ProviderError, Store,
+    Change, Clock, Composer, Loaded, Mailer, OutboxMessage, PaymentProvider, ProviderError, Store,
 };
 use crate::unit_of_work::Draft;
 use chrono::NaiveDate;
@@ -24,13 +23,6 @@ pub struct Service {
     pub clock: Arc<dyn Clock>,
     pub composer: Arc<dyn Composer>,
     pub settings: Settings,
-}
-
-/// What an outbox delivery did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Delivery {
-    pub sent: usize,
-    pub failed: usize,
 }
 
 impl Service {
@@ -154,34 +146,5 @@ impl Service {
         }
         change.account = Some(draft.account);
         change
-    }
-
-    /// Sends what the outbox holds; a failed send stays there for the next attempt.
-    pub async fn deliver(&self) -> Result<Delivery, ServiceError> {
-        let mut delivery = Delivery::default();
-        loop {
-            let batch = self.store.unsent(200).await?;
-            if batch.is_empty() {
-                break;
-            }
-            let mut sent = vec![];
-            let full = batch.len() == 200;
-            for stored in batch {
-                match self.mailer.send(stored.id, &stored.message).await {
-                    Ok(()) => sent.push(stored.id),
-                    Err(MailError::Temporary(e)) | Err(MailError::Rejected(e)) => {
-                        tracing::warn!(message = stored.id, error = %e, "e-mail left in the outbox");
-                        delivery.failed += 1;
-                    }
-                }
-            }
-            self.store.mark_sent(&sent).await?;
-            delivery.sent += sent.len();
-            // A batch that sent nothing would come back the same: leave it for the next run.
-            if sent.is_empty() || !full {
-                break;
-            }
-        }
-        Ok(delivery)
     }
 }

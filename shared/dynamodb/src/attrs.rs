@@ -48,6 +48,17 @@ where
     }
 }
 
+pub fn optional_number<T>(item: &Item, name: &str) -> anyhow::Result<Option<T>>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(_) => number(item, name).map(Some),
+    }
+}
+
 pub fn bytes(item: &Item, name: &str) -> anyhow::Result<Vec<u8>> {
     match item.get(name) {
         Some(AttributeValue::B(v)) => Ok(v.as_ref().to_vec()),

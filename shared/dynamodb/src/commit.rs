@@ -601,7 +601,7 @@ fn email_writes(id: i64, m: &OutboxMessage) -> [Write; 2] {
             ("sent", AttributeValue::Bool(false)),
             // In the unsent index until `mark_sent` removes these two.
             (keys::GSI2PK, attrs::s(keys::UNSENT)),
-            (keys::GSI2SK, attrs::s(keys::padded(id))),
+            (keys::GSI2SK, attrs::s(keys::outbox_due(0, id))),
         ],
     );
     if let Some(document) = &m.document {

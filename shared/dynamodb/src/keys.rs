@@ -15,7 +15,8 @@
 //!
 //! GSI1 (keys only): `DUE#{shard}` / `{next action date}#{tenant}`, so the daily job reads only
 //! what is due and no partition takes every account's writes. GSI2 (all attributes):
-//! `UNSENT` / `{id:020}`, the outbox's unsent messages in id order.
+//! `UNSENT` / `{next attempt ms:020}#{id:020}`, the outbox's unsent messages, due first;
+//! `PARKED` / `{id:020}`, those given up on after their last attempt.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
@@ -149,6 +150,19 @@ pub fn due_upper(date: NaiveDate) -> String {
 }
 
 pub const UNSENT: &str = "UNSENT";
+/// Messages given up on after their last attempt, for the operator.
+pub const PARKED: &str = "PARKED";
+
+/// A message's place in the unsent index: due first (epoch ms of its next attempt), then
+/// by id. A claim or a failed attempt moves it later.
+pub fn outbox_due(at_ms: i64, id: i64) -> String {
+    format!("{}#{}", padded(at_ms.max(0)), padded(id))
+}
+
+/// Above every `outbox_due` at or before `at_ms`.
+pub fn outbox_due_upper(at_ms: i64) -> String {
+    format!("{}#~", padded(at_ms.max(0)))
+}
 
 #[cfg(test)]
 mod tests {

@@ -7,10 +7,11 @@ use crate::{Counters, DynamoStore};
 use anyhow::Context;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use renewals_app::ports::{
-    Change, Loaded, OutboxMessage, PaymentRecord, ReviewItem, Store, StoreError, StoredMessage,
+    Change, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
+    StoredMessage,
 };
 use renewals_domain::{
     Document, DocumentNumber, DocumentStatus, SeriesKey, SessionId, SubscriptionId, TenantId,
@@ -175,25 +176,20 @@ impl DynamoStore {
     /// Where the messages with these ids live, from the unsent index: for ids this store
     /// did not list itself. One range query finds a whole batch.
     async fn unsent_keys(&self, ids: &BTreeSet<i64>) -> Result<Vec<Key>, StoreError> {
-        let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+        if ids.is_empty() {
             return Ok(vec![]);
-        };
+        }
         let found = self
             .query(Query {
                 index: Some(keys::GSI2),
-                condition: "#pk = :pk AND #sk BETWEEN :first AND :last",
+                condition: "#pk = :pk",
                 names: &[
                     ("#pk", keys::GSI2PK),
-                    ("#sk", keys::GSI2SK),
                     ("#tpk", keys::PK),
                     ("#tsk", keys::SK),
                     ("#id", "id"),
                 ],
-                values: vec![
-                    (":pk", attrs::s(keys::UNSENT)),
-                    (":first", attrs::s(keys::padded(*first))),
-                    (":last", attrs::s(keys::padded(*last))),
-                ],
+                values: vec![(":pk", attrs::s(keys::UNSENT))],
                 projection: Some("#tpk, #tsk, #id"),
                 limit: None,
             })
@@ -206,6 +202,49 @@ impl DynamoStore {
             }
         }
         Ok(targets)
+    }
+
+    /// Where the messages with this id live: remembered from a claim, else looked up.
+    async fn message_keys(&self, id: i64) -> Result<Vec<Key>, StoreError> {
+        match self.take_message_keys(id) {
+            Some(known) => Ok(known),
+            None => self.unsent_keys(&BTreeSet::from([id])).await,
+        }
+    }
+
+    /// Claims one message seen in the unsent index: moves it to `until` if it is still
+    /// where it was seen (another deliverer's claim, or its being sent, moved it).
+    async fn claim_one(
+        &self,
+        item: &Item,
+        until_ms: i64,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let mut message = message_from(item)?;
+        let key = item_key(item)?;
+        let seen = attrs::string(item, keys::GSI2SK).map_err(unexpected)?;
+        let what = format!("message {} / {} claimed", key.pk, key.sk);
+        let claim = Write::update(
+            what,
+            key,
+            "SET #gsk = :until, #attempts = if_not_exists(#attempts, :zero) + :one",
+        )
+        .only_if("#gpk = :unsent AND #gsk = :seen")
+        .name("#gpk", keys::GSI2PK)
+        .name("#gsk", keys::GSI2SK)
+        .name("#attempts", "attempts")
+        .value(":unsent", attrs::s(keys::UNSENT))
+        .value(":seen", attrs::s(seen))
+        .value(":until", attrs::s(keys::outbox_due(until_ms, message.id)))
+        .value(":zero", attrs::n(0))
+        .value(":one", attrs::n(1));
+        match self.send_one(&claim).await {
+            Ok(()) => {
+                message.attempts += 1;
+                Ok(Some(message))
+            }
+            Err(Refused::Conditions(_)) => Ok(None),
+            Err(Refused::Store(e)) => Err(e),
+        }
     }
 
     /// Marks up to 100 messages sent in one request: a transaction, since a batch write
@@ -308,6 +347,11 @@ fn message_from(item: &Item) -> Result<StoredMessage, StoreError> {
             mime: attrs::bytes(item, "mime").map_err(unexpected)?,
         },
         sent: attrs::boolean(item, "sent").map_err(unexpected)?,
+        attempts: attrs::optional_number(item, "attempts")
+            .map_err(unexpected)?
+            .unwrap_or(0),
+        parked: attrs::optional_string(item, keys::GSI2PK).map_err(unexpected)?
+            == Some(keys::PARKED),
     })
 }
 
@@ -445,6 +489,100 @@ impl Store for DynamoStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.remember_message_keys(found);
         Ok(messages)
+    }
+
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        if limit == 0 {
+            return Ok(vec![]);
+        }
+        let items = self
+            .query(Query {
+                index: Some(keys::GSI2),
+                condition: "#pk = :pk AND #sk <= :due",
+                names: &[("#pk", keys::GSI2PK), ("#sk", keys::GSI2SK)],
+                values: vec![
+                    (":pk", attrs::s(keys::UNSENT)),
+                    (
+                        ":due",
+                        attrs::s(keys::outbox_due_upper(now.timestamp_millis())),
+                    ),
+                ],
+                projection: None,
+                limit: Some(limit),
+            })
+            .await?;
+        let until_ms = until.timestamp_millis();
+        let items = &items;
+        let claimed: Vec<(StoredMessage, Key)> = futures::stream::iter(0..items.len())
+            .map(|i| async move {
+                let Some(claimed) = self.claim_one(&items[i], until_ms).await? else {
+                    return Ok::<_, StoreError>(None);
+                };
+                Ok(Some((claimed, item_key(&items[i])?)))
+            })
+            .buffered(MARK_SENT_CONCURRENCY)
+            .try_filter_map(|found| async move { Ok(found) })
+            .try_collect()
+            .await?;
+        // `mark_sent` and `mark_failed` will want these, and then need no lookup.
+        self.remember_message_keys(claimed.iter().map(|(m, key)| (m.id, key.clone())));
+        let mut messages: Vec<StoredMessage> = claimed.into_iter().map(|(m, _)| m).collect();
+        messages.sort_by_key(|m| m.id);
+        Ok(messages)
+    }
+
+    async fn mark_failed(&self, id: i64, retry: Retry, error: &str) -> Result<(), StoreError> {
+        for key in self.message_keys(id).await? {
+            let what = format!("message {} / {} was sent", key.pk, key.sk);
+            let write = match &retry {
+                Retry::At(at) => Write::update(what, key, "SET #gsk = :next, #error = :error")
+                    .value(
+                        ":next",
+                        attrs::s(keys::outbox_due(at.timestamp_millis(), id)),
+                    ),
+                Retry::Park => Write::update(
+                    what,
+                    key,
+                    "SET #gpk = :parked, #gsk = :id, #parked = :yes, #error = :error",
+                )
+                .name("#gpk", keys::GSI2PK)
+                .name("#parked", "parked")
+                .value(":parked", attrs::s(keys::PARKED))
+                .value(":id", attrs::s(keys::padded(id)))
+                .value(":yes", AttributeValue::Bool(true)),
+            }
+            .only_if("attribute_exists(#gsk)")
+            .name("#gsk", keys::GSI2SK)
+            .name("#error", "last_error")
+            .value(":error", attrs::s(error));
+            match self.send_one(&write).await {
+                // Sent meanwhile by someone else (the lease ran out): nothing to record.
+                Ok(()) | Err(Refused::Conditions(_)) => {}
+                Err(Refused::Store(e)) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn messages_about(
+        &self,
+        tenant: &TenantId,
+        document: &str,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let items = self.tenant_items(tenant, keys::EMAIL_PREFIX).await?;
+        let messages = items
+            .iter()
+            .map(message_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(messages
+            .into_iter()
+            .filter(|m| m.message.document.as_deref() == Some(document))
+            .collect())
     }
 
     async fn mark_sent(&self, ids: &[i64]) -> Result<(), StoreError> {

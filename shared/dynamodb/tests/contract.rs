@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::ports::{
     warsaw_noon, Change, Loaded, MailError, Mailer, ManualClock, OutboxMessage, PaymentRecord,
-    ReviewItem, Store, StoreError,
+    Retry, ReviewItem, Store, StoreError, StoredMessage,
 };
 use renewals_app::service::Service;
 use renewals_domain::calendar::add_days;
@@ -125,6 +125,7 @@ contract!(
     duplicate_webhook_notifications_record_one_payment,
     due_tenants_returns_exactly_the_due_ones_page_by_page,
     unsent_messages_leave_the_outbox_when_marked_sent,
+    a_claimed_message_goes_to_one_deliverer_until_its_lease_ends,
     what_is_written_reads_back_the_same,
     a_status_change_of_an_unknown_document_is_not_found,
 );
@@ -740,6 +741,72 @@ async fn due_tenants_returns_exactly_the_due_ones_page_by_page(store: Arc<dyn St
     assert!(!now.contains(&leaving.account.tenant.id));
     assert!(now.contains(&arriving.account.tenant.id));
     assert_eq!(now.len(), expected.len());
+}
+
+async fn a_claimed_message_goes_to_one_deliverer_until_its_lease_ends(store: Arc<dyn Store>) {
+    for key in ["m:1", "m:2", "m:3"] {
+        store
+            .commit(Change {
+                emails: vec![email("acme", key)],
+                ..Change::default()
+            })
+            .await
+            .unwrap();
+    }
+    let at = |minutes: i64| warsaw_noon(d("2026-03-03")) + chrono::Duration::minutes(minutes);
+    let ids = |claimed: &[StoredMessage]| claimed.iter().map(|m| m.id).collect::<Vec<_>>();
+
+    // Two deliverers at once: each message goes to exactly one of them.
+    let (a, b) = tokio::join!(
+        store.claim_due(at(0), at(10), 10),
+        store.claim_due(at(0), at(10), 10)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut all = [ids(&a), ids(&b)].concat();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 3, "every message claimed once: {a:?} {b:?}");
+    assert_eq!(a.len() + b.len(), 3, "no message claimed twice");
+    assert!(a.iter().chain(&b).all(|m| m.attempts == 1));
+    assert!(store.claim_due(at(5), at(15), 10).await.unwrap().is_empty());
+
+    // A deliverer that died: its messages come back when the lease ends.
+    let again = store.claim_due(at(11), at(21), 10).await.unwrap();
+    assert_eq!(again.len(), 3);
+    assert!(again.iter().all(|m| m.attempts == 2));
+    let (sent, retried, parked) = (again[0].id, again[1].id, again[2].id);
+    store.mark_sent(&[sent]).await.unwrap();
+    store
+        .mark_failed(retried, Retry::At(at(120)), "throttled")
+        .await
+        .unwrap();
+    store
+        .mark_failed(parked, Retry::Park, "rejected")
+        .await
+        .unwrap();
+
+    // Not before its next attempt; a parked one never.
+    assert!(store
+        .claim_due(at(60), at(70), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let third = store.claim_due(at(121), at(131), 10).await.unwrap();
+    assert_eq!(ids(&third), [retried]);
+    assert_eq!(third[0].attempts, 3);
+    assert_eq!(ids(&store.unsent(10).await.unwrap()), [retried]);
+    let about = store
+        .messages_about(&id("acme"), "PF/2026/03/0001")
+        .await
+        .unwrap();
+    let state = |id: i64| {
+        let m = about.iter().find(|m| m.id == id).unwrap();
+        (m.sent, m.parked)
+    };
+    assert_eq!(
+        (state(sent), state(retried), state(parked)),
+        ((true, false), (false, false), (false, true))
+    );
 }
 
 async fn unsent_messages_leave_the_outbox_when_marked_sent(store: Arc<dyn Store>) {

@@ -13,6 +13,8 @@ pub fn emf_line(function: &str, summary: &RunSummary, timestamp_ms: i64) -> Stri
         ("Suspended", summary.suspended),
         ("EmailsSent", summary.emails_sent),
         ("EmailsFailed", summary.emails_failed),
+        ("EmailsParked", summary.emails_parked),
+        ("SuspensionsHeld", summary.suspensions_held),
         ("TenantFailures", summary.failures.len()),
     ];
     let mut line = Map::new();

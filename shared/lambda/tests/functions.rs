@@ -256,6 +256,131 @@ mod on_the_aws_emulator {
             .expect("AWS_ENDPOINT_URL is not set: run `eval \"$(scripts/moto.sh start)\"` first")
     }
 
+    async fn emulator() -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint())
+            .region(aws_config::Region::new("eu-central-1"))
+            .test_credentials()
+            .load()
+            .await
+    }
+
+    /// How many raw messages from `sender` the emulator's SES accepted.
+    async fn ses_received(sender: &str, containing: &str) -> usize {
+        let data: serde_json::Value = reqwest::get(format!("{}/moto-api/data.json", endpoint()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        data["ses"]["RawMessage"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|m| m["source"] == sender)
+                    .filter(|m| m["raw_data"].as_str().unwrap_or("").contains(containing))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// A deliverer of its own on `table` (its own store client, as another Lambda has),
+    /// sending through SES from `sender`.
+    fn deliverer(
+        sdk: &aws_config::SdkConfig,
+        table: &str,
+        sender: &str,
+        clock: &Arc<ManualClock>,
+    ) -> Arc<Service> {
+        let store =
+            renewals_dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.into());
+        let mut s = settings();
+        s.mail.sender = sender.into();
+        renewals_lambda::service(
+            Arc::new(store),
+            Arc::new(renewals_ses::SesMailer::new(
+                aws_sdk_sesv2::Client::new(sdk),
+                sender,
+            )),
+            Some(Arc::new(renewals_przelewy24::OfflineProvider::new(
+                super::p24(),
+            ))),
+            clock.clone(),
+            s,
+        )
+    }
+
+    /// Two daily runs at once, then payments arriving as eight concurrent webhook requests
+    /// at a time: SES receives every pro-forma and every confirmation exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn overlapping_runs_and_webhooks_send_each_message_once_through_ses() {
+        let sdk = emulator().await;
+        let table = format!("renewals-once-{}", std::process::id());
+        let store =
+            renewals_dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
+        store.create_table().await.unwrap();
+        let sender = "faktury@once.example";
+        aws_sdk_sesv2::Client::new(&sdk)
+            .create_email_identity()
+            .email_identity(sender)
+            .send()
+            .await
+            .unwrap();
+        let clock = Arc::new(ManualClock::new(warsaw_noon(date("2026-02-21"))));
+        let first = deliverer(&sdk, &table, sender, &clock);
+        let n = 24;
+        for i in 0..n {
+            customer(&first, &format!("once{i:02}")).await;
+        }
+
+        let second = deliverer(&sdk, &table, sender, &clock);
+        let (a, b) = tokio::join!(
+            scheduled(&first, Job::Daily, event("daily-billing.json"), None),
+            scheduled(&second, Job::Daily, event("daily-billing.json"), None),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.proformas_issued + b.proformas_issued, n);
+        assert_eq!(
+            ses_received(sender, "PF/2026/02/").await,
+            n,
+            "each pro-forma once"
+        );
+
+        clock.set(warsaw_noon(date("2026-02-23")));
+        let p24 = super::p24();
+        let mut documents = vec![];
+        for i in 0..n {
+            let tenant = TenantId::parse(&format!("once{i:02}")).unwrap();
+            documents.extend(first.store.documents_of(&tenant).await.unwrap());
+        }
+        let webhooks: Vec<Arc<Service>> = (0..8)
+            .map(|_| deliverer(&sdk, &table, sender, &clock))
+            .collect();
+        for chunk in documents.chunks(8) {
+            let requests = chunk.iter().zip(&webhooks).map(|(doc, svc)| {
+                let body = renewals_przelewy24::Notification::simulated(
+                    &p24,
+                    doc,
+                    doc.totals.gross.grosze(),
+                    PaymentMethod::Blik,
+                )
+                .to_body();
+                let (svc, p24) = (svc.clone(), p24.clone());
+                tokio::spawn(async move {
+                    renewals_przelewy24::webhook::handle(&svc, &p24, &body).await
+                })
+            });
+            for response in futures::future::join_all(requests).await {
+                assert_eq!(response.unwrap().status, 200);
+            }
+        }
+        assert_eq!(
+            ses_received(sender, "").await,
+            2 * n,
+            "each pro-forma and each payment confirmation once"
+        );
+    }
+
     #[tokio::test]
     async fn a_run_whose_store_does_not_answer_fails_so_that_lambda_retries_it() {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())

@@ -4,9 +4,10 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use renewals_app::ports::{
-    Change, Loaded, OutboxMessage, PaymentRecord, ReviewItem, Store, StoreError, StoredMessage,
+    Change, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
+    StoredMessage,
 };
 use renewals_domain::{
     Account, Document, DocumentNumber, SeriesKey, SessionId, SubscriptionId, TenantId,
@@ -29,9 +30,12 @@ CREATE TABLE IF NOT EXISTS counters (series TEXT PRIMARY KEY, last INTEGER NOT N
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL,
     kind TEXT NOT NULL, recipient TEXT NOT NULL, subject TEXT NOT NULL, document TEXT,
-    date TEXT NOT NULL, mime BLOB NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
+    date TEXT NOT NULL, mime BLOB NOT NULL, sent INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL DEFAULT 0,
+    parked INTEGER NOT NULL DEFAULT 0, last_error TEXT);
 CREATE INDEX IF NOT EXISTS outbox_tenant ON outbox(tenant);
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(id) WHERE sent = 0;
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_attempt, id) WHERE sent = 0 AND parked = 0;
 CREATE TABLE IF NOT EXISTS payments (key TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reviews (key TEXT PRIMARY KEY, body TEXT NOT NULL);
 ";
@@ -105,6 +109,7 @@ impl SqliteStore {
             }
         }
         conn.set_prepared_statement_cache_capacity(64);
+        add_delivery_columns(&conn).context("adding the outbox's delivery columns")?;
         conn.execute_batch(SCHEMA)
             .context("creating the embedded store's tables")?;
         Ok(SqliteStore {
@@ -318,6 +323,40 @@ impl SqliteStore {
     }
 }
 
+/// A store made before messages had attempts gets the columns (with their defaults).
+fn add_delivery_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let has_outbox: Option<String> = one(
+        conn,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'outbox'",
+        [],
+    )?;
+    let has_attempts: Option<String> = one(
+        conn,
+        "SELECT name FROM pragma_table_info('outbox') WHERE name = 'attempts'",
+        [],
+    )?;
+    if has_outbox.is_some() && has_attempts.is_none() {
+        conn.execute_batch(
+            "ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE outbox ADD COLUMN next_attempt INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE outbox ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE outbox ADD COLUMN last_error TEXT;",
+        )?;
+    }
+    Ok(())
+}
+
+fn stored_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
+    let (id, message, sent) = message_from_row(r)?;
+    Ok(StoredMessage {
+        id,
+        message,
+        sent,
+        attempts: r.get::<_, i64>(10)? as u32,
+        parked: r.get::<_, i64>(11)? != 0,
+    })
+}
+
 fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, OutboxMessage, bool)> {
     let date: String = r.get(7)?;
     Ok((
@@ -337,7 +376,7 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, OutboxMessa
 }
 
 const MESSAGE_COLUMNS: &str =
-    "id, key, tenant, kind, recipient, subject, document, date, mime, sent";
+    "id, key, tenant, kind, recipient, subject, document, date, mime, sent, attempts, parked";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -480,17 +519,83 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE sent = 0 ORDER BY id LIMIT ?1"
+                "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE sent = 0 AND parked = 0
+                 ORDER BY id LIMIT ?1"
             ))
             .map_err(unexpected)?;
         let rows = stmt
-            .query_map([limit as i64], message_from_row)
+            .query_map([limit as i64], stored_from_row)
             .map_err(unexpected)?;
-        rows.map(|r| {
-            r.map(|(id, message, sent)| StoredMessage { id, message, sent })
-                .map_err(unexpected)
-        })
-        .collect()
+        rows.map(|r| r.map_err(unexpected)).collect()
+    }
+
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        // One UPDATE … RETURNING: SQLite runs it under the database's write lock, so a
+        // row claimed by one connection (or process) is not due for any other.
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2
+                 WHERE id IN (SELECT id FROM outbox
+                              WHERE sent = 0 AND parked = 0 AND next_attempt <= ?1
+                              ORDER BY next_attempt, id LIMIT ?3)
+                 RETURNING {MESSAGE_COLUMNS}"
+            ))
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    now.timestamp_millis(),
+                    until.timestamp_millis(),
+                    limit as i64
+                ],
+                stored_from_row,
+            )
+            .map_err(unexpected)?;
+        let mut claimed = rows
+            .map(|r| r.map_err(unexpected))
+            .collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
+    }
+
+    async fn mark_failed(&self, id: i64, retry: Retry, error: &str) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let (next, parked) = match retry {
+            Retry::At(at) => (at.timestamp_millis(), 0),
+            Retry::Park => (i64::MAX, 1),
+        };
+        exec(
+            &conn,
+            "UPDATE outbox SET next_attempt = ?2, parked = ?3, last_error = ?4
+             WHERE id = ?1 AND sent = 0",
+            params![id, next, parked, error],
+        )
+        .map_err(unexpected)?;
+        Ok(())
+    }
+
+    async fn messages_about(
+        &self,
+        tenant: &TenantId,
+        document: &str,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE tenant = ?1 AND document = ?2
+                 ORDER BY id"
+            ))
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map([tenant.as_str(), document], stored_from_row)
+            .map_err(unexpected)?;
+        rows.map(|r| r.map_err(unexpected)).collect()
     }
 
     async fn mark_sent(&self, ids: &[i64]) -> Result<(), StoreError> {

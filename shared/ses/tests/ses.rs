@@ -2,7 +2,7 @@
 //! received is read back and checked as a customer would see it.
 
 use renewals_app::config::{Defaults, Settings};
-use renewals_app::ports::{warsaw_noon, ManualClock, Store};
+use renewals_app::ports::{warsaw_noon, Clock, ManualClock, Store};
 use renewals_app::service::Service;
 use renewals_domain::{EmailAddress, Job, Locale, Nip, PaymentMethod, Tenant, TenantId, Term};
 use renewals_local::sqlite::Durability;
@@ -40,7 +40,14 @@ async fn received() -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-async fn service(sender: &str, verified: bool) -> (Service, Arc<SqliteStore>, tempfile::TempDir) {
+struct Setup {
+    svc: Service,
+    store: Arc<SqliteStore>,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+async fn service(sender: &str, verified: bool) -> Setup {
     let client = ses().await;
     if verified {
         client
@@ -56,17 +63,23 @@ async fn service(sender: &str, verified: bool) -> (Service, Arc<SqliteStore>, te
     let mut settings = Settings::from_lookup(Defaults::Local, |_| None).unwrap();
     settings.mail.sender = sender.to_string();
     let p24 = P24Settings::from_lookup(Defaults::Local, |_| None).unwrap();
+    let clock = Arc::new(ManualClock::new(warsaw_noon(
+        chrono::NaiveDate::from_ymd_opt(2026, 2, 21).unwrap(),
+    )));
     let svc = Service::new(
         store.clone(),
         Arc::new(SesMailer::new(client, sender)),
         Some(Arc::new(OfflineProvider::new(p24))),
         Arc::new(renewals_email::Renderer::from_settings(&settings)),
-        Arc::new(ManualClock::new(warsaw_noon(
-            chrono::NaiveDate::from_ymd_opt(2026, 2, 21).unwrap(),
-        ))),
+        clock.clone(),
         settings,
     );
-    (svc, store, dir)
+    Setup {
+        svc,
+        store,
+        clock,
+        _dir: dir,
+    }
 }
 
 async fn issue_proforma(svc: &Service, tenant: &str) {
@@ -92,7 +105,7 @@ async fn issue_proforma(svc: &Service, tenant: &str) {
 
 #[tokio::test]
 async fn a_proforma_email_reaches_ses_as_the_raw_mime_message() {
-    let (svc, store, _dir) = service("faktury@ses-ok.example", true).await;
+    let Setup { svc, store, .. } = service("faktury@ses-ok.example", true).await;
     issue_proforma(&svc, "ses-ok").await;
     assert!(store.unsent(10).await.unwrap().is_empty(), "delivered");
     let ours: Vec<_> = received()
@@ -123,7 +136,9 @@ async fn a_proforma_email_reaches_ses_as_the_raw_mime_message() {
 #[tokio::test]
 async fn a_rejected_send_stays_in_the_outbox_for_the_next_attempt() {
     // No identity for this sender: SES (like a real sandbox) rejects the message.
-    let (svc, store, _dir) = service("faktury@ses-unverified.example", false).await;
+    let Setup {
+        svc, store, clock, ..
+    } = service("faktury@ses-unverified.example", false).await;
     issue_proforma(&svc, "ses-rejected").await;
     let unsent = store.unsent(10).await.unwrap();
     assert_eq!(unsent.len(), 1);
@@ -132,7 +147,7 @@ async fn a_rejected_send_stays_in_the_outbox_for_the_next_attempt() {
         .await
         .iter()
         .any(|m| m["destinations"][0] == "faktury@ses-rejected.example.pl"));
-    // Once the sender is verified, the next delivery sends it.
+    // Once the sender is verified, the next delivery after its pause sends it.
     ses()
         .await
         .create_email_identity()
@@ -140,6 +155,8 @@ async fn a_rejected_send_stays_in_the_outbox_for_the_next_attempt() {
         .send()
         .await
         .unwrap();
+    assert_eq!(svc.deliver().await.unwrap().sent, 0, "not before its pause");
+    clock.set(clock.now() + chrono::Duration::minutes(15));
     let delivery = svc.deliver().await.unwrap();
     assert_eq!(delivery.sent, 1);
     assert!(store.unsent(10).await.unwrap().is_empty());

@@ -1,0 +1,84 @@
+//! Delivering the outbox: each message is claimed by one deliverer before it is sent (a
+//! lease in the store), so overlapping runs and webhooks never send it twice; a message
+//! that fails is tried again later with growing pauses, without holding up the others, and
+//! after its last attempt it is parked and the operator alerted.
+
+use crate::error::ServiceError;
+use crate::ports::{MailError, Retry};
+use crate::service::Service;
+use chrono::{DateTime, Duration, Utc};
+
+/// Messages claimed at a time.
+const BATCH: usize = 200;
+/// How long a claimed message is left to its deliverer: a deliverer that died releases
+/// its messages when this has passed.
+const LEASE_MINUTES: i64 = 10;
+/// Attempts before a message is parked.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// What one delivery did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Delivery {
+    pub sent: usize,
+    /// Attempts that failed (the message is tried again later, or parked).
+    pub failed: usize,
+    /// Messages given up on after their last attempt.
+    pub parked: usize,
+}
+
+/// When a message whose `attempt`-th try failed at `now` is tried again: 15 minutes, then
+/// 1, 4 and 16 hours later; after the last attempt, never (parked).
+pub fn retry_after(attempt: u32, now: DateTime<Utc>) -> Retry {
+    if attempt >= MAX_ATTEMPTS {
+        return Retry::Park;
+    }
+    let pause = Duration::minutes(15) * 4_i32.pow(attempt.saturating_sub(1).min(8));
+    Retry::At(now + pause)
+}
+
+impl Service {
+    /// Sends the messages that are due; what fails waits for its next attempt.
+    pub async fn deliver(&self) -> Result<Delivery, ServiceError> {
+        let mut delivery = Delivery::default();
+        loop {
+            let now = self.clock.now();
+            let until = now + Duration::minutes(LEASE_MINUTES);
+            let batch = self.store.claim_due(now, until, BATCH).await?;
+            let full = batch.len() == BATCH;
+            let mut sent = vec![];
+            for stored in batch {
+                let error = match self.mailer.send(stored.id, &stored.message).await {
+                    Ok(()) => {
+                        sent.push(stored.id);
+                        continue;
+                    }
+                    Err(MailError::Temporary(e)) | Err(MailError::Rejected(e)) => e,
+                };
+                delivery.failed += 1;
+                let retry = retry_after(stored.attempts, now);
+                if retry == Retry::Park {
+                    delivery.parked += 1;
+                    tracing::error!(
+                        message = stored.id,
+                        kind = %stored.message.kind,
+                        tenant = %stored.message.tenant,
+                        attempts = stored.attempts,
+                        error = %error,
+                        "e-mail parked after its last attempt; the operator must act"
+                    );
+                } else {
+                    tracing::warn!(message = stored.id, attempts = stored.attempts, error = %error, "e-mail failed; tried again later");
+                }
+                self.store.mark_failed(stored.id, retry, &error).await?;
+            }
+            self.store.mark_sent(&sent).await?;
+            delivery.sent += sent.len();
+            // Every claimed message moved past `now` (sent, leased or retried later), so
+            // the next claim only finds messages not seen yet.
+            if !full {
+                break;
+            }
+        }
+        Ok(delivery)
+    }
+}
