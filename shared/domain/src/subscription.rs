@@ -56,6 +56,10 @@ pub fn parse_seats(n: i64) -> Result<u32, ParseError> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Bought by a plan change now and waiting for its order to be paid: no service yet, no
+    /// pro-forma, no reminders, no seat changes. Paid, it becomes `active`; unpaid by the
+    /// order's due date, it ends without ever starting.
+    Pending,
     /// Paid up; service on.
     Active,
     /// Past the period end without payment; service goes on during grace.
@@ -69,6 +73,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Pending => "pending",
             Status::Active => "active",
             Status::Overdue => "overdue",
             Status::Suspended => "suspended",
