@@ -370,18 +370,28 @@ fn a_monthly_and_an_annual_subscription_ending_the_same_day_get_a_proforma_each_
     let (a, m) = (&docs[0], &docs[1]);
     assert!(a.covers(&annual) && !a.covers(&monthly));
     assert_eq!(a.issue_date, d("2026-12-16"));
-    assert_eq!((a.period.start, a.period.end), (d("2027-01-15"), d("2028-01-15")));
+    assert_eq!(
+        (a.period.start, a.period.end),
+        (d("2027-01-15"), d("2028-01-15"))
+    );
     assert_eq!(money(&a.totals.net), "609.60");
     assert!(m.covers(&monthly) && !m.covers(&annual));
     assert_eq!(m.issue_date, d("2027-01-08"));
-    assert_eq!((m.period.start, m.period.end), (d("2027-01-15"), d("2027-02-15")));
+    assert_eq!(
+        (m.period.start, m.period.end),
+        (d("2027-01-15"), d("2027-02-15"))
+    );
     assert_eq!(money(&m.totals.net), "190.50");
     assert_eq!((a.due_date, m.due_date), (d("2027-01-14"), d("2027-01-14")));
-    assert_eq!(days_of(&log, "proforma"), vec![d("2026-12-16"), d("2027-01-08")]);
+    assert_eq!(
+        days_of(&log, "proforma"),
+        vec![d("2026-12-16"), d("2027-01-08")]
+    );
 }
 
 #[test]
-fn an_annual_proforma_does_not_close_seat_additions_of_a_monthly_subscription_ending_the_same_day() {
+fn an_annual_proforma_does_not_close_seat_additions_of_a_monthly_subscription_ending_the_same_day()
+{
     // given the same pair, with the annual pro-forma issued on 16 December 2026
     let mut b = books();
     subscribe(&mut b, "business-basic", 2, Term::Annual, "2026-01-15");
@@ -1021,8 +1031,8 @@ fn an_unpaid_plan_change_order_expires_after_its_due_date_and_the_old_subscripti
 {
     // given a switch to Business Premium on 11 March, order due 18 March, never paid
     let (mut b, old) = account_with_a_monthly_subscription();
-    let order = issued(&change_plan_now(&mut b, &old, "business-premium", "2026-03-11").unwrap())
-        .remove(0);
+    let order =
+        issued(&change_plan_now(&mut b, &old, "business-premium", "2026-03-11").unwrap()).remove(0);
     let new = b.account.subscriptions[1].id.clone();
 
     // when both jobs run every day to the old subscription's renewal pro-forma
@@ -1095,8 +1105,8 @@ fn a_plan_change_paid_after_the_old_proforma_is_issued_cancels_that_proforma() {
     // given a switch to Business Premium on 20 March (order due 27 March) and the old
     // subscription's April pro-forma issued on 25 March
     let (mut b, old) = account_with_a_monthly_subscription();
-    let order = issued(&change_plan_now(&mut b, &old, "business-premium", "2026-03-20").unwrap())
-        .remove(0);
+    let order =
+        issued(&change_plan_now(&mut b, &old, "business-premium", "2026-03-20").unwrap()).remove(0);
     let pf = proforma_of_25_march(&mut b);
     assert!(pf.covers(&old));
 
@@ -1127,8 +1137,8 @@ fn a_plan_change_paid_after_the_old_proforma_was_paid_lets_the_old_one_run_throu
     // given a switch to Business Premium on 20 March, and the old subscription's April
     // pro-forma issued on 25 March and paid on 26 March
     let (mut b, old) = account_with_a_monthly_subscription();
-    let order = issued(&change_plan_now(&mut b, &old, "business-premium", "2026-03-20").unwrap())
-        .remove(0);
+    let order =
+        issued(&change_plan_now(&mut b, &old, "business-premium", "2026-03-20").unwrap()).remove(0);
     let pf = proforma_of_25_march(&mut b);
     pay(&mut b, &pf, "2026-03-26");
 
