@@ -72,9 +72,10 @@ pub enum Action {
     RollOver(SubscriptionId),
     /// Renewal is off and the period ran out.
     End(SubscriptionId),
-    /// One pro-forma per tenant and renewal date, one line per subscription.
+    /// One pro-forma per tenant, renewal date and term, one line per subscription.
     IssueProforma {
         renewal_date: NaiveDate,
+        term: Term,
         subscriptions: Vec<SubscriptionId>,
     },
     Remind {
@@ -88,6 +89,8 @@ pub enum Action {
         attempt: usize,
     },
     Suspend(DocumentNumber),
+    /// An order unpaid past its due date: no seats are added, and the pending subscription of
+    /// a plan change ends without ever starting (no suspension: no service was ever on).
     ExpireOrder(DocumentNumber),
 }
 
@@ -193,7 +196,9 @@ impl Account {
 
     fn decide_daily(&self, date: NaiveDate, policy: &Policy) -> Vec<Action> {
         let mut actions = vec![];
-        let mut renewal_dates = BTreeSet::new();
+        // (renewal date, term): a monthly and an annual subscription ending the same day are
+        // billed apart, each with its own lead time and period.
+        let mut renewals = BTreeSet::new();
         for sub in &self.subscriptions {
             let live = matches!(sub.status, Status::Active | Status::Overdue);
             match &sub.renewal {
@@ -204,14 +209,14 @@ impl Account {
                     actions.push(Action::End(sub.id.clone()))
                 }
                 None if live && sub.auto_renew && date >= policy.issue_date(sub) => {
-                    renewal_dates.insert(sub.period.end);
+                    renewals.insert((sub.period.end, sub.term));
                 }
                 _ => {}
             }
         }
-        for renewal_date in renewal_dates {
-            // Subscriptions renewing the same day share one pro-forma, even when only one
-            // of them has reached its lead time.
+        for (renewal_date, term) in renewals {
+            // Subscriptions of one term renewing the same day share one pro-forma (the same
+            // lead time, so the same issue day).
             let subscriptions = self
                 .subscriptions
                 .iter()
@@ -220,11 +225,13 @@ impl Account {
                         && s.auto_renew
                         && s.renewal.is_none()
                         && s.period.end == renewal_date
+                        && s.term == term
                 })
                 .map(|s| s.id.clone())
                 .collect();
             actions.push(Action::IssueProforma {
                 renewal_date,
+                term,
                 subscriptions,
             });
         }
@@ -291,14 +298,17 @@ impl Account {
         let mut actions = vec![];
         for open in &self.open_documents {
             let doc = &open.document;
-            let starts_service = doc
-                .lines
-                .iter()
-                .any(|l| l.purpose != LinePurpose::SeatAddition);
-            if starts_service && date >= policy.suspension_date(doc) {
-                actions.push(Action::Suspend(doc.number.clone()));
-            } else if !starts_service && date > doc.due_date {
-                actions.push(Action::ExpireOrder(doc.number.clone()));
+            match doc.kind {
+                // A renewal runs on through grace, then is suspended.
+                DocumentKind::Proforma if date >= policy.suspension_date(doc) => {
+                    actions.push(Action::Suspend(doc.number.clone()))
+                }
+                // An order (seats, or a plan change's new subscription) starts nothing until
+                // paid: past its due date it simply expires, well inside Microsoft's window.
+                DocumentKind::Order if date > doc.due_date => {
+                    actions.push(Action::ExpireOrder(doc.number.clone()))
+                }
+                _ => {}
             }
         }
         actions
@@ -362,6 +372,7 @@ impl Account {
             Action::IssueProforma {
                 renewal_date,
                 subscriptions,
+                ..
             } => self.issue_proforma(renewal_date, &subscriptions, date, catalog, numbering)?,
             Action::Remind { document, stage } => {
                 let open = self.open_mut(&document);
@@ -416,7 +427,16 @@ impl Account {
                 ]
             }
             Action::ExpireOrder(number) => {
-                self.close(&number, DocumentStatus::Expired);
+                let document = self.close(&number, DocumentStatus::Expired);
+                for line in &document.lines {
+                    if line.purpose == LinePurpose::NewSubscription {
+                        let sub = self.subscription_mut(&line.subscription);
+                        if sub.status == Status::Pending {
+                            sub.status = Status::Ended;
+                            sub.auto_renew = false;
+                        }
+                    }
+                }
                 vec![Effect::StatusChanged(number, DocumentStatus::Expired)]
             }
         })
@@ -521,6 +541,7 @@ impl Account {
             scheduled: Default::default(),
             renewal: None,
             suspension: None,
+            replaces: None,
         });
         Ok(id)
     }
@@ -572,6 +593,38 @@ impl Account {
         Ok(())
     }
 
+    /// Seats can be added until the renewal pro-forma is issued; with renewal off none will
+    /// be, so until the last day of the period. Returns the last day the order may be due:
+    /// the day before the issue day, or the period's last day.
+    fn check_seat_addition(
+        &self,
+        sub: &Subscription,
+        date: NaiveDate,
+        policy: &Policy,
+    ) -> Result<NaiveDate, Refusal> {
+        const WHAT: &str = "adding seats";
+        if sub.auto_renew || sub.renewal.is_some() {
+            self.check_before_proforma(sub, date, policy, WHAT)?;
+            return Ok(add_days(policy.issue_date(sub), -1));
+        }
+        if date >= sub.period.end {
+            return Err(Refusal::PeriodEnded {
+                what: WHAT,
+                subscription: sub.id.clone(),
+                ends: sub.period.end,
+            });
+        }
+        if date < sub.period.start {
+            return Err(Refusal::BeforePeriod {
+                what: WHAT,
+                subscription: sub.id.clone(),
+                date,
+                starts: sub.period.start,
+            });
+        }
+        Ok(sub.period.last_day())
+    }
+
     /// A customer adds seats for the rest of the period; they count once the order is paid.
     pub fn order_seats(
         &mut self,
@@ -584,13 +637,13 @@ impl Account {
     ) -> Result<Vec<Effect>, Refusal> {
         let sub = self.subscription(id)?;
         Self::check_active(sub, "adding seats")?;
-        self.check_before_proforma(sub, date, policy, "adding seats")?;
+        let last_day = self.check_seat_addition(sub, date, policy)?;
         let period = Period {
             start: date,
             end: sub.period.end,
         };
         let net = sub.prorated(seats, date);
-        let due = add_days(date, policy.order_due_days).min(add_days(policy.issue_date(sub), -1));
+        let due = add_days(date, policy.order_due_days).min(last_day);
         let line = Line {
             subscription: sub.id.clone(),
             product: sub.product.clone(),
@@ -650,6 +703,7 @@ impl Account {
             to,
             representative: representative.to_string(),
             agreed_on: date,
+            seats_added: 0,
         });
         Ok(vec![Effect::Notify(Notice::ReductionScheduled {
             subscription: id.clone(),
@@ -692,7 +746,9 @@ impl Account {
         })])
     }
 
-    /// The customer buys the new plan from today; the old subscription stops renewing.
+    /// The customer buys the new plan from today: a new subscription, `pending` until its
+    /// order is paid. The old one keeps renewing until then; paid, the new one is active and
+    /// the old one stops renewing; unpaid by the due date, the new one ends unstarted.
     pub fn change_plan_now(
         &mut self,
         id: &SubscriptionId,
@@ -711,9 +767,22 @@ impl Account {
                 sku: sku.to_string(),
             });
         }
-        let mut effects = self.stop_renewing(id, "changing the plan now")?;
+        // The old one can stop renewing when the order is paid, unless its next period is
+        // paid for already.
+        if let Some(r) = sub.renewal.as_ref().filter(|r| r.paid) {
+            return Err(Refusal::NextPeriodPaid {
+                what: "changing the plan now",
+                subscription: id.clone(),
+                starts: r.period.start,
+                document: r.document.clone(),
+            });
+        }
+        let mut effects = vec![];
         let new_id = self.add_subscription(catalog, sku, sub.seats, sub.term, date)?;
-        let new_sub = self.subscription(&new_id)?.clone();
+        let new_sub = self.subscription_mut(&new_id);
+        new_sub.status = Status::Pending;
+        new_sub.replaces = Some(id.clone());
+        let new_sub = new_sub.clone();
         let line = Line {
             subscription: new_id.clone(),
             product: product.sku.clone(),
@@ -767,16 +836,26 @@ impl Account {
         what: &'static str,
     ) -> Result<Vec<Effect>, Refusal> {
         let sub = self.subscription(id)?;
+        if let Some(r) = sub.renewal.as_ref().filter(|r| r.paid) {
+            return Err(Refusal::NextPeriodPaid {
+                what,
+                subscription: id.clone(),
+                starts: r.period.start,
+                document: r.document.clone(),
+            });
+        }
+        Ok(self.no_more_renewals(id))
+    }
+
+    /// Renewal off from now: an unpaid renewal pro-forma is cancelled (the other
+    /// subscriptions it covered get a new one on the next daily run); a paid next period
+    /// still starts and the subscription ends at its end.
+    fn no_more_renewals(&mut self, id: &SubscriptionId) -> Vec<Effect> {
+        let sub = self
+            .subscription(id)
+            .expect("stopping an existing subscription");
         let mut effects = vec![];
-        if let Some(r) = &sub.renewal {
-            if r.paid {
-                return Err(Refusal::NextPeriodPaid {
-                    what,
-                    subscription: id.clone(),
-                    starts: r.period.start,
-                    document: r.document.clone(),
-                });
-            }
+        if let Some(r) = sub.renewal.as_ref().filter(|r| !r.paid) {
             let number = r.document.clone();
             self.close(&number, DocumentStatus::Cancelled);
             for s in self.subscriptions.iter_mut() {
@@ -789,7 +868,7 @@ impl Account {
         let sub = self.subscription_mut(id);
         sub.auto_renew = false;
         sub.scheduled = Default::default();
-        Ok(effects)
+        effects
     }
 
     // ---------------------------------------------------------------- payments
@@ -820,6 +899,7 @@ impl Account {
                 }
             }
             let doc = self.close(&number, DocumentStatus::Paid);
+            let mut replaced = vec![];
             for line in &doc.lines {
                 let sub = self.subscription_mut(&line.subscription);
                 match line.purpose {
@@ -833,9 +913,23 @@ impl Account {
                             start_period(sub, r);
                         }
                     }
-                    LinePurpose::SeatAddition => sub.seats += line.seats,
-                    LinePurpose::NewSubscription => sub.status = Status::Active,
+                    LinePurpose::SeatAddition => {
+                        sub.seats += line.seats;
+                        if let Some(r) = sub.scheduled.reduction.as_mut() {
+                            r.seats_added += line.seats;
+                        }
+                    }
+                    LinePurpose::NewSubscription => {
+                        if sub.status == Status::Pending {
+                            sub.status = Status::Active;
+                            replaced.extend(sub.replaces.clone());
+                        }
+                    }
                 }
+            }
+            let mut effects = vec![Effect::StatusChanged(number, DocumentStatus::Paid)];
+            for old in &replaced {
+                effects.extend(self.no_more_renewals(old));
             }
             let notice = match doc.kind {
                 DocumentKind::Proforma => Notice::PaymentConfirmation {
@@ -848,13 +942,8 @@ impl Account {
                     paid_on: date,
                 },
             };
-            return (
-                PaymentOutcome::Activated { late },
-                vec![
-                    Effect::StatusChanged(number, DocumentStatus::Paid),
-                    Effect::Notify(notice),
-                ],
-            );
+            effects.push(Effect::Notify(notice));
+            return (PaymentOutcome::Activated { late }, effects);
         }
         match document.status {
             DocumentStatus::Expired => self.restore(document, date, policy),

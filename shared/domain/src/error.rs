@@ -105,6 +105,14 @@ pub enum Refusal {
         reopens: NaiveDate,
     },
     #[error(
+        "{what} for {subscription} is closed: renewal is off and its last period ended on {ends}"
+    )]
+    PeriodEnded {
+        what: &'static str,
+        subscription: SubscriptionId,
+        ends: NaiveDate,
+    },
+    #[error(
         "{what} for {subscription} cannot be dated {date}, before its current period starts on {starts}"
     )]
     BeforePeriod {

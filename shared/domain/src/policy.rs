@@ -53,13 +53,14 @@ impl Policy {
         Ok(())
     }
 
-    /// The grace rule: the day an unpaid document's service is suspended (the expiry job).
-    /// A pro-forma's renewal runs on for `grace_days` after its period starts; an order that
-    /// starts a subscription, `grace_days` after the day after its due date.
+    /// The grace rule: the day the expiry job acts on an unpaid document. A pro-forma's
+    /// renewal runs on for `grace_days` after its period starts, then is suspended. An order
+    /// suspends nothing (seats, or a plan change's new subscription, start only when paid):
+    /// it expires the day after its due date.
     pub fn suspension_date(&self, doc: &Document) -> NaiveDate {
         match doc.kind {
             DocumentKind::Proforma => add_days(doc.period.start, self.grace_days),
-            DocumentKind::Order => add_days(doc.due_date, 1 + self.grace_days),
+            DocumentKind::Order => add_days(doc.due_date, 1),
         }
     }
 

@@ -56,6 +56,10 @@ pub fn parse_seats(n: i64) -> Result<u32, ParseError> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Bought by a plan change now and waiting for its order to be paid: no service yet, no
+    /// pro-forma, no reminders, no seat changes. Paid, it becomes `active`; unpaid by the
+    /// order's due date, it ends without ever starting.
+    Pending,
     /// Paid up; service on.
     Active,
     /// Past the period end without payment; service goes on during grace.
@@ -69,6 +73,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Pending => "pending",
             Status::Active => "active",
             Status::Overdue => "overdue",
             Status::Suspended => "suspended",
@@ -83,6 +88,10 @@ pub struct Reduction {
     pub to: u32,
     pub representative: String,
     pub agreed_on: NaiveDate,
+    /// Seats ordered and paid after the reduction was agreed: they come on top of `to` at
+    /// renewal, as the order-paid e-mail promises ("included in every later renewal").
+    #[serde(default)]
+    pub seats_added: u32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,15 +137,20 @@ pub struct Subscription {
     pub renewal: Option<Renewal>,
     #[serde(default)]
     pub suspension: Option<Suspension>,
+    /// For a subscription bought by a plan change now: the subscription it replaces, which
+    /// stops renewing once this one's order is paid.
+    #[serde(default)]
+    pub replaces: Option<SubscriptionId>,
 }
 
 impl Subscription {
-    /// Seats the next period will have after a scheduled reduction.
+    /// Seats the next period will have after a scheduled reduction, plus the seats paid
+    /// since it was agreed.
     pub fn seats_next_period(&self) -> u32 {
         self.scheduled
             .reduction
             .as_ref()
-            .map_or(self.seats, |r| r.to)
+            .map_or(self.seats, |r| r.to + r.seats_added)
     }
 
     /// Net for `seats` more seats from `from` to the period end:

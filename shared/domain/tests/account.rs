@@ -351,7 +351,8 @@ fn subscriptions_renewing_on_the_same_date_share_one_proforma_with_a_line_each()
 }
 
 #[test]
-fn a_monthly_and_an_annual_subscription_ending_the_same_day_share_one_proforma() {
+fn a_monthly_and_an_annual_subscription_ending_the_same_day_get_a_proforma_each_with_its_own_lead_time(
+) {
     // given an annual subscription in [2026-01-15, 2027-01-15) and a monthly one in
     // [2026-12-15, 2027-01-15): both renew on 15 January 2027
     let mut b = books();
@@ -361,12 +362,50 @@ fn a_monthly_and_an_annual_subscription_ending_the_same_day_share_one_proforma()
     // when the daily job runs every day up to the renewal date
     let log = run_days(&mut b, "2026-12-10", "2027-01-14");
 
-    // then one pro-forma covers both: 609.60 + 3 × 63.50 = 190.50 → net 800.10
+    // then one pro-forma per term: the annual one 30 days ahead (16 December 2026) for
+    // [2027-01-15, 2028-01-15), 2 × 304.80 = 609.60; the monthly one 7 days ahead
+    // (8 January 2027) for [2027-01-15, 2027-02-15), 3 × 63.50 = 190.50; both due 14 January
     let docs = issued_in(&log);
-    assert_eq!(docs.len(), 1, "one pro-forma per renewal date: {docs:#?}");
-    assert!(docs[0].covers(&annual) && docs[0].covers(&monthly));
-    assert_eq!(docs[0].period.start, d("2027-01-15"));
-    assert_eq!(money(&docs[0].totals.net), "800.10");
+    assert_eq!(docs.len(), 2, "one pro-forma per term: {docs:#?}");
+    let (a, m) = (&docs[0], &docs[1]);
+    assert!(a.covers(&annual) && !a.covers(&monthly));
+    assert_eq!(a.issue_date, d("2026-12-16"));
+    assert_eq!(
+        (a.period.start, a.period.end),
+        (d("2027-01-15"), d("2028-01-15"))
+    );
+    assert_eq!(money(&a.totals.net), "609.60");
+    assert!(m.covers(&monthly) && !m.covers(&annual));
+    assert_eq!(m.issue_date, d("2027-01-08"));
+    assert_eq!(
+        (m.period.start, m.period.end),
+        (d("2027-01-15"), d("2027-02-15"))
+    );
+    assert_eq!(money(&m.totals.net), "190.50");
+    assert_eq!((a.due_date, m.due_date), (d("2027-01-14"), d("2027-01-14")));
+    assert_eq!(
+        days_of(&log, "proforma"),
+        vec![d("2026-12-16"), d("2027-01-08")]
+    );
+}
+
+#[test]
+fn an_annual_proforma_does_not_close_seat_additions_of_a_monthly_subscription_ending_the_same_day()
+{
+    // given the same pair, with the annual pro-forma issued on 16 December 2026
+    let mut b = books();
+    subscribe(&mut b, "business-basic", 2, Term::Annual, "2026-01-15");
+    let monthly = subscribe(&mut b, "business-standard", 3, Term::Monthly, "2026-12-15");
+    run_days(&mut b, "2026-12-16", "2027-01-05");
+
+    // when 1 monthly seat is added on 5 January 2027 (the monthly issue day is 8 January)
+    let ordered = order_seats(&mut b, &monthly, 1, "2027-01-05");
+
+    // then the order is issued for [01-05, 01-15): 1 × 63.50 × 10 / 31 = 20.483… → 20.48,
+    // due 7 January (the day before the monthly issue day)
+    let order = issued(&ordered.expect("monthly seats still open")).remove(0);
+    assert_eq!(money(&order.totals.net), "20.48");
+    assert_eq!(order.due_date, d("2027-01-07"));
 }
 
 #[test]
@@ -918,7 +957,8 @@ fn a_plan_change_at_renewal_is_refused_once_the_proforma_is_issued() {
 }
 
 #[test]
-fn a_plan_change_now_buys_a_new_subscription_with_its_own_order_and_stops_the_old_one_renewing() {
+fn a_plan_change_now_buys_a_new_subscription_with_its_own_order_and_stops_the_old_one_renewing_once_paid(
+) {
     // given the usual customer on Business Basic
     let (mut b, old) = account_with_a_monthly_subscription();
 
@@ -926,9 +966,11 @@ fn a_plan_change_now_buys_a_new_subscription_with_its_own_order_and_stops_the_ol
     let effects = change_plan_now(&mut b, &old, "business-premium", "2026-03-11").expect("bought");
 
     // then a new monthly subscription [03-11, 04-11) of 5 Premium seats with its own order:
-    // 5 × 111.10 = 555.50 net, VAT 127.765 → 127.77, gross 683.27, due 18 March
+    // 5 × 111.10 = 555.50 net, VAT 127.765 → 127.77, gross 683.27, due 18 March; the new
+    // subscription waits for the payment and the old one still renews
     assert!(notices(&effects).contains(&"order".to_string()));
     assert!(notices(&effects).contains(&"plan-change".to_string()));
+    assert!(status_changes(&effects).is_empty(), "{effects:?}");
     let order = issued(&effects).remove(0);
     assert_eq!(order.kind, DocumentKind::Order);
     assert_eq!(order.number.to_string(), "ZAM/2026/03/0001");
@@ -948,14 +990,17 @@ fn a_plan_change_now_buys_a_new_subscription_with_its_own_order_and_stops_the_ol
     assert_eq!(new.product, "business-premium");
     assert_eq!(new.seats, 5);
     assert_eq!(new.term, Term::Monthly);
+    assert_eq!(new.status, Status::Pending);
     assert_eq!(
         (new.period.start, new.period.end),
         (d("2026-03-11"), d("2026-04-11"))
     );
-    assert!(!sub(&b, &old).auto_renew);
+    assert!(sub(&b, &old).auto_renew);
 
-    // and the old one gets no pro-forma and ends on 1 April
+    // and once the order is paid the old one stops renewing, gets no pro-forma and ends on
+    // 1 April
     pay(&mut b, &order, "2026-03-12");
+    assert!(!sub(&b, &old).auto_renew);
     let log = run_days(&mut b, "2026-03-12", "2026-04-02");
     assert!(issued_in(&log).iter().all(|doc| !doc.covers(&old)));
     assert_eq!(days_of(&log, "renewal-ended"), vec![d("2026-04-01")]);
@@ -964,7 +1009,6 @@ fn a_plan_change_now_buys_a_new_subscription_with_its_own_order_and_stops_the_ol
 }
 
 #[test]
-#[ignore = "known gap: plan change now activates the new subscription before its order is paid"]
 fn the_new_subscription_of_a_plan_change_now_starts_only_when_its_order_is_paid() {
     // given a switch to Business Premium now, on 11 March
     let (mut b, old) = account_with_a_monthly_subscription();
@@ -976,10 +1020,146 @@ fn the_new_subscription_of_a_plan_change_now_starts_only_when_its_order_is_paid(
     let before = sub(&b, &new).status;
     let (outcome, _) = pay(&mut b, &order, "2026-03-12");
 
-    // then the new subscription is not active before the payment, and active after it
-    assert_ne!(before, Status::Active);
+    // then the new subscription is pending before the payment, and active after it
+    assert_eq!(before, Status::Pending);
     assert_eq!(outcome, PaymentOutcome::Activated { late: false });
     assert_eq!(sub(&b, &new).status, Status::Active);
+}
+
+#[test]
+fn an_unpaid_plan_change_order_expires_after_its_due_date_and_the_old_subscription_keeps_renewing()
+{
+    // given a switch to Business Premium on 11 March, order due 18 March, never paid
+    let (mut b, old) = account_with_a_monthly_subscription();
+    let order =
+        issued(&change_plan_now(&mut b, &old, "business-premium", "2026-03-11").unwrap()).remove(0);
+    let new = b.account.subscriptions[1].id.clone();
+
+    // when both jobs run every day to the old subscription's renewal pro-forma
+    let log = run_days(&mut b, "2026-03-11", "2026-03-25");
+
+    // then the order expires on 19 March (the day after its due date), the new subscription
+    // ends without ever starting and without a suspension e-mail, and the old one gets its
+    // April pro-forma on 25 March: 5 × 30.50 = 152.50
+    let expired: Vec<_> = log
+        .iter()
+        .filter(|(_, e)| {
+            matches!(e, Effect::StatusChanged(n, DocumentStatus::Expired) if *n == order.number)
+        })
+        .map(|(day, _)| *day)
+        .collect();
+    assert_eq!(expired, vec![d("2026-03-19")]);
+    assert!(days_of(&log, "suspension").is_empty(), "{log:?}");
+    assert_eq!(sub(&b, &new).status, Status::Ended);
+    assert_eq!(sub(&b, &old).status, Status::Active);
+    assert!(sub(&b, &old).auto_renew);
+    let docs = issued_in(&log);
+    assert_eq!(docs.len(), 1);
+    assert!(docs[0].covers(&old) && !docs[0].covers(&new));
+    assert_eq!(money(&docs[0].totals.net), "152.50");
+
+    // and paying the expired order later activates nothing and is flagged for refund
+    let (outcome, _) = pay(&mut b, &order, "2026-03-26");
+    assert!(
+        matches!(outcome, PaymentOutcome::RefundFlagged { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(sub(&b, &new).status, Status::Ended);
+}
+
+#[test]
+fn a_pending_subscription_gets_no_proforma_no_reminders_and_takes_no_seat_changes() {
+    // given a switch to Business Premium on 28 March: the new subscription [03-28, 04-28) is
+    // pending, its order due 4 April
+    let (mut b, old) = account_with_a_monthly_subscription();
+    change_plan_now(&mut b, &old, "business-premium", "2026-03-28").unwrap();
+    let new = b.account.subscriptions[1].id.clone();
+
+    // when the customer adds seats to it, a representative reduces it, and the jobs run to
+    // the day its order expires
+    let added = order_seats(&mut b, &new, 2, "2026-03-29");
+    let reduced = reduce_seats(&mut b, &new, 2, "Anna Nowak", "2026-03-29");
+    let changed = change_plan_at_renewal(&mut b, &new, "business-standard", "2026-03-29");
+    let log = run_days(&mut b, "2026-03-28", "2026-04-05");
+
+    // then all three changes are refused as the subscription is pending, and nothing is
+    // issued or sent for it (the old one's unpaid April pro-forma is the only document)
+    for refused in [added, reduced, changed] {
+        let why = refused.expect_err("a change of a pending subscription");
+        assert!(why.contains("pending"), "{why}");
+    }
+    assert!(issued_in(&log).iter().all(|doc| !doc.covers(&new)));
+    let reminded: Vec<_> = log
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Effect::Notify(n) if n.kind() == "reminder" => n.document().cloned(),
+            _ => None,
+        })
+        .collect();
+    assert!(reminded.iter().all(|doc| !doc.covers(&new)));
+    assert_eq!(sub(&b, &new).status, Status::Ended);
+}
+
+#[test]
+fn a_plan_change_paid_after_the_old_proforma_is_issued_cancels_that_proforma() {
+    // given a switch to Business Premium on 20 March (order due 27 March) and the old
+    // subscription's April pro-forma issued on 25 March
+    let (mut b, old) = account_with_a_monthly_subscription();
+    let order =
+        issued(&change_plan_now(&mut b, &old, "business-premium", "2026-03-20").unwrap()).remove(0);
+    let pf = proforma_of_25_march(&mut b);
+    assert!(pf.covers(&old));
+
+    // when the order is paid on 26 March
+    let (outcome, effects) = pay(&mut b, &order, "2026-03-26");
+    let log = run_days(&mut b, "2026-03-26", "2026-04-10");
+
+    // then the pro-forma is cancelled, no reminder or suspension follows, and the old
+    // subscription ends on 1 April
+    assert_eq!(outcome, PaymentOutcome::Activated { late: false });
+    assert_eq!(
+        status_changes(&effects),
+        vec![
+            ("ZAM/2026/03/0001".to_string(), DocumentStatus::Paid),
+            ("PF/2026/03/0001".to_string(), DocumentStatus::Cancelled),
+        ]
+    );
+    for kind in ["reminder", "overdue", "suspension"] {
+        assert!(days_of(&log, kind).is_empty(), "a {kind} e-mail");
+    }
+    assert_eq!(days_of(&log, "renewal-ended"), vec![d("2026-04-01")]);
+    assert_eq!(sub(&b, &old).status, Status::Ended);
+}
+
+#[test]
+fn a_plan_change_paid_after_the_old_proforma_was_paid_lets_the_old_one_run_through_the_paid_period_and_end(
+) {
+    // given a switch to Business Premium on 20 March, and the old subscription's April
+    // pro-forma issued on 25 March and paid on 26 March
+    let (mut b, old) = account_with_a_monthly_subscription();
+    let order =
+        issued(&change_plan_now(&mut b, &old, "business-premium", "2026-03-20").unwrap()).remove(0);
+    let pf = proforma_of_25_march(&mut b);
+    pay(&mut b, &pf, "2026-03-26");
+
+    // when the order is paid on 27 March and the jobs run to 2 May
+    let (outcome, effects) = pay(&mut b, &order, "2026-03-27");
+    let log = run_days(&mut b, "2026-03-27", "2026-05-02");
+
+    // then the paid April [04-01, 05-01) still starts, no pro-forma follows for May, and the
+    // old subscription ends on 1 May
+    assert_eq!(outcome, PaymentOutcome::Activated { late: false });
+    assert_eq!(
+        status_changes(&effects),
+        vec![("ZAM/2026/03/0001".to_string(), DocumentStatus::Paid)]
+    );
+    assert!(issued_in(&log).iter().all(|doc| !doc.covers(&old)));
+    assert_eq!(days_of(&log, "renewal-ended"), vec![d("2026-05-01")]);
+    let s = sub(&b, &old);
+    assert_eq!(
+        (s.status, s.period.start, s.period.end),
+        (Status::Ended, d("2026-04-01"), d("2026-05-01"))
+    );
 }
 
 #[test]
@@ -1022,7 +1202,6 @@ fn turning_renewal_off_after_the_proforma_is_issued_cancels_it() {
 }
 
 #[test]
-#[ignore = "known gap: with renewal off, seat additions are refused from the (never issued) pro-forma day"]
 fn with_renewal_off_seats_can_still_be_added_until_the_period_end() {
     // given the usual customer with renewal off: no pro-forma will ever be issued
     let (mut b, id) = account_with_a_monthly_subscription();
@@ -1032,14 +1211,37 @@ fn with_renewal_off_seats_can_still_be_added_until_the_period_end() {
     let ordered = order_seats(&mut b, &id, 3, "2026-03-27");
 
     // then the order is issued for [03-27, 04-01): 3 × 30.50 × 5 / 31 = 14.758… → 14.76,
-    // due no later than the last day of the period
+    // due on the last day of the period, 31 March (7 days would be 3 April)
     let order = issued(&ordered.expect("no pro-forma closes seat additions")).remove(0);
     assert_eq!(money(&order.totals.net), "14.76");
-    assert!(order.due_date >= d("2026-03-27") && order.due_date <= d("2026-03-31"));
+    assert_eq!(order.due_date, d("2026-03-31"));
 }
 
 #[test]
-#[ignore = "known gap: seats paid after a scheduled reduction are dropped from the renewal"]
+fn with_renewal_off_seats_added_on_the_last_day_are_due_that_day_and_refused_after_the_end() {
+    // given the usual customer with renewal off
+    let (mut b, id) = account_with_a_monthly_subscription();
+    turn_off_renewal(&mut b, &id).unwrap();
+
+    // when 2 seats are added on 31 March, the last day, and paid that day; and 1 more seat
+    // is asked for on 1 April, before the daily run has ended the subscription
+    let order = issued(&order_seats(&mut b, &id, 2, "2026-03-31").expect("last day")).remove(0);
+    let (outcome, _) = pay(&mut b, &order, "2026-03-31");
+    let after = order_seats(&mut b, &id, 1, "2026-04-01");
+
+    // then the order covers [03-31, 04-01): 2 × 30.50 × 1 / 31 = 1.967… → 1.97, due 31 March;
+    // the seats count (7) until the end; on 1 April the period is over and it is refused
+    assert_eq!(order.due_date, d("2026-03-31"));
+    assert_eq!(money(&order.totals.net), "1.97");
+    assert_eq!(outcome, PaymentOutcome::Activated { late: false });
+    assert_eq!(sub(&b, &id).seats, 7);
+    let why = after.expect_err("seats after the last period ended");
+    assert!(why.contains("2026-04-01"), "{why}");
+    run(&mut b, Job::Daily, d("2026-04-01"));
+    assert_eq!(sub(&b, &id).status, Status::Ended);
+}
+
+#[test]
 fn seats_paid_after_a_scheduled_reduction_are_carried_into_the_renewal() {
     // given a reduction from 5 to 2 seats scheduled on 5 March
     let (mut b, id) = account_with_a_monthly_subscription();

@@ -316,10 +316,15 @@ async fn a_plan_change_now_starts_a_new_subscription_and_the_old_one_ends() {
     let s = app.sub(&new).await;
     assert_eq!(
         (s.period.start, s.period.end, s.status),
-        (d("2026-03-10"), d("2026-04-10"), Status::Active)
+        (d("2026-03-10"), d("2026-04-10"), Status::Pending)
     );
-    assert!(!app.sub(&old).await.auto_renew);
+    assert!(
+        app.sub(&old).await.auto_renew,
+        "renews until the order is paid"
+    );
     app.pay("ZAM/2026/03/0001", "2026-03-11").await;
+    assert_eq!(app.sub(&new).await.status, Status::Active);
+    assert!(!app.sub(&old).await.auto_renew);
     app.days("2026-03-11", "2026-04-03").await;
     assert_eq!(app.sub(&old).await.status, Status::Ended);
     let docs = app.documents("acme").await;
