@@ -550,7 +550,7 @@ fn a_damaged_database_is_refused_at_start_by_the_integrity_check() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn with_p24_base_url_the_daily_run_registers_the_link_at_przelewy24() {
+async fn with_p24_base_url_the_daily_run_registers_links_and_charges_cards_at_przelewy24() {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
     let p24 = MockServer::start().await;
@@ -559,53 +559,114 @@ async fn with_p24_base_url_the_daily_run_registers_the_link_at_przelewy24() {
         .respond_with(ResponseTemplate::new(200).set_body_json(
             serde_json::json!({"data": {"token": "TOKEN-CLI-1"}, "responseCode": 0}),
         ))
+        .mount(&p24)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/card/charge"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"data": {"orderId": 1}, "responseCode": 0})),
+        )
         .expect(1)
         .mount(&p24)
         .await;
     let uri = p24.uri();
-    let out = tokio::task::spawn_blocking(move || {
-        let cli = Cli::new();
-        let env = [("P24_BASE_URL", uri.as_str())];
-        onboard(&cli);
-        let out = cli.run_env(&["run", "daily", "--date", "2026-02-21", "--json"], &env);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let eml: Vec<_> = std::fs::read_dir(cli.dir.path().join("outbox"))
-            .unwrap()
-            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
-            .collect();
-        assert_eq!(eml.len(), 1);
-        let text = String::from_utf8_lossy(&eml[0]).replace("=\r\n", "");
-        // `pay` plays Przelewy24 offline even when P24_BASE_URL is set.
-        let paid = cli.run_env(
-            &[
-                "pay",
-                "--document",
-                "PF/2026/02/0001",
-                "--date",
-                "2026-02-23",
-            ],
-            &env,
-        );
-        assert!(
-            paid.status.success(),
-            "{}",
-            String::from_utf8_lossy(&paid.stderr)
-        );
-        text
+    let mail = tokio::task::spawn_blocking({
+        move || {
+            let cli = Cli::new();
+            let env = [("P24_BASE_URL", uri.as_str())];
+            onboard(&cli);
+            cli.ok(&[
+                "tenant",
+                "add",
+                "--id",
+                "karta",
+                "--name",
+                "Karta sp. z o.o.",
+                "--nip",
+                "7010001453",
+                "--email",
+                "faktury@karta.pl",
+                "--payment-method",
+                "card",
+                "--card-ref",
+                "REF-KARTA",
+            ]);
+            cli.ok(&[
+                "subscription",
+                "add",
+                "--tenant",
+                "karta",
+                "--product",
+                "business-basic",
+                "--seats",
+                "1",
+                "--term",
+                "monthly",
+                "--start",
+                "2026-01-31",
+            ]);
+            let out = cli.run_env(&["run", "daily", "--date", "2026-02-21", "--json"], &env);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(summary["card_charges"], 1, "{summary}");
+            let acme: Vec<_> = std::fs::read_dir(cli.dir.path().join("outbox"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.to_string_lossy().contains("-acme-proforma"))
+                .map(|p| std::fs::read(p).unwrap())
+                .collect();
+            assert_eq!(acme.len(), 1);
+            let mail = String::from_utf8_lossy(&acme[0]).replace("=\r\n", "");
+            // `pay` plays Przelewy24 offline even when P24_BASE_URL is set.
+            let paid = cli.run_env(
+                &[
+                    "pay",
+                    "--document",
+                    "PF/2026/02/0001",
+                    "--date",
+                    "2026-02-23",
+                ],
+                &env,
+            );
+            assert!(
+                paid.status.success(),
+                "{}",
+                String::from_utf8_lossy(&paid.stderr)
+            );
+            mail
+        }
     })
     .await
     .unwrap();
     assert!(
-        out.contains(&format!("{}/trnRequest/TOKEN-CLI-1", p24.uri())),
+        mail.contains(&format!("{}/trnRequest/TOKEN-CLI-1", p24.uri())),
         "the mock's link in the pro-forma e-mail"
     );
     let requests = p24.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 1, "one register call, nothing from `pay`");
-    assert_eq!(requests[0].url.path(), "/api/v1/transaction/register");
+    let registers: Vec<Value> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/api/v1/transaction/register")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let sessions: Vec<&str> = registers
+        .iter()
+        .map(|r| r["sessionId"].as_str().unwrap())
+        .collect();
+    assert!(sessions.contains(&"PF-2026-02-0001-1"), "{sessions:?}");
+    assert!(
+        registers.iter().any(|r| r["methodRefId"] == "REF-KARTA"),
+        "the card charge registered with the card's reference: {registers:?}"
+    );
+    assert_eq!(
+        requests.len(),
+        registers.len() + 1,
+        "register calls and one card charge; nothing from `pay`"
+    );
 }
 
 #[test]

@@ -137,7 +137,7 @@ impl SqliteStore {
             .with_context(|| format!("opening the embedded store {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         if existing {
-            Self::check(&conn, path)?;
+            Self::check(&conn, path, create)?;
         }
         match durability {
             Durability::Normal => {
@@ -159,8 +159,9 @@ impl SqliteStore {
         })
     }
 
-    /// An existing file: SQLite's `quick_check` finds no damage, and our tables are there.
-    fn check(conn: &Connection, path: &Path) -> anyhow::Result<()> {
+    /// An existing file: SQLite's `quick_check` finds no damage, and our tables are there (or,
+    /// when creating, nothing at all is: a creation interrupted before its tables).
+    fn check(conn: &Connection, path: &Path, create: bool) -> anyhow::Result<()> {
         let damaged = |detail: String| OpenError::Damaged {
             path: path.to_path_buf(),
             detail,
@@ -184,14 +185,15 @@ impl SqliteStore {
             }
             return Err(damaged(detail).into());
         }
-        let tables: i64 = conn
+        let (ours, objects): (i64, i64) = conn
             .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'accounts'",
+                "SELECT COUNT(*) FILTER (WHERE type = 'table' AND name = 'accounts'), COUNT(*)
+                 FROM sqlite_master",
                 [],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(|e| damaged(e.to_string()))?;
-        if tables == 0 {
+        if ours == 0 && !(create && objects == 0) {
             return Err(OpenError::NotInitialised(path.to_path_buf()).into());
         }
         Ok(())
