@@ -11,7 +11,7 @@ use renewals_app::settlement::Settlement;
 use renewals_app::transfers::ImportReport;
 use renewals_domain::PaymentOutcome;
 use renewals_email::Renderer;
-use renewals_local::sqlite::Durability;
+use renewals_local::sqlite::{Durability, OpenError};
 use renewals_local::{OutboxMailer, SqliteStore};
 use renewals_przelewy24::{OfflineProvider, P24Settings, Przelewy24Client};
 use serde::Serialize;
@@ -25,10 +25,25 @@ pub struct Output {
 impl Output {
     pub fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
         if self.json {
-            println!("{}", serde_json::to_string(value).expect("views serialise"));
+            say(&serde_json::to_string(value).expect("views serialise"));
         } else {
-            println!("{}", text());
+            say(&text());
         }
+    }
+}
+
+/// One line (or several) on stdout. When the reader has gone (`renewals … | head -1`) the
+/// command ends quietly, with the status of a Unix tool stopped by SIGPIPE, instead of
+/// panicking; the work it did before is committed either way.
+pub fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("renewals: writing to stdout: {e}");
+        std::process::exit(1);
     }
 }
 
@@ -38,16 +53,87 @@ pub struct Target {
     pub table: Option<String>,
 }
 
-/// The service on the embedded store in `dir` (with the offline Przelewy24 for `pay`), or on
-/// DynamoDB and SES. `date` pins the clock to noon in Warsaw on that business date.
+/// How a command opens the embedded store and which Przelewy24 it talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Open {
+    /// Create the database when the folder has none (`init`, `tenant add`, `demo`); every
+    /// other command refuses a folder that was never initialised.
+    pub create: bool,
+    /// Play Przelewy24 offline whatever the environment says (`pay`, `demo`, `simulate`).
+    pub offline: bool,
+}
+
+impl Open {
+    pub const EXISTING: Open = Open {
+        create: false,
+        offline: false,
+    };
+    pub const CREATE: Open = Open {
+        create: true,
+        offline: false,
+    };
+    pub const PLAY: Open = Open {
+        create: false,
+        offline: true,
+    };
+}
+
+/// Przelewy24 for real (`renewals_przelewy24::Przelewy24Client`) when `P24_BASE_URL` is set,
+/// as in Lambda; otherwise, and always for what plays the provider, the offline stand-in.
+pub fn provider(p24: &P24Settings, offline: bool) -> Arc<dyn PaymentProvider> {
+    let configured = std::env::var("P24_BASE_URL").is_ok_and(|v| !v.trim().is_empty());
+    if configured && !offline {
+        Arc::new(Przelewy24Client::new(p24.clone()))
+    } else {
+        Arc::new(OfflineProvider::new(p24.clone()))
+    }
+}
+
+/// The embedded database of a data folder.
+pub fn database(dir: &Path) -> std::path::PathBuf {
+    dir.join("renewals.sqlite3")
+}
+
+/// Opens (or, with `create`, creates) the embedded store of a data folder; a store that
+/// will not open is one line that says what to do.
+pub fn open_store(dir: &Path, durability: Durability, create: bool) -> anyhow::Result<SqliteStore> {
+    let path = database(dir);
+    let opened = if create {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the data folder {}", dir.display()))?;
+        SqliteStore::open(&path, durability)
+    } else {
+        SqliteStore::open_existing(&path, durability)
+    };
+    opened.map_err(|e| match e.downcast_ref::<OpenError>() {
+        Some(OpenError::Missing(_)) => anyhow::anyhow!(
+            "{} was never initialised (no renewals.sqlite3): create it with `renewals init` or the first `renewals tenant add` (same --data-dir), or pass the right --data-dir",
+            dir.display()
+        ),
+        Some(OpenError::Empty(_)) => anyhow::anyhow!(
+            "{e}: restore it from a backup, or remove it and run `renewals init` to start an empty one"
+        ),
+        Some(OpenError::NotInitialised(_)) => {
+            anyhow::anyhow!("{e}: pass the right --data-dir, or move it away and run `renewals init`")
+        }
+        Some(OpenError::Damaged { .. }) => anyhow::anyhow!(
+            "{e}; stop here and restore it from a backup (`sqlite3 … .recover` may save the rest)"
+        ),
+        None => e,
+    })
+}
+
+/// The service on the embedded store in `dir`, or on DynamoDB and SES. `date` pins the clock
+/// to noon in Warsaw on that business date.
 pub async fn open_service(
     target: &Target,
     date: Option<chrono::NaiveDate>,
+    open: Open,
 ) -> anyhow::Result<Service> {
     let settings = Settings::from_env(Defaults::Local)?;
     let p24 = P24Settings::from_env(Defaults::Local)?;
     let Some(table) = &target.table else {
-        return open_with(&target.dir, settings, &p24, date, Durability::Normal);
+        return open_with(&target.dir, settings, &p24, date, Durability::Normal, open);
     };
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = renewals_dynamodb::DynamoStore::from_conf(&sdk, table.clone());
@@ -90,17 +176,15 @@ pub fn open_with(
     p24: &P24Settings,
     date: Option<chrono::NaiveDate>,
     durability: Durability,
+    open: Open,
 ) -> anyhow::Result<Service> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating the data folder {}", dir.display()))?;
-    let store = SqliteStore::open(&dir.join("renewals.sqlite3"), durability)?;
+    let store = open_store(dir, durability, open.create)?;
     let mailer = OutboxMailer::new(dir.join("outbox"))
         .with_context(|| format!("creating {}/outbox", dir.display()))?;
-    let provider = OfflineProvider::new(p24.clone());
     Ok(service(
         Arc::new(store),
         Arc::new(mailer),
-        Arc::new(provider),
+        provider(p24, open.offline),
         clock(date),
         settings,
     ))

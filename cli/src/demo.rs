@@ -1,11 +1,12 @@
 //! `renewals demo`: a scripted season at a reseller, told day by day.
 
-use crate::app::open_with;
+use crate::app::{open_with, Open, Output};
 use anyhow::anyhow;
 use chrono::NaiveDate;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::ports::{warsaw_noon, ManualClock};
 use renewals_app::service::Service;
+use renewals_app::views::{self, SubscriptionView};
 use renewals_domain::calendar::add_days;
 use renewals_domain::{
     parse_date, DocumentKind, DocumentStatus, EmailAddress, Job, Locale, Nip, PaymentMethod,
@@ -13,7 +14,8 @@ use renewals_domain::{
 };
 use renewals_local::sqlite::Durability;
 use renewals_przelewy24::P24Settings;
-use std::path::Path;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 enum Step {
@@ -116,7 +118,104 @@ fn script() -> Vec<(&'static str, Step)> {
     ]
 }
 
-pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
+/// The season as it happened: what the text tells and `--json` prints.
+#[derive(Serialize)]
+pub struct Timeline {
+    pub data_dir: PathBuf,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub tenants: Vec<DemoTenant>,
+    pub days: Vec<Day>,
+    /// Every subscription on the last day.
+    pub subscriptions: Vec<SubscriptionView>,
+    pub emails_written: usize,
+}
+
+#[derive(Serialize)]
+pub struct DemoTenant {
+    pub id: String,
+    pub name: String,
+    pub locale: Locale,
+    pub payment_method: PaymentMethod,
+    pub subscription: SubscriptionView,
+}
+
+/// One day with something to tell: each event is one line a person can follow.
+#[derive(Serialize)]
+pub struct Day {
+    pub date: NaiveDate,
+    pub events: Vec<String>,
+}
+
+pub async fn run(data_dir: &Path, out: &Output) -> anyhow::Result<()> {
+    let timeline = season(data_dir).await?;
+    out.print(&timeline, || text(&timeline));
+    Ok(())
+}
+
+fn text(t: &Timeline) -> String {
+    let mut lines = vec![
+        format!(
+            "renewals demo: a season at a Microsoft 365 reseller, {} – {}",
+            t.from, t.to
+        ),
+        format!(
+            "data folder: {} (e-mails as .eml in outbox/)\n",
+            t.data_dir.display()
+        ),
+    ];
+    for d in &t.tenants {
+        let s = &d.subscription;
+        lines.push(format!(
+            "  {:<20} {} ({}, {}): {} × {}, {}, period {} – {}",
+            s.id,
+            d.name,
+            d.locale,
+            d.payment_method,
+            s.seats,
+            s.product,
+            s.term,
+            s.period_start,
+            s.period_end
+        ));
+    }
+    lines.push(String::new());
+    for day in &t.days {
+        for (i, line) in day.events.iter().enumerate() {
+            let head = if i == 0 {
+                day.date.to_string()
+            } else {
+                String::new()
+            };
+            lines.push(format!("{head:<12}{line}"));
+        }
+    }
+    lines.push(format!("\nOn {}:", t.to));
+    for s in &t.subscriptions {
+        lines.push(format!(
+            "  {:<20} {:<9} {:>3} × {:<18} period {} – {}  auto-renew {}",
+            s.id,
+            s.status,
+            s.seats,
+            s.product,
+            s.period_start,
+            s.period_end,
+            if s.auto_renew { "on" } else { "off" }
+        ));
+    }
+    lines.push(format!(
+        "\n{} e-mails written to {}/outbox; inspect with:",
+        t.emails_written,
+        t.data_dir.display()
+    ));
+    lines.push(format!(
+        "  renewals --data-dir {} documents --tenant kwiatkowski",
+        t.data_dir.display()
+    ));
+    lines.join("\n")
+}
+
+async fn season(data_dir: &Path) -> anyhow::Result<Timeline> {
     let dir = data_dir.join("demo");
     let _ = std::fs::remove_dir_all(&dir);
     let settings = Settings::from_env(Defaults::Local)?;
@@ -124,17 +223,23 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
     let last = parse_date("2026-04-10")?;
     let clock = Arc::new(ManualClock::new(warsaw_noon(first)));
     let p24 = P24Settings::from_env(Defaults::Local)?;
-    let base = open_with(&dir, settings, &p24, Some(first), Durability::Normal)?;
+    let base = open_with(
+        &dir,
+        settings,
+        &p24,
+        Some(first),
+        Durability::Normal,
+        Open {
+            create: true,
+            offline: true,
+        },
+    )?;
     let svc = Service {
         clock: clock.clone(),
         ..base
     };
 
-    println!("renewals demo: a season at a Microsoft 365 reseller, 1 February – 10 April 2026");
-    println!(
-        "data folder: {} (e-mails as .eml in outbox/)\n",
-        dir.display()
-    );
+    let mut tenants = vec![];
     for ((id, name, nip, locale, method), (_, product, seats, term, start)) in
         TENANTS.iter().zip(SUBSCRIPTIONS.iter())
     {
@@ -153,22 +258,23 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
             .add_subscription(&tenant.id, product, *seats, *term, start)
             .await?;
         let account = svc.account(&tenant.id).await?;
-        let s = account.subscription(&sub)?;
-        println!(
-            "  {sub:<20} {name} ({}, {}): {seats} × {product}, {term}, period {} – {}",
-            locale, method, s.period.start, s.period.end
-        );
+        tenants.push(DemoTenant {
+            id: id.to_string(),
+            name: name.to_string(),
+            locale: *locale,
+            payment_method: *method,
+            subscription: views::subscription(&tenant.id, account.subscription(&sub)?),
+        });
     }
-    println!();
 
     let steps = script();
+    let mut days = vec![];
     let mut day = first;
     while day <= last {
         clock.set(warsaw_noon(day));
         let mut said = vec![];
         let daily = svc.run_job(Job::Daily, day, None).await?;
-        for (date, step) in steps.iter().filter(|(d, _)| *d == day.to_string()) {
-            let _ = date;
+        for (_, step) in steps.iter().filter(|(d, _)| *d == day.to_string()) {
             said.push(perform(&svc, &p24, step, day).await?);
         }
         let expiry = svc.run_job(Job::Expiry, day, None).await?;
@@ -183,43 +289,33 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
                 }
             }
         }
-        for (i, line) in said.iter().enumerate() {
-            let head = if i == 0 {
-                day.to_string()
-            } else {
-                String::new()
-            };
-            println!("{head:<12}{line}");
+        if !said.is_empty() {
+            days.push(Day {
+                date: day,
+                events: said,
+            });
         }
         day = add_days(day, 1);
     }
 
-    println!("\nOn {last}:");
+    let mut subscriptions = vec![];
     for (id, ..) in TENANTS {
-        let account = svc.account(&TenantId::parse(id)?).await?;
+        let tenant = TenantId::parse(id)?;
+        let account = svc.account(&tenant).await?;
         for s in &account.subscriptions {
-            println!(
-                "  {:<20} {:<9} {:>3} × {:<18} period {} – {}  auto-renew {}",
-                s.id.to_string(),
-                s.status.as_str(),
-                s.seats,
-                s.product,
-                s.period.start,
-                s.period.end,
-                if s.auto_renew { "on" } else { "off" }
-            );
+            subscriptions.push(views::subscription(&tenant, s));
         }
     }
-    let eml = std::fs::read_dir(dir.join("outbox"))?.count();
-    println!(
-        "\n{eml} e-mails written to {}/outbox; inspect with:",
-        dir.display()
-    );
-    println!(
-        "  renewals --data-dir {} documents --tenant kwiatkowski",
-        dir.display()
-    );
-    Ok(())
+    let emails_written = std::fs::read_dir(dir.join("outbox"))?.count();
+    Ok(Timeline {
+        data_dir: dir,
+        from: first,
+        to: last,
+        tenants,
+        days,
+        subscriptions,
+        emails_written,
+    })
 }
 
 async fn perform(

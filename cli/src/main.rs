@@ -6,7 +6,8 @@ mod serve;
 mod simulate;
 
 use anyhow::{anyhow, Context};
-use app::{open_service, Output};
+use app::{open_service, Open, Output};
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use renewals_app::config::Defaults;
 use renewals_app::views;
@@ -14,6 +15,7 @@ use renewals_domain::{
     parse_date, DocumentNumber, EmailAddress, Job, Locale, Nip, PaymentMethod, SubscriptionId,
     Tenant, TenantId, Term,
 };
+use renewals_local::sqlite::Durability;
 use renewals_przelewy24::P24Settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,11 +28,11 @@ use std::process::ExitCode;
 )]
 struct Cli {
     /// Folder of the embedded database and the `outbox/` of e-mails.
-    #[arg(long, global = true, default_value = ".renewals")]
+    #[arg(long, global = true, default_value = ".renewals", value_name = "DIR")]
     data_dir: PathBuf,
     /// Use this DynamoDB table (endpoint, region and credentials from the standard AWS
     /// environment) instead of the embedded store; e-mails then go out through SES.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_name = "TABLE")]
     dynamodb_table: Option<String>,
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
@@ -41,104 +43,138 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create the embedded database in the data folder (the first `tenant add` does it too).
+    Init,
     /// List the products and their net prices per seat.
     Catalog,
+    /// Customers: add one.
     #[command(subcommand)]
     Tenant(TenantCmd),
+    /// Subscriptions: add one, show one.
     #[command(subcommand)]
     Subscription(SubscriptionCmd),
+    /// Run a scheduled job (what the Lambda functions do every morning).
     #[command(subcommand)]
     Run(RunCmd),
+    /// Seats: add some now, or reduce from the next period.
     #[command(subcommand)]
     Seats(SeatsCmd),
+    /// Change a subscription's plan.
     #[command(subcommand)]
     Plan(PlanCmd),
+    /// Stop a subscription from renewing.
     #[command(subcommand)]
     Renewal(RenewalCmd),
     /// A tenant's pro-formas and orders.
     Documents {
-        #[arg(long)]
+        /// The tenant's id.
+        #[arg(long, value_name = "ID")]
         tenant: String,
     },
     /// E-mails sent to a tenant.
     Emails {
-        #[arg(long)]
+        /// The tenant's id.
+        #[arg(long, value_name = "ID")]
         tenant: String,
     },
     /// Play Przelewy24: send a signed notification for a document through the webhook handler.
     Pay {
-        #[arg(long)]
+        /// The document's number, e.g. PF/2026/02/0001.
+        #[arg(long, value_name = "NUMBER")]
         document: String,
-        #[arg(long)]
-        date: String,
-        /// Amount in grosze (default: the document's gross).
-        #[arg(long)]
+        /// The business date of the payment (YYYY-MM-DD).
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        date: NaiveDate,
+        /// Amount in grosze, a whole number above 0 (default: the document's gross).
+        #[arg(long, value_parser = grosze, allow_negative_numbers = true, value_name = "GROSZE")]
         amount: Option<i64>,
     },
+    /// Payments seen outside Przelewy24.
     #[command(subcommand)]
     Payment(PaymentCmd),
+    /// Bank statements.
     #[command(subcommand)]
     Bank(BankCmd),
     /// Serve `POST /webhooks/przelewy24` on the embedded store.
     Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
         addr: String,
     },
-    /// A scripted season on a fresh data folder, told as a timeline.
+    /// A scripted season in `<data-dir>/demo` (made afresh), told as a timeline.
     Demo,
-    /// A test clock at scale with invariant checks.
+    /// A test clock at scale with invariant checks, in `<data-dir>/simulate` (made afresh).
     Simulate {
-        #[arg(long)]
-        tenants: usize,
-        #[arg(long)]
+        /// How many tenants to create.
+        #[arg(long, value_parser = at_least_one, value_name = "N")]
+        tenants: u32,
+        /// How many months to run, day by day.
+        #[arg(long, value_parser = at_least_one, value_name = "M")]
         months: u32,
-        #[arg(long, default_value_t = 42)]
+        /// Seed of the behaviour mix (same seed, same run).
+        #[arg(long, default_value_t = 42, value_name = "S")]
         seed: u64,
     },
 }
 
 #[derive(Subcommand)]
 enum TenantCmd {
+    /// Add a customer (creates the embedded database on first use).
     Add(TenantAdd),
 }
 
 #[derive(Args)]
 struct TenantAdd {
+    /// The tenant's id: 1–40 lowercase letters, digits and dashes.
     #[arg(long)]
     id: String,
+    /// The customer's registered name.
     #[arg(long)]
     name: String,
+    /// The customer's NIP (10 digits, dashes and a PL prefix allowed).
     #[arg(long)]
     nip: String,
+    /// The billing e-mail address: one mailbox.
     #[arg(long)]
     email: String,
-    #[arg(long, default_value = "pl")]
+    /// Language of the e-mails.
+    #[arg(long, default_value = "pl", value_parser = ["pl", "en"])]
     locale: String,
-    #[arg(long, default_value = "blik")]
+    /// How the customer pays.
+    #[arg(long, default_value = "blik", value_parser = ["blik", "transfer", "card"])]
     payment_method: String,
-    #[arg(long, default_value = "")]
+    /// The customer's address (one line).
+    #[arg(long, default_value = "", value_name = "LINE")]
     address: String,
-    /// Przelewy24 card reference (refId) for automatic payments of a `card` tenant.
-    #[arg(long)]
+    /// Przelewy24 card reference (refId) for automatic payments; required with `card`.
+    #[arg(long, value_name = "REF")]
     card_ref: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum SubscriptionCmd {
+    /// Add a subscription to a tenant.
     Add {
-        #[arg(long)]
+        /// The tenant's id.
+        #[arg(long, value_name = "ID")]
         tenant: String,
-        #[arg(long)]
+        /// The product's SKU (see `renewals catalog`).
+        #[arg(long, value_name = "SKU")]
         product: String,
-        #[arg(long)]
-        seats: i64,
-        #[arg(long)]
+        /// Number of seats.
+        #[arg(long, value_parser = seats, allow_negative_numbers = true, value_name = "N")]
+        seats: u32,
+        /// Length of each period.
+        #[arg(long, value_parser = ["monthly", "annual"])]
         term: String,
-        #[arg(long)]
-        start: String,
+        /// First day of the first period (YYYY-MM-DD).
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        start: NaiveDate,
     },
+    /// Show a subscription.
     Show {
-        #[arg(long)]
+        /// The subscription's id, e.g. acme-1.
+        #[arg(long, value_name = "SUB")]
         id: String,
     },
 }
@@ -147,51 +183,68 @@ enum SubscriptionCmd {
 enum RunCmd {
     /// Pro-formas, reminders, overdue notices and period starts due by the date.
     Daily {
-        #[arg(long)]
-        date: Option<String>,
+        /// The business date to run for (YYYY-MM-DD; default: today in Warsaw).
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        date: Option<NaiveDate>,
     },
     /// Suspensions and expired orders due by the date.
     Expiry {
-        #[arg(long)]
-        date: Option<String>,
+        /// The business date to run for (YYYY-MM-DD; default: today in Warsaw).
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        date: Option<NaiveDate>,
     },
 }
 
 #[derive(Subcommand)]
 enum SeatsCmd {
+    /// Add seats now: an order for the rest of the period, active once paid.
     Add {
-        #[arg(long)]
+        /// The subscription's id, e.g. acme-1.
+        #[arg(long, value_name = "SUB")]
         subscription: String,
-        #[arg(long)]
-        seats: i64,
-        #[arg(long)]
-        date: String,
+        /// How many seats to add.
+        #[arg(long, value_parser = seats, allow_negative_numbers = true, value_name = "N")]
+        seats: u32,
+        /// The business date of the change (YYYY-MM-DD).
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        date: NaiveDate,
     },
+    /// Reduce seats from the next period (the reseller's representative decides).
     Reduce {
-        #[arg(long)]
+        /// The subscription's id, e.g. acme-1.
+        #[arg(long, value_name = "SUB")]
         subscription: String,
-        #[arg(long)]
+        /// Seats from the next period (at least 1).
+        #[arg(long, value_parser = seat_count, allow_negative_numbers = true, value_name = "N")]
         to: i64,
-        #[arg(long)]
+        /// Who at the reseller agreed to it.
+        #[arg(long, value_name = "NAME")]
         representative: String,
-        #[arg(long)]
-        date: String,
+        /// The business date of the change (YYYY-MM-DD).
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        date: NaiveDate,
     },
 }
 
 #[derive(Subcommand)]
 enum PlanCmd {
+    /// Change the product: at the next renewal, or now with an order for the rest of the period.
     Change {
-        #[arg(long)]
+        /// The subscription's id, e.g. acme-1.
+        #[arg(long, value_name = "SUB")]
         subscription: String,
-        #[arg(long)]
+        /// The new product's SKU.
+        #[arg(long, value_name = "SKU")]
         product: String,
+        /// From the next period.
         #[arg(long, conflicts_with = "now", required_unless_present = "now")]
         at_renewal: bool,
+        /// From today: a new subscription and an order; the old one stops renewing.
         #[arg(long)]
         now: bool,
-        #[arg(long)]
-        date: String,
+        /// The business date of the change (YYYY-MM-DD).
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        date: NaiveDate,
     },
 }
 
@@ -199,17 +252,20 @@ enum PlanCmd {
 enum PaymentCmd {
     /// Record a bank transfer seen on the account; it activates like a Przelewy24 payment.
     Record {
-        #[arg(long)]
+        /// The document the transfer pays, e.g. PF/2026/02/0001.
+        #[arg(long, value_name = "NUMBER")]
         document: String,
-        /// Amount in grosze.
-        #[arg(long)]
+        /// Amount in grosze, a whole number above 0.
+        #[arg(long, value_parser = grosze, allow_negative_numbers = true, value_name = "GROSZE")]
         amount: i64,
-        #[arg(long)]
-        date: String,
+        /// The date the money arrived (YYYY-MM-DD).
+        #[arg(long, value_parser = date, value_name = "DATE")]
+        date: NaiveDate,
         /// The bank's reference of the transfer: recording it again changes nothing.
-        #[arg(long)]
+        #[arg(long, value_name = "TEXT")]
         reference: String,
-        #[arg(long)]
+        /// Who saw the transfer.
+        #[arg(long, value_name = "NAME")]
         representative: String,
     },
 }
@@ -217,15 +273,83 @@ enum PaymentCmd {
 #[derive(Subcommand)]
 enum BankCmd {
     /// Import an ISO 20022 camt.053 statement: settle what matches, list the rest for review.
-    Import { file: PathBuf },
+    Import {
+        /// The statement's XML file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
 enum RenewalCmd {
+    /// Turn renewal off: the subscription ends with its period.
     Off {
-        #[arg(long)]
+        /// The subscription's id, e.g. acme-1.
+        #[arg(long, value_name = "SUB")]
         subscription: String,
     },
+}
+
+/// `--date`: the domain's date (YYYY-MM-DD, 2000–2099).
+fn date(s: &str) -> Result<NaiveDate, String> {
+    parse_date(s).map_err(|e| e.to_string())
+}
+
+/// `--seats`: a whole number of seats within the domain's bounds.
+fn seats(s: &str) -> Result<u32, String> {
+    renewals_domain::subscription::parse_seats(seat_count(s)?).map_err(|e| e.to_string())
+}
+
+/// A whole number of seats, not yet checked against the bounds.
+fn seat_count(s: &str) -> Result<i64, String> {
+    s.trim().parse().map_err(|_| {
+        format!(
+            "invalid seat count `{s}`: expected a whole number of seats between {} and {}",
+            renewals_domain::subscription::MIN_SEATS,
+            renewals_domain::subscription::MAX_SEATS
+        )
+    })
+}
+
+/// `--amount`: grosze, a whole number above 0.
+fn grosze(s: &str) -> Result<i64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "invalid amount `{s}`: expected grosze, a whole number above 0, e.g. 15006 for 150,06 zł"
+        )),
+    }
+}
+
+/// `simulate`'s sizes: a whole number, at least 1.
+fn at_least_one(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "invalid number `{s}`: expected a whole number, at least 1"
+        )),
+    }
+}
+
+/// clap's argument error as one line: what is wrong and what is expected, without the usage.
+fn argument_error(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::ValueValidation {
+        if let (Some(ContextValue::String(arg)), Some(source)) =
+            (e.get(ContextKind::InvalidArg), std::error::Error::source(e))
+        {
+            let flag = arg.split(' ').next().unwrap_or(arg);
+            return format!("{flag}: {source}");
+        }
+    }
+    let text = e.render().to_string();
+    let text = text.split("\nUsage:").next().unwrap_or(&text);
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_string()
 }
 
 #[tokio::main]
@@ -237,7 +361,22 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            eprintln!("renewals: {}", argument_error(&e));
+            return ExitCode::from(2);
+        }
+    };
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
@@ -260,7 +399,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         dir: dir.clone(),
         table: cli.dynamodb_table.clone(),
     };
+    let embedded_only = |refusal: &str| -> anyhow::Result<()> {
+        match &target.table {
+            Some(_) => Err(anyhow!("{refusal}")),
+            None => Ok(()),
+        }
+    };
     match cli.command {
+        Command::Init => {
+            embedded_only(
+                "init creates the embedded store; the DynamoDB table comes from the SAM stack (infra/template.yaml)",
+            )?;
+            let path = app::database(&dir);
+            let existed = path.exists();
+            app::open_store(&dir, Durability::Normal, true)?;
+            let verb = if existed {
+                "is already initialised"
+            } else {
+                "initialised"
+            };
+            out.print(
+                &serde_json::json!({"data_dir": dir, "created": !existed}),
+                || format!("{} {verb} ({})", dir.display(), path.display()),
+            );
+        }
         Command::Catalog => {
             let settings = renewals_app::config::Settings::from_env(Defaults::Local)?;
             let products = views::catalog(&settings.catalog);
@@ -289,9 +451,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 locale: Locale::parse(&t.locale)?,
                 payment_method: PaymentMethod::parse(&t.payment_method)?,
             };
-            let svc = open_service(&target, None).await?;
+            // Checked before anything is written: a refused tenant leaves no trace.
+            let card_ref = t.card_ref.as_deref().map(str::trim);
+            if card_ref == Some("") {
+                return Err(anyhow!(
+                    "the card reference must not be empty: give the Przelewy24 refId as --card-ref REF"
+                ));
+            }
+            if tenant.payment_method == PaymentMethod::Card && card_ref.is_none() {
+                return Err(anyhow!(
+                    "a card tenant needs its Przelewy24 card reference: add --card-ref REF, or choose --payment-method blik or transfer"
+                ));
+            }
+            let svc = open_service(&target, None, Open::CREATE).await?;
             svc.add_tenant(tenant.clone()).await?;
-            if let Some(card_ref) = &t.card_ref {
+            if let Some(card_ref) = card_ref {
                 svc.set_card(&tenant.id, card_ref).await?;
             }
             out.print(&serde_json::json!({"id": tenant.id}), || {
@@ -306,10 +480,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             start,
         }) => {
             let tenant = TenantId::parse(&tenant)?;
-            let seats = renewals_domain::subscription::parse_seats(seats)?;
             let term = Term::parse(&term)?;
-            let start = parse_date(&start)?;
-            let svc = open_service(&target, None).await?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
             let id = svc
                 .add_subscription(&tenant, &product, seats, term, start)
                 .await?;
@@ -325,7 +497,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Subscription(SubscriptionCmd::Show { id }) => {
             let id = SubscriptionId::parse(&id)?;
-            let svc = open_service(&target, None).await?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
             let tenant = svc.tenant_of(&id).await?;
             let account = svc.account(&tenant).await?;
             let sub = account.subscription(&id)?;
@@ -351,14 +523,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 RunCmd::Daily { date } => (Job::Daily, date),
                 RunCmd::Expiry { date } => (Job::Expiry, date),
             };
-            let svc = open_service(&target, None).await?;
-            let d = match d {
-                Some(d) => parse_date(&d)?,
-                None => svc.today(),
-            };
+            let svc = open_service(&target, None, Open::EXISTING).await?;
+            let d = d.unwrap_or_else(|| svc.today());
             let summary = svc.run_job(job, d, None).await?;
             out.print(&summary, || app::summary_line(&summary));
-            if !summary.failures.is_empty() {
+            if summary.emails_failed > 0 {
+                eprintln!(
+                    "renewals: {} e-mail(s) could not be sent; they stay in the outbox and go out with the next run",
+                    summary.emails_failed
+                );
+            }
+            if !summary.failures.is_empty() || summary.emails_failed > 0 {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -368,9 +543,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             date: d,
         }) => {
             let sub = SubscriptionId::parse(&subscription)?;
-            let seats = renewals_domain::subscription::parse_seats(seats)?;
-            let d = parse_date(&d)?;
-            let svc = open_service(&target, Some(d)).await?;
+            let svc = open_service(&target, Some(d), Open::EXISTING).await?;
             let doc = svc.add_seats(&sub, seats, d).await?;
             let view = views::document(&doc);
             out.print(&view, || {
@@ -392,10 +565,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "cannot reduce {sub} to {to} seats: the minimum is 1; turn renewal off to stop it"
                 ));
             }
-            let d = parse_date(&d)?;
-            let svc = open_service(&target, Some(d)).await?;
-            svc.reduce_seats(&sub, to as u32, &representative, d)
-                .await?;
+            let to = renewals_domain::subscription::parse_seats(to)?;
+            let svc = open_service(&target, Some(d), Open::EXISTING).await?;
+            svc.reduce_seats(&sub, to, &representative, d).await?;
             out.print(
                 &serde_json::json!({"subscription": sub, "seats_next_period": to}),
                 || {
@@ -413,8 +585,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             date: d,
         }) => {
             let sub = SubscriptionId::parse(&subscription)?;
-            let d = parse_date(&d)?;
-            let svc = open_service(&target, Some(d)).await?;
+            let svc = open_service(&target, Some(d), Open::EXISTING).await?;
             if now && !at_renewal {
                 let doc = svc.change_plan_now(&sub, &product, d).await?;
                 let view = views::document(&doc);
@@ -434,7 +605,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Renewal(RenewalCmd::Off { subscription }) => {
             let sub = SubscriptionId::parse(&subscription)?;
-            let svc = open_service(&target, None).await?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
             svc.renewal_off(&sub).await?;
             out.print(
                 &serde_json::json!({"subscription": sub, "auto_renew": false}),
@@ -443,7 +614,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Documents { tenant } => {
             let tenant = TenantId::parse(&tenant)?;
-            let svc = open_service(&target, None).await?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
             svc.account(&tenant).await?;
             let docs = svc.store.documents_of(&tenant).await?;
             let view: Vec<_> = docs.iter().map(views::document).collect();
@@ -461,7 +632,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Emails { tenant } => {
             let tenant = TenantId::parse(&tenant)?;
-            let svc = open_service(&target, None).await?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
             svc.account(&tenant).await?;
             let emails = svc.store.emails_of(&tenant).await?;
             let view: Vec<_> = emails.iter().map(views::email).collect();
@@ -477,23 +648,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             date: d,
             amount,
         } => {
-            if target.table.is_some() {
-                return Err(anyhow!(
-                    "pay plays Przelewy24 and works only on the embedded store; real payments arrive through the webhook"
-                ));
-            }
+            embedded_only(
+                "pay plays Przelewy24 and works only on the embedded store; real payments arrive through the webhook",
+            )?;
             let number = DocumentNumber::parse(&document)?;
-            let d = parse_date(&d)?;
-            let svc = open_service(&target, Some(d)).await?;
+            let svc = open_service(&target, Some(d), Open::PLAY).await?;
             let doc = svc
                 .store
                 .document(&number)
                 .await?
                 .ok_or_else(|| anyhow!("no document {number}"))?;
             let amount = amount.unwrap_or(doc.totals.gross.grosze());
-            if amount <= 0 {
-                return Err(anyhow!("invalid amount {amount}: grosze must be positive"));
-            }
             let account = svc.account(&doc.tenant).await?;
             let p24 = P24Settings::from_env(Defaults::Local)?;
             let method = account.tenant.payment_method;
@@ -526,11 +691,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let transfer = renewals_app::transfers::Transfer {
                 document: DocumentNumber::parse(&document)?,
                 amount_grosze: amount,
-                date: parse_date(&d)?,
+                date: d,
                 reference,
                 representative: Some(representative),
             };
-            let svc = open_service(&target, Some(transfer.date)).await?;
+            let svc = open_service(&target, Some(transfer.date), Open::EXISTING).await?;
             let settlement = svc.record_transfer(&transfer).await?;
             out.print(&settlement, || app::settlement_line(&document, &settlement));
         }
@@ -539,21 +704,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let credits = renewals_bank::parse_camt053(&xml)
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?;
-            let svc = open_service(&target, None).await?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
             let report = svc.import_statement(&credits).await?;
             out.print(&report, || app::import_lines(&report));
         }
-        Command::Serve { addr } => serve::serve(&dir, &addr).await?,
-        Command::Demo => demo::run(&dir).await?,
+        Command::Serve { addr } => {
+            embedded_only(
+                "serve works only on the embedded store; in AWS the payment-webhook function answers Przelewy24",
+            )?;
+            serve::serve(&dir, &addr).await?
+        }
+        Command::Demo => demo::run(&dir, &out).await?,
         Command::Simulate {
             tenants,
             months,
             seed,
         } => {
-            if tenants == 0 || months == 0 {
-                return Err(anyhow!("simulate needs at least 1 tenant and 1 month"));
-            }
-            let report = simulate::run(tenants, months, seed).await?;
+            let report = simulate::run(&dir, tenants as usize, months, seed).await?;
             out.print(&report, || serde_json::to_string_pretty(&report).unwrap());
             if !report.invariants_ok {
                 return Ok(ExitCode::FAILURE);
@@ -569,5 +736,59 @@ fn non_empty(s: &str, what: &str) -> anyhow::Result<String> {
         Err(anyhow!("{what} must not be empty"))
     } else {
         Ok(t.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command and every flag says what it is in `--help`.
+    #[test]
+    fn every_command_and_flag_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(path.clone());
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut missing = vec![];
+        walk(&cli, "renewals", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    #[test]
+    fn an_argument_error_is_one_line_without_the_usage() {
+        for args in [
+            vec![
+                "renewals",
+                "seats",
+                "add",
+                "--subscription",
+                "a-1",
+                "--seats",
+                "x",
+            ],
+            vec!["renewals", "tenant", "add", "--id", "x"],
+            vec!["renewals", "nonsense"],
+            vec!["renewals", "run", "daily", "--date", "2026-13-01"],
+        ] {
+            let e = Cli::try_parse_from(&args).err().expect("refused");
+            let line = argument_error(&e);
+            assert!(!line.contains('\n') && !line.contains("Usage"), "{line}");
+            assert!(!line.starts_with("error"), "{line}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use axum::Router;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::service::Service;
 use renewals_local::sqlite::Durability;
-use renewals_local::{OutboxMailer, SqliteStore};
+use renewals_local::OutboxMailer;
 use renewals_przelewy24::{P24Settings, Przelewy24Client};
 use std::path::Path;
 use std::sync::Arc;
@@ -17,8 +17,7 @@ use std::sync::Arc;
 pub async fn serve(dir: &Path, addr: &str) -> anyhow::Result<()> {
     let settings = Settings::from_env(Defaults::Local)?;
     let p24 = P24Settings::from_env(Defaults::Local)?;
-    std::fs::create_dir_all(dir)?;
-    let store = SqliteStore::open(&dir.join("renewals.sqlite3"), Durability::Normal)?;
+    let store = crate::app::open_store(dir, Durability::Normal, false)?;
     let svc = crate::app::service(
         Arc::new(store),
         Arc::new(OutboxMailer::new(dir.join("outbox"))?),

@@ -2,8 +2,9 @@
 //! payment behaviour go through M months of daily and expiry runs, paying through the
 //! production webhook handler; then the invariants are checked on what the store holds.
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::ports::{warsaw_noon, ManualClock};
 use renewals_app::ports::{MailError, Mailer, OutboxMessage};
@@ -17,6 +18,8 @@ use renewals_local::SqliteStore;
 use renewals_przelewy24::{OfflineProvider, P24Settings};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -114,15 +117,38 @@ struct Payment {
     method: PaymentMethod,
 }
 
-pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Report> {
-    let dir = std::env::temp_dir().join(format!("renewals-simulate-{}-{seed}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// Days done, drawn on stderr only when a person watches it (never into a pipe, a file or CI).
+fn progress(days: i64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(days as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("simulating {bar:40} {pos}/{len} days, {elapsed}")
+            .expect("valid template"),
+    );
+    bar
+}
+
+/// Runs in `<data_dir>/simulate`, made afresh and left there to inspect afterwards.
+pub async fn run(
+    data_dir: &Path,
+    tenants: usize,
+    months: u32,
+    seed: u64,
+) -> anyhow::Result<Report> {
+    let dir = data_dir.join("simulate");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("removing the last simulation in {}", dir.display()))?;
+    }
     let settings = Settings::from_env(Defaults::Local)?;
     let policy = settings.policy.clone();
     let start = NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date");
     let end = shift_months(start, months, 1);
     let clock = Arc::new(ManualClock::new(warsaw_noon(start)));
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating the simulation's folder {}", dir.display()))?;
     // One store shared by the service and the invariant checks.
     let store = Arc::new(SqliteStore::open(
         &dir.join("renewals.sqlite3"),
@@ -198,6 +224,7 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
     }
 
     let began = Instant::now();
+    let bar = progress((end - start).num_days());
     let mut payments: BTreeMap<NaiveDate, Vec<Payment>> = BTreeMap::new();
     let mut day = start;
     while day < end {
@@ -256,7 +283,9 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
             ));
         }
         day = add_days(day, 1);
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     let elapsed = began.elapsed();
 
     let documents = store.all_documents()?;
@@ -280,7 +309,6 @@ pub async fn run(tenants: usize, months: u32, seed: u64) -> anyhow::Result<Repor
         invariants_ok: violations.is_empty(),
         violations: violations.into_iter().take(20).collect(),
     };
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(report)
 }
 

@@ -411,3 +411,484 @@ fn a_bank_statement_is_imported_once_and_a_transfer_can_be_recorded_by_hand() {
     ]);
     assert!(err.contains("no document PF/2026/02/0009"), "{err}");
 }
+
+impl Cli {
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_renewals"))
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .args(args)
+            .env_remove("RENEWALS_CATALOG")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    }
+
+    fn db(&self) -> std::path::PathBuf {
+        self.dir.path().join("renewals.sqlite3")
+    }
+
+    /// An argument error: exit status 2 and exactly one line on stderr, `renewals: …`.
+    fn bad_argument(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {err}"
+        );
+        assert!(err.starts_with("renewals: "), "{err}");
+        err
+    }
+}
+
+/// Runs the binary for at most `secs` seconds (a server that does not refuse keeps running).
+fn run_for(dir: &std::path::Path, args: &[&str], secs: u64) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_renewals"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            return (status.code(), err);
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return (None, "still running".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_jobs_and_serve_refuse_a_data_folder_that_was_never_initialised() {
+    let cli = Cli::new();
+    for job in ["daily", "expiry"] {
+        let err = cli.refused(&["run", job, "--date", "2026-02-21"]);
+        assert!(err.contains("renewals init"), "{err}");
+    }
+    let (code, err) = run_for(cli.dir.path(), &["serve", "--addr", "127.0.0.1:0"], 10);
+    assert_eq!(code, Some(1), "serve refuses: {err}");
+    assert!(err.contains("renewals init"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(!cli.db().exists(), "no database created by a refusal");
+}
+
+#[test]
+fn renewals_init_or_the_first_tenant_creates_the_store_and_the_jobs_then_run() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    assert!(cli.db().exists());
+    cli.ok(&["run", "daily", "--date", "2026-02-21"]);
+    cli.ok(&["init"]); // again: it is already there, nothing changes
+    let other = Cli::new();
+    onboard(&other);
+    other.ok(&["run", "expiry", "--date", "2026-02-21"]);
+}
+
+#[test]
+fn an_empty_database_file_is_an_error_not_a_fresh_install() {
+    let cli = Cli::new();
+    std::fs::write(cli.db(), b"").unwrap();
+    let err = cli.refused(&["run", "daily", "--date", "2026-02-21"]);
+    assert!(err.contains("empty"), "{err}");
+    let err = cli.refused(&[
+        "tenant",
+        "add",
+        "--id",
+        "acme",
+        "--name",
+        "ACME",
+        "--nip",
+        "5260001246",
+        "--email",
+        "a@acme.pl",
+    ]);
+    assert!(err.contains("empty"), "{err}");
+    assert_eq!(
+        std::fs::metadata(cli.db()).unwrap().len(),
+        0,
+        "left as it was"
+    );
+}
+
+#[test]
+fn a_damaged_database_is_refused_at_start_by_the_integrity_check() {
+    let cli = Cli::new();
+    onboard(&cli);
+    // Garble a table the daily run does not read: only a check of the whole file sees it.
+    let (root, page_size): (i64, i64) = {
+        let db = rusqlite::Connection::open(cli.db()).unwrap();
+        db.execute("INSERT INTO reviews (key, body) VALUES ('k', '{}')", [])
+            .unwrap();
+        let root = db
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'reviews'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let size = db.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        db.pragma_update(None, "journal_mode", "DELETE").unwrap();
+        (root, size)
+    };
+    let mut bytes = std::fs::read(cli.db()).unwrap();
+    let at = ((root - 1) * page_size) as usize;
+    bytes[at..at + 16].copy_from_slice(&[0xAB; 16]);
+    std::fs::write(cli.db(), bytes).unwrap();
+    let err = cli.refused(&["run", "daily", "--date", "2026-02-21"]);
+    assert!(err.contains("integrity"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_p24_base_url_the_daily_run_registers_links_and_charges_cards_at_przelewy24() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let p24 = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/transaction/register"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"data": {"token": "TOKEN-CLI-1"}, "responseCode": 0}),
+        ))
+        .mount(&p24)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/card/charge"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"data": {"orderId": 1}, "responseCode": 0})),
+        )
+        .expect(1)
+        .mount(&p24)
+        .await;
+    let uri = p24.uri();
+    let mail = tokio::task::spawn_blocking({
+        move || {
+            let cli = Cli::new();
+            let env = [("P24_BASE_URL", uri.as_str())];
+            onboard(&cli);
+            cli.ok(&[
+                "tenant",
+                "add",
+                "--id",
+                "karta",
+                "--name",
+                "Karta sp. z o.o.",
+                "--nip",
+                "7010001453",
+                "--email",
+                "faktury@karta.pl",
+                "--payment-method",
+                "card",
+                "--card-ref",
+                "REF-KARTA",
+            ]);
+            cli.ok(&[
+                "subscription",
+                "add",
+                "--tenant",
+                "karta",
+                "--product",
+                "business-basic",
+                "--seats",
+                "1",
+                "--term",
+                "monthly",
+                "--start",
+                "2026-01-31",
+            ]);
+            let out = cli.run_env(&["run", "daily", "--date", "2026-02-21", "--json"], &env);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(summary["card_charges"], 1, "{summary}");
+            let acme: Vec<_> = std::fs::read_dir(cli.dir.path().join("outbox"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.to_string_lossy().contains("-acme-proforma"))
+                .map(|p| std::fs::read(p).unwrap())
+                .collect();
+            assert_eq!(acme.len(), 1);
+            let mail = String::from_utf8_lossy(&acme[0]).replace("=\r\n", "");
+            // `pay` plays Przelewy24 offline even when P24_BASE_URL is set.
+            let paid = cli.run_env(
+                &[
+                    "pay",
+                    "--document",
+                    "PF/2026/02/0001",
+                    "--date",
+                    "2026-02-23",
+                ],
+                &env,
+            );
+            assert!(
+                paid.status.success(),
+                "{}",
+                String::from_utf8_lossy(&paid.stderr)
+            );
+            mail
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        mail.contains(&format!("{}/trnRequest/TOKEN-CLI-1", p24.uri())),
+        "the mock's link in the pro-forma e-mail"
+    );
+    let requests = p24.received_requests().await.unwrap();
+    let registers: Vec<Value> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/api/v1/transaction/register")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let sessions: Vec<&str> = registers
+        .iter()
+        .map(|r| r["sessionId"].as_str().unwrap())
+        .collect();
+    assert!(sessions.contains(&"PF-2026-02-0001-1"), "{sessions:?}");
+    assert!(
+        registers.iter().any(|r| r["methodRefId"] == "REF-KARTA"),
+        "the card charge registered with the card's reference: {registers:?}"
+    );
+    assert_eq!(
+        requests.len(),
+        registers.len() + 1,
+        "register calls and one card charge; nothing from `pay`"
+    );
+}
+
+#[test]
+fn a_card_tenant_without_a_card_reference_is_refused_and_nothing_is_added() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    fn add<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "tenant",
+            "add",
+            "--id",
+            "acme",
+            "--name",
+            "ACME",
+            "--nip",
+            "5260001246",
+            "--email",
+            "a@acme.pl",
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+    let err = cli.refused(&add(&["--payment-method", "card"]));
+    assert!(err.contains("--card-ref"), "{err}");
+    let err = cli.refused(&add(&["--payment-method", "card", "--card-ref", " "]));
+    assert!(err.contains("card"), "{err}");
+    cli.ok(&add(&["--payment-method", "card", "--card-ref", "REF-1"]));
+}
+
+#[test]
+fn dates_outside_2000_to_2099_and_malformed_numbers_are_refused_in_one_line_saying_what_is_expected(
+) {
+    let cli = Cli::new();
+    onboard(&cli);
+    let seats_add = |seats: &str, date: &str| {
+        cli.bad_argument(&[
+            "seats",
+            "add",
+            "--subscription",
+            "acme-1",
+            "--seats",
+            seats,
+            "--date",
+            date,
+        ])
+    };
+    let err = seats_add("2", "26-03-10");
+    assert!(err.contains("YYYY-MM-DD"), "{err}");
+    let err = seats_add("2", "2100-01-01");
+    assert!(err.contains("2099-12-31"), "{err}");
+    for seats in ["-1", "1.5", "abc", "0"] {
+        let err = seats_add(seats, "2026-02-10");
+        assert!(err.contains("seat"), "{seats}: {err}");
+        assert!(!err.contains("Usage"), "{err}");
+    }
+    for amount in ["-5", "abc", "1.5", "0"] {
+        let err = cli.bad_argument(&[
+            "pay",
+            "--document",
+            "PF/2026/02/0001",
+            "--date",
+            "2026-02-23",
+            "--amount",
+            amount,
+        ]);
+        assert!(err.contains("grosze"), "{amount}: {err}");
+        let err = cli.bad_argument(&[
+            "payment",
+            "record",
+            "--document",
+            "PF/2026/02/0001",
+            "--amount",
+            amount,
+            "--date",
+            "2026-02-25",
+            "--reference",
+            "X1",
+            "--representative",
+            "Anna",
+        ]);
+        assert!(err.contains("grosze"), "{amount}: {err}");
+    }
+    let err = cli.bad_argument(&["tenant", "add", "--id", "x"]);
+    assert!(err.contains("--name"), "names what is missing: {err}");
+    cli.bad_argument(&["no-such-command"]);
+    let help = cli.ok(&["--help"]);
+    assert!(help.contains("Usage:"), "{help}");
+    assert!(cli.ok(&["--version"]).starts_with("renewals "));
+}
+
+#[test]
+fn an_email_address_must_be_one_mailbox() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    for email in [
+        "a,attacker@evil.example",
+        "a@acme.pl, b@evil.example",
+        "Jan <a@acme.pl>",
+    ] {
+        let err = cli.refused(&[
+            "tenant",
+            "add",
+            "--id",
+            "acme",
+            "--name",
+            "ACME",
+            "--nip",
+            "5260001246",
+            "--email",
+            email,
+        ]);
+        assert!(err.contains("e-mail"), "{email}: {err}");
+    }
+    let out = cli.run_env(
+        &["run", "daily", "--date", "2026-02-21"],
+        &[("RENEWALS_OPERATOR_EMAIL", "ops@x.pl,evil@x.pl")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("RENEWALS_OPERATOR_EMAIL"),
+        "{err}"
+    );
+    let out = cli.run_env(
+        &["run", "daily", "--date", "2026-02-21"],
+        &[(
+            "RENEWALS_BANK_ACCOUNT",
+            "PL61 1090 1014 0000 0712 1981 2875",
+        )],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("RENEWALS_BANK_ACCOUNT"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn help_lists_the_allowed_values() {
+    let cli = Cli::new();
+    let help = cli.ok(&["tenant", "add", "--help"]);
+    for values in ["pl, en", "blik, transfer, card"] {
+        assert!(help.contains(values), "{help}");
+    }
+    let help = cli.ok(&["subscription", "add", "--help"]);
+    assert!(help.contains("monthly, annual"), "{help}");
+    let err = cli.bad_argument(&[
+        "tenant",
+        "add",
+        "--id",
+        "acme",
+        "--name",
+        "ACME",
+        "--nip",
+        "5260001246",
+        "--email",
+        "a@acme.pl",
+        "--locale",
+        "de",
+    ]);
+    assert!(err.contains("pl") && err.contains("en"), "{err}");
+}
+
+#[test]
+fn demo_with_json_prints_its_timeline_as_json() {
+    let cli = Cli::new();
+    let timeline = cli.json(&["demo"]);
+    let days = timeline["days"].as_array().unwrap();
+    assert!(days.iter().any(|d| d["date"] == "2026-02-04"
+        && d["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().contains("kwiatkowski pays"))));
+    assert!(timeline["subscriptions"].as_array().unwrap().len() >= 4);
+}
+
+#[test]
+fn simulate_keeps_its_store_in_the_data_folder_and_draws_no_progress_off_a_terminal() {
+    let cli = Cli::new();
+    let out = cli.run(&["simulate", "--tenants", "3", "--months", "1", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty(), "nothing on stderr off a terminal");
+    assert!(cli.dir.path().join("simulate/renewals.sqlite3").exists());
+}
+
+#[test]
+fn writing_to_a_closed_pipe_ends_quietly() {
+    let cli = Cli::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_renewals"))
+        .arg("--data-dir")
+        .arg(cli.dir.path())
+        .arg("catalog")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before anything is written
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.is_empty(), "quiet: {err}");
+}
+
+#[test]
+fn a_run_whose_emails_fail_exits_1_and_says_they_stay_in_the_outbox() {
+    let cli = Cli::new();
+    onboard(&cli);
+    // A folder where the message file goes: the outbox cannot write it.
+    let blocker = cli.dir.path().join("outbox/0000001-acme-proforma.eml");
+    std::fs::create_dir_all(blocker.join("x")).unwrap();
+    let out = cli.run(&["run", "daily", "--date", "2026-02-21", "--json"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["emails_failed"], 1);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("1 e-mail") && err.contains("outbox"), "{err}");
+    std::fs::remove_dir_all(&blocker).unwrap();
+    let summary = cli.json(&["run", "daily", "--date", "2026-02-21"]);
+    assert_eq!(summary["emails_sent"], 1, "delivered by the next run");
+}

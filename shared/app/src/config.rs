@@ -1,7 +1,7 @@
 //! Typed configuration, read once from the environment (same names in Lambda and the CLI).
 
 use anyhow::{anyhow, Context};
-use renewals_domain::{Catalog, Policy};
+use renewals_domain::{Catalog, EmailAddress, Policy};
 
 /// Who sends, who gets operator alerts, and what the transfer details say.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,11 +73,20 @@ impl Settings {
         policy.validate().map_err(|e| anyhow!(e))?;
         Ok(Settings {
             mail: MailSettings {
-                sender: var("RENEWALS_SENDER_EMAIL", "faktury@reseller.example")?,
-                operator: var("RENEWALS_OPERATOR_EMAIL", "operator@reseller.example")?,
-                bank_account: var(
+                sender: mailbox(
+                    var("RENEWALS_SENDER_EMAIL", "faktury@reseller.example")?,
+                    "RENEWALS_SENDER_EMAIL",
+                )?,
+                operator: mailbox(
+                    var("RENEWALS_OPERATOR_EMAIL", "operator@reseller.example")?,
+                    "RENEWALS_OPERATOR_EMAIL",
+                )?,
+                bank_account: iban(
+                    var(
+                        "RENEWALS_BANK_ACCOUNT",
+                        "PL61 1090 1014 0000 0712 1981 2874",
+                    )?,
                     "RENEWALS_BANK_ACCOUNT",
-                    "PL61 1090 1014 0000 0712 1981 2874",
                 )?,
                 reseller_name: var("RENEWALS_RESELLER_NAME", "Licencje365 sp. z o.o.")?,
             },
@@ -92,6 +101,23 @@ impl Settings {
             catalog,
         })
     }
+}
+
+/// An address setting: exactly one mailbox, as the domain reads a tenant's address.
+fn mailbox(value: String, name: &str) -> anyhow::Result<String> {
+    EmailAddress::parse(value.trim())
+        .map(|a| a.as_str().to_string())
+        .map_err(|e| anyhow!("setting {name}: {e}"))
+}
+
+/// The account printed for transfers: an IBAN whose check digits match (electronic
+/// `PL61109010140000071219812874` or print format `PL61 1090 … 2874`), kept as configured.
+fn iban(value: String, name: &str) -> anyhow::Result<String> {
+    let value = value.trim().to_string();
+    value.parse::<iban::Iban>().map_err(|e| {
+        anyhow!("setting {name}: `{value}` is not a valid IBAN ({e}); expected e.g. PL61 1090 1014 0000 0712 1981 2874")
+    })?;
+    Ok(value)
 }
 
 /// One setting: its value, else the local default, else (in production) an error naming it.
@@ -116,6 +142,54 @@ mod tests {
     fn production_names_the_missing_setting() {
         let err = Settings::from_lookup(Defaults::Required, |_| None).unwrap_err();
         assert!(err.to_string().contains("RENEWALS_SENDER_EMAIL"), "{err}");
+    }
+
+    fn with(name: &'static str, value: &'static str) -> anyhow::Result<Settings> {
+        Settings::from_lookup(Defaults::Local, move |k| {
+            (k == name).then(|| value.to_string())
+        })
+    }
+
+    #[test]
+    fn the_local_defaults_are_valid_addresses_and_a_valid_iban() {
+        let s = Settings::from_lookup(Defaults::Local, |_| None).unwrap();
+        assert_eq!(s.mail.bank_account, "PL61 1090 1014 0000 0712 1981 2874");
+        assert!("PL61 1090 1014 0000 0712 1981 2874"
+            .parse::<iban::Iban>()
+            .is_ok());
+    }
+
+    #[test]
+    fn sender_and_operator_must_each_be_one_mailbox_named_in_the_error() {
+        for name in ["RENEWALS_SENDER_EMAIL", "RENEWALS_OPERATOR_EMAIL"] {
+            for bad in ["ops@x.pl,evil@x.pl", "Biuro <ops@x.pl>", "not-an-address"] {
+                let err = with(name, bad).unwrap_err().to_string();
+                assert!(err.contains(name) && err.contains(bad), "{err}");
+                assert_eq!(err.lines().count(), 1, "{err}");
+            }
+            assert!(with(name, "faktury@licencje365.pl").is_ok());
+        }
+    }
+
+    #[test]
+    fn the_bank_account_must_be_an_iban_whose_check_digits_match() {
+        for bad in [
+            "PL61 1090 1014 0000 0712 1981 2875",
+            "PL62109010140000071219812874",
+            "61 1090 1014 0000 0712 1981 2874",
+            "konto w banku",
+        ] {
+            let err = with("RENEWALS_BANK_ACCOUNT", bad).unwrap_err().to_string();
+            assert!(
+                err.contains("RENEWALS_BANK_ACCOUNT") && err.contains("IBAN"),
+                "{err}"
+            );
+        }
+        let ok = with("RENEWALS_BANK_ACCOUNT", "PL61109010140000071219812874").unwrap();
+        assert_eq!(
+            ok.mail.bank_account, "PL61109010140000071219812874",
+            "kept as configured"
+        );
     }
 
     #[test]

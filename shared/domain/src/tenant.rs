@@ -62,26 +62,23 @@ impl Nip {
     }
 }
 
-/// A billing e-mail address (a deliberately simple check: one `@`, a dotted domain, no spaces).
+/// An e-mail address: exactly one RFC 5322 mailbox (`name@example.pl`), checked by the
+/// `email_address` crate; no display name, no list, no domain literal, a dotted domain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EmailAddress(String);
 
 impl EmailAddress {
     pub fn parse(s: &str) -> Result<EmailAddress, ParseError> {
-        let bad = || ParseError::Email(s.to_string());
-        let (local, domain) = s.split_once('@').ok_or_else(bad)?;
-        let ok = !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains('@')
-            && s.len() <= 254
-            && !s.chars().any(|c| c.is_whitespace() || c.is_control());
-        if ok {
-            Ok(EmailAddress(s.to_string()))
-        } else {
-            Err(bad())
+        let options = email_address::Options::default()
+            .with_required_tld()
+            .without_display_text()
+            .without_domain_literal();
+        match email_address::EmailAddress::parse_with_options(s, options) {
+            Ok(address) if address.as_str() == s && s.len() <= 254 => {
+                Ok(EmailAddress(s.to_string()))
+            }
+            _ => Err(ParseError::Email(s.to_string())),
         }
     }
 
@@ -162,6 +159,35 @@ pub struct Tenant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_email_address_is_one_mailbox_not_a_list_or_a_display_name() {
+        for ok in [
+            "faktury@acme.pl",
+            "first.last+tag@sub.example.pl",
+            "o'brien@example.ie",
+        ] {
+            assert_eq!(EmailAddress::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "a,attacker@evil.example",
+            "a@acme.pl,b@evil.example",
+            "a@acme.pl, b@evil.example",
+            "a@acme.pl;b@evil.example",
+            "Jan Kowalski <jan@acme.pl>",
+            "a@[127.0.0.1]",
+            "a@localhost",
+            "a@@acme.pl",
+            "@acme.pl",
+            "a@",
+            " a@acme.pl",
+            "a@acme.pl\r\nBcc: x@evil.example",
+            "",
+        ] {
+            let err = EmailAddress::parse(bad).unwrap_err();
+            assert!(err.to_string().contains("e-mail"), "{bad:?}: {err}");
+        }
+    }
 
     #[test]
     fn nip_checksum_is_enforced() {

@@ -13,7 +13,7 @@ use renewals_domain::{
     Account, Document, DocumentNumber, SeriesKey, SessionId, SubscriptionId, TenantId,
 };
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 const SCHEMA: &str = "
@@ -91,11 +91,58 @@ fn parse<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, StoreError> {
     serde_json::from_str(body).map_err(unexpected)
 }
 
+/// Why the embedded store did not open. Each is one line; the CLI adds what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Nothing at the path: a folder that was never initialised, or the wrong folder.
+    #[error("no embedded database at {0}")]
+    Missing(PathBuf),
+    /// A 0-byte file is a lost or truncated database, never a fresh one.
+    #[error("the embedded database {0} is empty (0 bytes)")]
+    Empty(PathBuf),
+    /// An SQLite file without our tables.
+    #[error("{0} is not a renewals database (it has no accounts table)")]
+    NotInitialised(PathBuf),
+    /// SQLite's `quick_check` found damage.
+    #[error("the embedded database {path} failed SQLite's integrity check: {detail}")]
+    Damaged { path: PathBuf, detail: String },
+}
+
 impl SqliteStore {
+    /// Opens the store at `path`, creating it (and its tables) when nothing is there yet:
+    /// what `init`, the first tenant and the tests use. An existing file must not be empty
+    /// and must pass SQLite's integrity check.
     pub fn open(path: &Path, durability: Durability) -> anyhow::Result<SqliteStore> {
+        Self::connect(path, durability, true)
+    }
+
+    /// Opens a store that must already exist: what the jobs and the server use, so that a
+    /// wrong or lost data folder is an error rather than a fresh, empty business.
+    pub fn open_existing(path: &Path, durability: Durability) -> anyhow::Result<SqliteStore> {
+        Self::connect(path, durability, false)
+    }
+
+    fn connect(path: &Path, durability: Durability, create: bool) -> anyhow::Result<SqliteStore> {
+        let existing = match std::fs::metadata(path) {
+            Ok(m) if m.len() == 0 => return Err(OpenError::Empty(path.to_path_buf()).into()),
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !create {
+                    return Err(OpenError::Missing(path.to_path_buf()).into());
+                }
+                false
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("reading the embedded store {}", path.display()))
+            }
+        };
         let conn = Connection::open(path)
             .with_context(|| format!("opening the embedded store {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        if existing {
+            Self::check(&conn, path, create)?;
+        }
         match durability {
             Durability::Normal => {
                 conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -115,6 +162,46 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// An existing file: SQLite's `quick_check` finds no damage, and our tables are there (or,
+    /// when creating, nothing at all is: a creation interrupted before its tables).
+    fn check(conn: &Connection, path: &Path, create: bool) -> anyhow::Result<()> {
+        let damaged = |detail: String| OpenError::Damaged {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let findings: Vec<String> = conn
+            .prepare("PRAGMA quick_check")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(|e| damaged(e.to_string()))?;
+        if findings != ["ok"] {
+            let mut detail = findings
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ");
+            if findings.len() > 3 {
+                detail.push_str(&format!("; {} more", findings.len() - 3));
+            }
+            return Err(damaged(detail).into());
+        }
+        let (ours, objects): (i64, i64) = conn
+            .query_row(
+                "SELECT COUNT(*) FILTER (WHERE type = 'table' AND name = 'accounts'), COUNT(*)
+                 FROM sqlite_master",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| damaged(e.to_string()))?;
+        if ours == 0 && !(create && objects == 0) {
+            return Err(OpenError::NotInitialised(path.to_path_buf()).into());
+        }
+        Ok(())
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
