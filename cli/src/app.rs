@@ -237,6 +237,27 @@ pub fn import_lines(r: &ImportReport) -> String {
     lines.join("\n")
 }
 
+/// What in a run needs a person, on one line: e-mails that failed (tried again later, or
+/// parked after their last attempt) and suspensions held because the customer was never
+/// reached.
+pub fn attention_line(s: &RunSummary) -> Option<String> {
+    let mut parts = vec![];
+    if s.emails_failed > 0 {
+        let retried = s.emails_failed - s.emails_parked;
+        parts.push(format!(
+            "{} e-mail(s) could not be sent: {retried} stay in the outbox and are tried again by a later run, {} parked after their last attempt",
+            s.emails_failed, s.emails_parked
+        ));
+    }
+    if s.suspensions_held > 0 {
+        parts.push(format!(
+            "{} suspension(s) held: no e-mail about the document reached the customer; contact them",
+            s.suspensions_held
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 pub fn summary_line(s: &RunSummary) -> String {
     let mut line = format!(
         "{} run for {}: {} tenant(s) due; {} pro-forma(s) issued, {} reminder(s), {} overdue, {} period(s) started, {} ended, {} suspended, {} order(s) expired; {} e-mail(s) sent",

@@ -527,13 +527,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let d = d.unwrap_or_else(|| svc.today());
             let summary = svc.run_job(job, d, None).await?;
             out.print(&summary, || app::summary_line(&summary));
-            if summary.emails_failed > 0 {
-                eprintln!(
-                    "renewals: {} e-mail(s) could not be sent; they stay in the outbox and go out with the next run",
-                    summary.emails_failed
-                );
+            if let Some(line) = app::attention_line(&summary) {
+                eprintln!("renewals: {line}");
             }
-            if !summary.failures.is_empty() || summary.emails_failed > 0 {
+            if !summary.failures.is_empty()
+                || summary.emails_failed > 0
+                || summary.suspensions_held > 0
+            {
                 return Ok(ExitCode::FAILURE);
             }
         }

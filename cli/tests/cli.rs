@@ -889,6 +889,13 @@ fn a_run_whose_emails_fail_exits_1_and_says_they_stay_in_the_outbox() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("1 e-mail") && err.contains("outbox"), "{err}");
     std::fs::remove_dir_all(&blocker).unwrap();
+    // Not again at once: its next attempt waits 15 minutes.
+    let summary = cli.json(&["run", "daily", "--date", "2026-02-21"]);
+    assert_eq!(summary["emails_sent"], 0, "not before its pause");
+    // Once the pause has passed (moved here instead of waiting), the next run sends it.
+    let db = rusqlite::Connection::open(cli.dir.path().join("renewals.sqlite3")).unwrap();
+    db.execute("UPDATE outbox SET next_attempt = 0 WHERE sent = 0", [])
+        .unwrap();
     let summary = cli.json(&["run", "daily", "--date", "2026-02-21"]);
     assert_eq!(summary["emails_sent"], 1, "delivered by the next run");
 }
