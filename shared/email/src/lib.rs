@@ -1452,6 +1452,85 @@ mod tests {
                 .unwrap();
             }
         }
+        // Sent late, and the operator alerts of each cause, as the outbox would hold them.
+        let mut late = proforma();
+        late.issue_date = d("2026-03-02");
+        late.due_date = d("2026-03-02");
+        let alert = all_notices().pop().unwrap();
+        let Notice::OperatorAlert { source, .. } = &alert else {
+            unreachable!()
+        };
+        let cause_alert = |cause: AlertCause, reason: &str, document: bool| Notice::OperatorAlert {
+            reason: reason.into(),
+            source: source.clone(),
+            payment: "p24:31337".into(),
+            amount: money("1518.51"),
+            currency: "PLN".into(),
+            document: document.then(|| late.number.clone()),
+            cause,
+            received_on: d("2026-03-02"),
+        };
+        let extra = [
+            (
+                "late-overdue-issued-today",
+                Notice::Overdue {
+                    document: late.clone(),
+                    suspension_on: d("2026-03-06"),
+                },
+            ),
+            (
+                "late-suspension-issued-today",
+                Notice::Suspension {
+                    document: late.clone(),
+                    data_kept_until: d("2026-05-31"),
+                },
+            ),
+            (
+                "late-reminder-after-due",
+                Notice::Reminder {
+                    document: proforma(),
+                    stage: d("2026-02-28"),
+                },
+            ),
+            ("alert-amount", alert.clone()),
+            (
+                "alert-unknown-document",
+                cause_alert(
+                    AlertCause::UnknownDocument,
+                    "no document has this session id",
+                    false,
+                ),
+            ),
+            (
+                "alert-credentials",
+                cause_alert(
+                    AlertCause::ProviderCredentials,
+                    "the provider refused our credentials (check the API key and POS): 401 Unauthorized",
+                    true,
+                ),
+            ),
+            (
+                "alert-verify-refused",
+                cause_alert(
+                    AlertCause::VerifyRefused,
+                    "Przelewy24 refused verification: the provider refused: unexpected verify answer",
+                    true,
+                ),
+            ),
+        ];
+        for (lang, locale) in [("pl", Locale::Pl), ("en", Locale::En)] {
+            let t = tenant(locale, PaymentMethod::Blik);
+            for (name, n) in &extra {
+                let e = r.render(n, &t, d("2026-03-02"));
+                let stem = dir.join(format!("{lang}-{name}"));
+                std::fs::write(
+                    stem.with_extension("txt"),
+                    format!("Subject: {}\n\n{}", e.subject, e.text),
+                )
+                .unwrap();
+                std::fs::write(stem.with_extension("html"), &e.html).unwrap();
+            }
+        }
         println!("samples in {}", dir.display());
     }
 
