@@ -264,6 +264,8 @@ impl Decision for Due<'_> {
                 draft.effects.extend(effects);
             }
         }
+        // A catch-up tells each document's latest true step only (see `keep_latest`).
+        renewals_domain::notice::keep_latest(&mut draft.effects, date);
         if job == Job::Daily {
             part.links_registered = svc
                 .register_links(&mut draft.account, &mut draft.effects, true)

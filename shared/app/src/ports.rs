@@ -225,11 +225,19 @@ pub enum ProviderError {
     /// The provider could not be asked or is throttling; the same call may pass later.
     #[error("the provider is unreachable: {0}")]
     Unavailable(String),
+    /// The provider refused our own credentials or access (401/403: a rotated API key, a
+    /// wrong POS). Not the transaction's fault: the same call passes once a person has fixed
+    /// the configuration, so it is retried (and the operator alerted), never settled as no.
+    #[error("the provider refused our credentials (check the API key and POS): {0}")]
+    Misconfigured(String),
 }
 
 impl ProviderError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ProviderError::Unavailable(_))
+        matches!(
+            self,
+            ProviderError::Unavailable(_) | ProviderError::Misconfigured(_)
+        )
     }
 }
 

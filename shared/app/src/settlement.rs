@@ -6,16 +6,20 @@
 
 use crate::error::ServiceError;
 use crate::ports::{
-    Change, PaymentRecord, ReviewItem, StoreError, TransactionStatus, Verification,
+    Change, PaymentRecord, ProviderError, ReviewItem, StoreError, TransactionStatus, Verification,
 };
 use crate::service::Service;
 use crate::unit_of_work::{Decision, Draft};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use renewals_domain::{
-    Document, Effect, EmailAddress, Locale, Money, Nip, Notice, PaymentMethod, PaymentOutcome,
-    SessionId, Tenant, TenantId,
+    AlertCause, Document, Effect, EmailAddress, Locale, Money, Nip, Notice, PaymentMethod,
+    PaymentOutcome, SessionId, Tenant, TenantId,
 };
+
+/// How the reason of a review held because Przelewy24 did not confirm the transaction
+/// begins: such a review is verified again by later copies and by reconciliation.
+pub const VERIFY_REFUSED: &str = "Przelewy24 refused verification";
 
 /// Money received, whichever way it came. Its key makes it count once.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,12 +217,19 @@ impl Service {
                 currency: payment.currency.clone(),
             };
             let provider = self.provider()?;
-            if let Err(e) = provider.verify(&verification).await {
-                if e.is_retryable() {
+            match provider.verify(&verification).await {
+                Ok(()) => {}
+                Err(e @ ProviderError::Misconfigured(_)) => {
+                    // Our key, not the payment: nothing recorded, Przelewy24 sends it again,
+                    // and the operator learns of it (once a day per document).
+                    self.alert_credentials(payment, document, date, &e).await;
                     return Err(e.into());
                 }
-                let reason = format!("Przelewy24 refused verification: {e}");
-                return self.review(payment, date, Some(document), &reason).await;
+                Err(e) if e.is_retryable() => return Err(e.into()),
+                Err(e) => {
+                    let reason = format!("{VERIFY_REFUSED}: {e}");
+                    return self.review(payment, date, Some(document), &reason).await;
+                }
             }
         }
         self.activate(payment, document, date).await
@@ -238,12 +249,18 @@ impl Service {
         }
     }
 
-    /// Whether a payment with this key was already recorded or sent for review.
+    /// Whether a payment with this key was already recorded, or held for review for a reason
+    /// another attempt cannot change. A review held only because Przelewy24 did not confirm
+    /// the transaction does not count: the payment is verified again.
     pub(crate) async fn recorded(&self, key: &str) -> Result<bool, ServiceError> {
-        Ok(
-            self.store.payment(key).await?.is_some()
-                || self.store.review_item(key).await?.is_some(),
-        )
+        if self.store.payment(key).await?.is_some() {
+            return Ok(true);
+        }
+        Ok(self
+            .store
+            .review_item(key)
+            .await?
+            .is_some_and(|r| !awaits_verification(&r)))
     }
 
     /// Commits the payment with what it activates; the payment key makes it happen once.
@@ -267,18 +284,71 @@ impl Service {
         Ok(done.value)
     }
 
+    /// The operator's e-mail about a payment: what happened (`cause`), the customer and the
+    /// document when there is one, what to do next.
     fn alert(
         &self,
         payment: &IncomingPayment,
         document: Option<&Document>,
+        cause: AlertCause,
         reason: &str,
+        date: NaiveDate,
     ) -> Notice {
         Notice::OperatorAlert {
             reason: reason.to_string(),
             source: payment.source(),
             payment: payment.key(),
             amount: Money::from_grosze(payment.amount),
+            currency: payment.currency.clone(),
             document: document.map(|d| d.number.clone()),
+            cause,
+            received_on: date,
+        }
+    }
+
+    /// Whom an alert is filed under: the document's customer (so it is listed with the
+    /// customer's e-mails; it is still sent to the operator), or, for a payment that names no
+    /// document, the reseller's own desk.
+    async fn alert_tenant(&self, document: Option<&Document>) -> Tenant {
+        if let Some(d) = document {
+            match self.store.load_account(&d.tenant).await {
+                Ok(Some(loaded)) => return loaded.account.tenant,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(tenant = %d.tenant, error = %e, "customer not read"),
+            }
+        }
+        operator(&self.settings.mail.operator)
+    }
+
+    /// Przelewy24 refused our credentials at verify: the operator is told, at most once a day
+    /// per document (the e-mail's key), however many copies Przelewy24 sends meanwhile.
+    async fn alert_credentials(
+        &self,
+        payment: &IncomingPayment,
+        document: &Document,
+        date: NaiveDate,
+        error: &ProviderError,
+    ) {
+        tracing::error!(payment = %payment.key(), document = %document.number, error = %error,
+            "Przelewy24 refused our credentials; the notification is left for a retry");
+        let notice = self.alert(
+            payment,
+            Some(document),
+            AlertCause::ProviderCredentials,
+            &error.to_string(),
+            date,
+        );
+        let tenant = self.alert_tenant(Some(document)).await;
+        let change = Change {
+            emails: vec![self.message(&tenant, &notice, date)],
+            ..Change::default()
+        };
+        match self.store.commit(change).await {
+            Ok(()) => {
+                let _ = self.deliver().await;
+            }
+            Err(StoreError::Conflict(_)) => {} // already told today
+            Err(e) => tracing::warn!(error = %e, "operator alert not queued"),
         }
     }
 
@@ -293,9 +363,18 @@ impl Service {
         reason: &str,
     ) -> Result<Settlement, ServiceError> {
         tracing::warn!(payment = %payment.key(), reason, "payment recorded for review");
-        let notice = self.alert(payment, document, reason);
+        let cause = match document {
+            None => AlertCause::UnknownDocument,
+            Some(d) if payment.mismatch(d).is_some() => AlertCause::AmountMismatch {
+                expected: d.totals.gross,
+            },
+            Some(_) if reason.starts_with(VERIFY_REFUSED) => AlertCause::VerifyRefused,
+            Some(_) => AlertCause::Other,
+        };
+        let notice = self.alert(payment, document, cause, reason, date);
+        let tenant = self.alert_tenant(document).await;
         let change = Change {
-            emails: vec![self.message(&operator(&self.settings.mail.operator), &notice, date)],
+            emails: vec![self.message(&tenant, &notice, date)],
             review: Some(ReviewItem {
                 key: payment.key(),
                 source: payment.source(),
@@ -318,6 +397,11 @@ impl Service {
     }
 }
 
+/// A review held only because Przelewy24 did not confirm the transaction: verified again.
+fn awaits_verification(review: &ReviewItem) -> bool {
+    review.key.starts_with("p24:") && review.reason.starts_with(VERIFY_REFUSED)
+}
+
 /// A payment applied to its document: the domain decides what it activates.
 struct Paying<'a> {
     payment: &'a IncomingPayment,
@@ -335,7 +419,7 @@ impl Decision for Paying<'_> {
         draft: &mut Draft,
     ) -> Result<Settlement, ServiceError> {
         let (payment, document, date) = (self.payment, self.document, self.date);
-        if draft.attempt > 0 && svc.recorded(&payment.key()).await? {
+        if draft.attempt > 0 && svc.store.payment(&payment.key()).await?.is_some() {
             return Ok(Settlement::AlreadyRecorded); // a concurrent copy was first
         }
         // The document as stored now: a concurrent run may have expired it meanwhile.
@@ -347,7 +431,7 @@ impl Decision for Paying<'_> {
         let (outcome, effects) = draft.account.pay(&current, date, &svc.settings.policy);
         draft.effects.extend(effects);
         if let PaymentOutcome::RefundFlagged { reason } = &outcome {
-            let alert = svc.alert(payment, Some(document), reason);
+            let alert = svc.alert(payment, Some(&current), AlertCause::Refund, reason, date);
             draft.effects.push(Effect::Notify(alert));
         }
         draft.payment = Some(payment.record(document, date, outcome.clone()));
@@ -355,11 +439,12 @@ impl Decision for Paying<'_> {
     }
 }
 
-/// The reseller's own desk as the addressee of operator alerts.
+/// The reseller's own desk: files the alerts about payments that name no document (there is
+/// no customer). The e-mail itself always goes to the operator's address.
 fn operator(email: &str) -> Tenant {
     Tenant {
         id: TenantId::parse("operator").expect("valid id"),
-        name: "Operator".into(),
+        name: "Dział rozliczeń".into(),
         nip: Nip::parse("5260001246").expect("valid NIP"),
         address: String::new(),
         email: EmailAddress::parse(email).unwrap_or_else(|_| {

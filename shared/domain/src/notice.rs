@@ -1,5 +1,6 @@
 //! What the customer or the operator must be told: one notice per e-mail.
 
+use crate::account::Effect;
 use crate::calendar::Period;
 use crate::document::{Document, DocumentNumber};
 use crate::money::Money;
@@ -62,15 +63,51 @@ pub enum Notice {
         period: Period,
         paid_on: NaiveDate,
     },
+    /// For the reseller's operator, about one customer's payment (or a payment that names no
+    /// document, hence no customer): what happened and what to do next.
     OperatorAlert {
+        /// The technical detail, as recorded with the review (English, for the log).
         reason: String,
         /// Where the money came from, as a person reads it (provider order, bank reference).
         source: String,
         /// The payment's idempotency key: one alert per payment.
         payment: String,
         amount: Money,
+        /// The payment's currency (`PLN` unless the payer used another).
+        #[serde(default = "pln")]
+        currency: String,
         document: Option<DocumentNumber>,
+        /// What happened: decides the e-mail's wording and what the operator is asked to do.
+        #[serde(default)]
+        cause: AlertCause,
+        /// The business date the payment was received (or verify was tried).
+        received_on: NaiveDate,
     },
+}
+
+fn pln() -> String {
+    "PLN".into()
+}
+
+/// Why the operator is alerted about a payment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cause", rename_all = "kebab-case")]
+pub enum AlertCause {
+    /// The payment names no document we issued: there is no customer to credit.
+    UnknownDocument,
+    /// Another currency, or not the document's exact gross.
+    AmountMismatch { expected: Money },
+    /// Przelewy24 did not confirm the transaction at verify. Held; later copies of the
+    /// notification and the daily reconciliation verify again.
+    VerifyRefused,
+    /// Przelewy24 refused our own credentials (401/403: a rotated API key, a wrong POS):
+    /// nothing recorded, Przelewy24 retries, the configuration must be fixed. One a day.
+    ProviderCredentials,
+    /// The money can no longer activate anything (paid twice, too late, cancelled): refund.
+    Refund,
+    /// Anything else a person must look at (e.g. a transfer title naming several documents).
+    #[default]
+    Other,
 }
 
 impl Notice {
@@ -151,8 +188,182 @@ impl Notice {
             } => {
                 format!("renewal-ended:{subscription}:{ended_on}")
             }
+            Notice::OperatorAlert {
+                payment,
+                cause: AlertCause::Refund,
+                ..
+            } => format!("operator-alert:refund:{payment}"),
+            // One a day per document, however often Przelewy24 retries meanwhile.
+            Notice::OperatorAlert {
+                payment,
+                cause: AlertCause::ProviderCredentials,
+                document,
+                received_on,
+                ..
+            } => {
+                let about = document.as_ref().map_or(payment.clone(), |d| d.to_string());
+                format!("operator-alert:credentials:{about}:{received_on}")
+            }
             Notice::OperatorAlert { payment, .. } => format!("operator-alert:{payment}"),
             other => format!("{}:{}", other.kind(), doc.unwrap()),
         }
+    }
+}
+
+/// How far a document's dunning has gone, as its notices tell it; `None` for the others.
+fn stage(notice: &Notice) -> Option<u8> {
+    match notice {
+        Notice::Proforma { .. } | Notice::Order { .. } => Some(0),
+        Notice::Reminder { .. } => Some(1),
+        Notice::Overdue { .. } => Some(2),
+        Notice::Suspension { .. } => Some(3),
+        _ => None,
+    }
+}
+
+/// What one run tells the customer about each document: only the latest notice that is still
+/// true on `date`, never a step the same run has already overtaken.
+///
+/// A missed run catches up several steps of one document at once (it issues the pro-forma
+/// late, marks it overdue the same day, and the expiry job suspends it right after). Per
+/// document only the latest step's notice stays (pro-forma < reminder < overdue <
+/// suspension); its e-mail carries the document and the payment details all the same. An
+/// overdue notice whose suspension date is `date` or earlier is dropped: the suspension it
+/// would announce is due today, and the expiry run's suspension notice is the true one.
+/// Other notices (payments, changes, alerts) pass untouched. Pure; called once per run,
+/// after the decide/apply rounds.
+pub fn keep_latest(effects: &mut Vec<Effect>, date: NaiveDate) {
+    let mut latest: Vec<(DocumentNumber, u8)> = vec![];
+    for effect in effects.iter() {
+        if let Effect::Notify(n) = effect {
+            if let (Some(rank), Some(number)) = (stage(n), n.document_number()) {
+                match latest.iter_mut().find(|(d, _)| *d == number) {
+                    Some((_, r)) => *r = (*r).max(rank),
+                    None => latest.push((number, rank)),
+                }
+            }
+        }
+    }
+    effects.retain(|effect| {
+        let Effect::Notify(n) = effect else {
+            return true;
+        };
+        if let Notice::Overdue { suspension_on, .. } = n {
+            if *suspension_on <= date {
+                return false;
+            }
+        }
+        match (stage(n), n.document_number()) {
+            (Some(rank), Some(number)) => latest.iter().any(|(d, r)| *d == number && *r == rank),
+            _ => true,
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::Line;
+    use crate::document::LinePurpose;
+    use crate::subscription::SubscriptionId;
+    use crate::tenant::TenantId;
+
+    fn d(s: &str) -> NaiveDate {
+        crate::parse_date(s).unwrap()
+    }
+
+    fn proforma(seq: &str) -> Document {
+        let t = TenantId::parse("acme").unwrap();
+        let period = Period {
+            start: d("2026-02-28"),
+            end: d("2026-03-28"),
+        };
+        Document::new(
+            DocumentNumber::parse(&format!("PF/2026/03/{seq}")).unwrap(),
+            t.clone(),
+            d("2026-03-02"),
+            d("2026-03-02"),
+            period,
+            vec![Line {
+                subscription: SubscriptionId::new(&t, 1),
+                product: "business-basic".into(),
+                product_name: "Microsoft 365 Business Basic".into(),
+                seats: 1,
+                unit_price: Money::parse("10").unwrap(),
+                period,
+                net: Money::parse("10").unwrap(),
+                purpose: LinePurpose::Renewal,
+            }],
+        )
+    }
+
+    fn kinds(effects: &[Effect]) -> Vec<&'static str> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Notify(n) => Some(n.kind()),
+                Effect::Issued(_) => Some("issued"),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn caught_up(suspension_on: &str, doc: &Document) -> Vec<Effect> {
+        vec![
+            Effect::Issued(doc.clone()),
+            Effect::Notify(Notice::Proforma {
+                document: doc.clone(),
+            }),
+            Effect::Notify(Notice::Overdue {
+                document: doc.clone(),
+                suspension_on: d(suspension_on),
+            }),
+        ]
+    }
+
+    #[test]
+    fn a_late_proforma_marked_overdue_in_the_same_run_goes_out_as_the_overdue_notice_only() {
+        let doc = proforma("0001");
+        let mut effects = caught_up("2026-03-05", &doc);
+        keep_latest(&mut effects, d("2026-03-02"));
+        assert_eq!(kinds(&effects), ["issued", "overdue"]);
+    }
+
+    #[test]
+    fn an_overdue_notice_whose_suspension_date_has_come_is_dropped_for_the_suspension() {
+        let doc = proforma("0001");
+        let mut effects = caught_up("2026-03-05", &doc);
+        keep_latest(&mut effects, d("2026-03-05"));
+        assert_eq!(
+            kinds(&effects),
+            ["issued"],
+            "the expiry run tells the customer"
+        );
+        let mut effects = caught_up("2026-03-05", &doc);
+        keep_latest(&mut effects, d("2026-03-09"));
+        assert_eq!(kinds(&effects), ["issued"]);
+    }
+
+    #[test]
+    fn other_documents_and_other_notices_are_left_alone() {
+        let (a, b) = (proforma("0001"), proforma("0002"));
+        let mut effects = caught_up("2026-03-05", &a);
+        effects.push(Effect::Notify(Notice::Proforma {
+            document: b.clone(),
+        }));
+        effects.push(Effect::Notify(Notice::Reminder {
+            document: b,
+            stage: d("2026-03-02"),
+        }));
+        effects.push(Effect::Notify(Notice::PaymentConfirmation {
+            document: a,
+            paid_on: d("2026-03-02"),
+            late: true,
+        }));
+        keep_latest(&mut effects, d("2026-03-02"));
+        assert_eq!(
+            kinds(&effects),
+            ["issued", "overdue", "reminder", "payment-confirmation"]
+        );
     }
 }

@@ -21,8 +21,8 @@ use minijinja::{context, AutoEscape, Environment, UndefinedBehavior};
 use renewals_app::config::{MailSettings, Settings};
 use renewals_app::ports::{ComposedEmail, Composer};
 use renewals_domain::{
-    Catalog, Document, DocumentKind, LinePurpose, Locale, Money, Notice, PaymentMethod, Period,
-    Tenant,
+    AlertCause, Catalog, Document, DocumentKind, LinePurpose, Locale, Money, Notice, PaymentMethod,
+    Period, Tenant,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -127,10 +127,12 @@ impl Renderer {
         }
     }
 
-    /// Renders one notice for one tenant: customer notices go to the tenant's billing address
-    /// in the tenant's language; operator alerts go to the operator, in Polish.
-    pub fn render(&self, notice: &Notice, tenant: &Tenant) -> RenderedEmail {
-        let (to, subject, ctx) = self.prepare(notice, tenant);
+    /// Renders one notice for one tenant, as sent on `today` (the Warsaw date): customer
+    /// notices go to the tenant's billing address in the tenant's language; operator alerts go
+    /// to the operator, in Polish. A date the notice speaks of is worded against `today`: a
+    /// due date or a suspension date already past is never put in the future tense.
+    pub fn render(&self, notice: &Notice, tenant: &Tenant, today: NaiveDate) -> RenderedEmail {
+        let (to, subject, ctx) = self.prepare(notice, tenant, today);
         let html = plain_spaces(self.render_layout("layout.html", ctx.clone(), notice));
         let text = plain_spaces(tidy_text(&self.render_layout("layout.txt", ctx, notice)));
         RenderedEmail {
@@ -169,7 +171,12 @@ impl Renderer {
     }
 
     /// The recipient, the subject and the context of both layouts.
-    fn prepare(&self, notice: &Notice, tenant: &Tenant) -> (String, String, Value) {
+    fn prepare(
+        &self,
+        notice: &Notice,
+        tenant: &Tenant,
+        today: NaiveDate,
+    ) -> (String, String, Value) {
         let internal = matches!(notice, Notice::OperatorAlert { .. });
         let locale = if internal { Locale::Pl } else { tenant.locale };
         let (lang, copy_name, labels) = match locale {
@@ -185,7 +192,7 @@ impl Renderer {
         let copy = self
             .env
             .get_template(copy_name)
-            .and_then(|t| t.render(self.copy_context(notice, tenant, locale, lang)))
+            .and_then(|t| t.render(self.copy_context(notice, tenant, locale, lang, today)))
             .unwrap_or_else(|e| panic!("rendering {copy_name} for {}: {e:#}", notice.kind()));
         let document = notice.document();
         let copy = Copy::parse(&copy, document.is_some());
@@ -278,7 +285,14 @@ impl Renderer {
     }
 
     /// Values the copy templates may use: preformatted strings, numbers and flags.
-    fn copy_context(&self, notice: &Notice, tenant: &Tenant, locale: Locale, lang: &str) -> Value {
+    fn copy_context(
+        &self,
+        notice: &Notice,
+        tenant: &Tenant,
+        locale: Locale,
+        lang: &str,
+        today: NaiveDate,
+    ) -> Value {
         // Dates and amounts keep their spaces unbreakable while paragraphs are wrapped; the
         // finished e-mail turns them back into plain spaces (see `render`).
         let date = |d: NaiveDate| unbreakable(format_date(d, locale));
@@ -306,13 +320,17 @@ impl Renderer {
             period_from => doc.map(|d| date(d.period.start)),
             period_to => doc.map(|d| date(d.period.last_day())),
             link => doc.and_then(payment_link).is_some(),
+            // Where the document's dates stand on the day the e-mail is sent.
+            today => date(today),
+            issued_today => doc.is_some_and(|d| d.issue_date >= today),
+            due_today => doc.is_some_and(|d| d.due_date == today),
+            due_passed => doc.is_some_and(|d| d.due_date < today),
+            started => doc.is_some_and(|d| d.period.start <= today),
         };
         let specific = match notice {
-            Notice::Reminder { document, stage } => context! {
-                due_today => *stage >= document.due_date,
-            },
             Notice::Overdue { suspension_on, .. } => context! {
                 suspension_on => date(*suspension_on),
+                suspension_passed => *suspension_on <= today,
             },
             Notice::Suspension {
                 data_kept_until, ..
@@ -375,14 +393,43 @@ impl Renderer {
                 reason,
                 source,
                 amount: paid,
+                currency,
                 document,
+                cause,
+                received_on,
                 ..
-            } => context! {
-                reason => one_line(reason),
-                source => one_line(source),
-                amount => amount(*paid),
-                document => document.as_ref().map(|n| n.to_string()),
-            },
+            } => {
+                let paid = if currency == "PLN" {
+                    amount(*paid)
+                } else {
+                    // Polish digits, the payer's currency: `12,34 EUR`.
+                    let pln = format_amount(*paid, Locale::Pl);
+                    unbreakable(format!(
+                        "{} {}",
+                        pln.trim_end_matches(" zł"),
+                        one_line(currency)
+                    ))
+                };
+                let (cause, expected) = match cause {
+                    AlertCause::UnknownDocument => ("unknown-document", None),
+                    AlertCause::AmountMismatch { expected } => ("amount", Some(amount(*expected))),
+                    AlertCause::VerifyRefused => ("verify-refused", None),
+                    AlertCause::ProviderCredentials => ("credentials", None),
+                    AlertCause::Refund => ("refund", None),
+                    AlertCause::Other => ("other", None),
+                };
+                context! {
+                    reason => one_line(reason),
+                    source => one_line(source),
+                    amount => paid,
+                    expected,
+                    cause,
+                    received_on => date(*received_on),
+                    document => document.as_ref().map(|n| n.to_string()),
+                    // A payment that names no document has no customer to name.
+                    customer => document.is_some(),
+                }
+            }
             _ => context! {},
         };
         // The first map wins on a shared key.
@@ -399,7 +446,7 @@ impl Composer for Renderer {
         message_id: &str,
         at: DateTime<Utc>,
     ) -> ComposedEmail {
-        let email = self.render(notice, tenant);
+        let email = self.render(notice, tenant, renewals_domain::business_date(at));
         let mime = self.mime(&email, message_id, at);
         ComposedEmail {
             kind: email.kind,
@@ -721,6 +768,29 @@ mod tests {
         }
     }
 
+    /// The day a notice is normally sent: what it speaks of is worded against that day.
+    fn sent_on(n: &Notice) -> NaiveDate {
+        match n {
+            Notice::Reminder { stage, .. } => *stage,
+            Notice::Overdue { document, .. } => document.period.start,
+            Notice::Suspension {
+                data_kept_until, ..
+            } => renewals_domain::calendar::add_days(*data_kept_until, -90),
+            Notice::PaymentConfirmation { paid_on, .. }
+            | Notice::OrderPaid { paid_on, .. }
+            | Notice::Restored { paid_on, .. } => *paid_on,
+            Notice::RenewalEnded { ended_on, .. } => *ended_on,
+            Notice::OperatorAlert { received_on, .. } => *received_on,
+            other => other
+                .document()
+                .map_or(d("2026-02-22"), |doc| doc.issue_date),
+        }
+    }
+
+    fn sent(r: &Renderer, n: &Notice, t: &Tenant) -> RenderedEmail {
+        r.render(n, t, sent_on(n))
+    }
+
     fn renderer() -> Renderer {
         Renderer::new(settings(), Catalog::default_catalog())
     }
@@ -860,11 +930,16 @@ mod tests {
                 paid_on: d("2026-03-20"),
             },
             Notice::OperatorAlert {
-                reason: "amount 100 does not match the gross of PF/2026/02/0007".into(),
+                reason: "paid 1.00 PLN for PF/2026/02/0007 whose gross is 1518.51 PLN".into(),
                 source: "Przelewy24, zamówienie 31337 (sesja PF-2026-02-0007-1)".into(),
                 payment: "p24:31337".into(),
                 amount: money("1.00"),
+                currency: "PLN".into(),
                 document: Some(DocumentNumber::parse("PF/2026/02/0007").unwrap()),
+                cause: AlertCause::AmountMismatch {
+                    expected: money("1518.51"),
+                },
+                received_on: d("2026-02-24"),
             },
         ]
     }
@@ -929,7 +1004,8 @@ mod tests {
     fn polish_proforma() {
         let r = renderer();
         let t = tenant(Locale::Pl, PaymentMethod::Blik);
-        let e = r.render(
+        let e = sent(
+            &r,
             &Notice::Proforma {
                 document: proforma(),
             },
@@ -981,7 +1057,8 @@ mod tests {
     fn english_proforma() {
         let r = renderer();
         let t = tenant(Locale::En, PaymentMethod::Card);
-        let e = r.render(
+        let e = sent(
+            &r,
             &Notice::Proforma {
                 document: proforma(),
             },
@@ -1013,7 +1090,7 @@ mod tests {
             ] {
                 let t = tenant(locale, method);
                 for n in all_notices() {
-                    let e = r.render(&n, &t);
+                    let e = sent(&r, &n, &t);
                     assert_eq!(e.kind, n.kind());
                     assert!(!e.subject.is_empty() && !e.subject.contains('\n'), "{e:?}");
                     assert!(!e.text.contains("\n\n\n"), "{}", e.text);
@@ -1050,7 +1127,7 @@ mod tests {
         let en = tenant(Locale::En, PaymentMethod::Blik);
         let n = all_notices();
         let text = |i: usize, t: &Tenant| {
-            let mut e = r.render(&n[i], t);
+            let mut e = sent(&r, &n[i], t);
             e.text = flat(&e.text);
             e
         };
@@ -1127,11 +1204,179 @@ mod tests {
         );
     }
 
+    /// Every sentence of a rendered e-mail that puts `date` in the future tense.
+    fn future_about(e: &RenderedEmail, date: &str) -> Vec<String> {
+        let all = format!("{}. {}", e.subject, flat(&e.text));
+        all.split(['.', '\n'])
+            .filter(|s| s.contains(date))
+            .filter(|s| {
+                [
+                    "zostaną",
+                    "rozpocznie",
+                    "will be",
+                    "starts on",
+                    "mija termin",
+                    "is due",
+                ]
+                .iter()
+                .any(|w| s.contains(w))
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_notice_sent_late_never_puts_a_past_date_in_the_future_tense() {
+        let r = renderer();
+        let doc = proforma(); // due 28 February, period from 1 March
+        let overdue = Notice::Overdue {
+            document: doc.clone(),
+            suspension_on: d("2026-03-06"),
+        };
+        for (locale, suspension, due) in [
+            (Locale::Pl, "6 marca 2026", "28 lutego 2026"),
+            (Locale::En, "6 March 2026", "28 February 2026"),
+        ] {
+            let t = tenant(locale, PaymentMethod::Transfer);
+            // On time (1 March) the overdue notice announces the suspension date...
+            let on_time = r.render(&overdue, &t, d("2026-03-01"));
+            assert!(
+                !future_about(&on_time, suspension).is_empty(),
+                "{}",
+                on_time.text
+            );
+            // ...sent on 10 March it must not.
+            let late = r.render(&overdue, &t, d("2026-03-10"));
+            assert_eq!(future_about(&late, suspension), Vec::<String>::new());
+            assert!(flat(&late.text).contains(suspension), "{}", late.text);
+            // A reminder sent after the due date says the date has passed.
+            let reminder = Notice::Reminder {
+                document: doc.clone(),
+                stage: d("2026-02-28"),
+            };
+            let late = r.render(&reminder, &t, d("2026-03-02"));
+            assert_eq!(future_about(&late, due), Vec::<String>::new());
+            assert!(late.subject.contains(due), "{}", late.subject);
+        }
+        let pl = tenant(Locale::Pl, PaymentMethod::Transfer);
+        let late = r.render(
+            &Notice::Reminder {
+                document: doc.clone(),
+                stage: d("2026-02-28"),
+            },
+            &pl,
+            d("2026-03-02"),
+        );
+        assert!(
+            late.subject
+                .starts_with("Termin płatności pro-formy PF/2026/02/0007 minął 28 lutego 2026"),
+            "{}",
+            late.subject
+        );
+        // A pro-forma whose period has begun does not say the period "will start".
+        let late = r.render(&Notice::Proforma { document: doc }, &pl, d("2026-03-02"));
+        assert_eq!(future_about(&late, "1 marca 2026"), Vec::<String>::new());
+        assert!(flat(&late.text).contains("z opóźnieniem"), "{}", late.text);
+    }
+
+    #[test]
+    fn a_late_proforma_sent_as_its_overdue_notice_introduces_the_document() {
+        // Issued on 2 March for the period that began on 1 March, marked overdue the same day.
+        let r = renderer();
+        let mut doc = proforma();
+        doc.issue_date = d("2026-03-02");
+        doc.due_date = d("2026-03-02");
+        let n = Notice::Overdue {
+            document: doc,
+            suspension_on: d("2026-03-06"),
+        };
+        let e = r.render(
+            &n,
+            &tenant(Locale::Pl, PaymentMethod::Blik),
+            d("2026-03-02"),
+        );
+        let text = flat(&e.text);
+        assert!(
+            e.subject.starts_with(
+                "Pro-forma PF/2026/02/0007 – odnowienie Microsoft 365 od 1 marca 2026"
+            ),
+            "{}",
+            e.subject
+        );
+        assert!(
+            text.contains("z opóźnieniem") && text.contains("6 marca 2026"),
+            "{text}"
+        );
+        assert!(!text.contains("minął"), "the due date is today: {text}");
+        assert!(
+            text.contains("kodem BLIK") && text.contains("Numer rachunku:"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn operator_alerts_name_the_customer_the_document_and_what_to_do_in_polish() {
+        let r = renderer();
+        let t = tenant(Locale::En, PaymentMethod::Blik);
+        let mismatch = all_notices().pop().unwrap();
+        let e = sent(&r, &mismatch, &t);
+        let text = flat(&e.text);
+        assert_eq!(e.to, "operator@licencje365.pl");
+        for s in [&e.subject, &text] {
+            assert!(
+                s.contains("Kowalski & Syn <Sp. z o.o.> (kowalski-i-syn)"),
+                "{s}"
+            );
+            assert!(s.contains("PF/2026/02/0007"), "{s}");
+        }
+        assert!(text.contains("Kwota wpłaty: 1,00 zł"), "{text}");
+        assert!(
+            text.contains("Kwota brutto dokumentu: 1 518,51 zł"),
+            "{text}"
+        );
+        assert!(text.contains("Data: 24 lutego 2026"), "{text}");
+        assert!(text.contains("Co zrobić:"), "{text}");
+        assert!(
+            !text.contains("Operator") && !text.contains("PLN"),
+            "{text}"
+        );
+
+        let Notice::OperatorAlert { source, .. } = &mismatch else {
+            unreachable!()
+        };
+        let unknown = Notice::OperatorAlert {
+            reason: "no document has this session id".into(),
+            source: source.clone(),
+            payment: "p24:31337".into(),
+            amount: money("1234.56"),
+            currency: "PLN".into(),
+            document: None,
+            cause: AlertCause::UnknownDocument,
+            received_on: d("2026-02-27"),
+        };
+        let e = sent(&r, &unknown, &t);
+        let text = flat(&e.text);
+        assert!(
+            text.contains("Klient: brak – płatność nie wskazuje żadnego dokumentu"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 234,56 zł") && text.contains("27 lutego 2026"),
+            "{text}"
+        );
+        assert!(text.contains("Co zrobić: odszukaj płatność"), "{text}");
+        assert!(
+            !text.contains("kowalski-i-syn"),
+            "no customer is named: {text}"
+        );
+    }
+
     #[test]
     fn mime_is_multipart_alternative_utf8() {
         let r = renderer();
         let t = tenant(Locale::Pl, PaymentMethod::Blik);
-        let e = r.render(
+        let e = sent(
+            &r,
             &Notice::Proforma {
                 document: proforma(),
             },
@@ -1192,7 +1437,7 @@ mod tests {
         for (lang, locale) in [("pl", Locale::Pl), ("en", Locale::En)] {
             let t = tenant(locale, PaymentMethod::Blik);
             for (i, n) in all_notices().iter().enumerate() {
-                let e = r.render(n, &t);
+                let e = sent(&r, n, &t);
                 let stem = dir.join(format!("{lang}-{i:02}-{}", e.kind));
                 std::fs::write(
                     stem.with_extension("txt"),
@@ -1205,6 +1450,85 @@ mod tests {
                     r.mime(&e, &format!("sample.{i}"), at),
                 )
                 .unwrap();
+            }
+        }
+        // Sent late, and the operator alerts of each cause, as the outbox would hold them.
+        let mut late = proforma();
+        late.issue_date = d("2026-03-02");
+        late.due_date = d("2026-03-02");
+        let alert = all_notices().pop().unwrap();
+        let Notice::OperatorAlert { source, .. } = &alert else {
+            unreachable!()
+        };
+        let cause_alert = |cause: AlertCause, reason: &str, document: bool| Notice::OperatorAlert {
+            reason: reason.into(),
+            source: source.clone(),
+            payment: "p24:31337".into(),
+            amount: money("1518.51"),
+            currency: "PLN".into(),
+            document: document.then(|| late.number.clone()),
+            cause,
+            received_on: d("2026-03-02"),
+        };
+        let extra = [
+            (
+                "late-overdue-issued-today",
+                Notice::Overdue {
+                    document: late.clone(),
+                    suspension_on: d("2026-03-06"),
+                },
+            ),
+            (
+                "late-suspension-issued-today",
+                Notice::Suspension {
+                    document: late.clone(),
+                    data_kept_until: d("2026-05-31"),
+                },
+            ),
+            (
+                "late-reminder-after-due",
+                Notice::Reminder {
+                    document: proforma(),
+                    stage: d("2026-02-28"),
+                },
+            ),
+            ("alert-amount", alert.clone()),
+            (
+                "alert-unknown-document",
+                cause_alert(
+                    AlertCause::UnknownDocument,
+                    "no document has this session id",
+                    false,
+                ),
+            ),
+            (
+                "alert-credentials",
+                cause_alert(
+                    AlertCause::ProviderCredentials,
+                    "the provider refused our credentials (check the API key and POS): 401 Unauthorized",
+                    true,
+                ),
+            ),
+            (
+                "alert-verify-refused",
+                cause_alert(
+                    AlertCause::VerifyRefused,
+                    "Przelewy24 refused verification: the provider refused: unexpected verify answer",
+                    true,
+                ),
+            ),
+        ];
+        for (lang, locale) in [("pl", Locale::Pl), ("en", Locale::En)] {
+            let t = tenant(locale, PaymentMethod::Blik);
+            for (name, n) in &extra {
+                let e = r.render(n, &t, d("2026-03-02"));
+                let stem = dir.join(format!("{lang}-{name}"));
+                std::fs::write(
+                    stem.with_extension("txt"),
+                    format!("Subject: {}\n\n{}", e.subject, e.text),
+                )
+                .unwrap();
+                std::fs::write(stem.with_extension("html"), &e.html).unwrap();
             }
         }
         println!("samples in {}", dir.display());
@@ -1233,19 +1557,19 @@ mod tests {
         let proforma = Notice::Proforma {
             document: proforma(),
         };
-        let us = micros(|_| drop(black_box(r.render(&proforma, &t))));
+        let us = micros(|_| drop(black_box(sent(&r, &proforma, &t))));
         println!("render proforma: {us:.1} µs/message");
-        let us = micros(|i| drop(black_box(r.render(&notices[i % notices.len()], &t))));
+        let us = micros(|i| drop(black_box(sent(&r, &notices[i % notices.len()], &t))));
         println!("render, all kinds in turn: {us:.1} µs/message");
-        let us = micros(|_| drop(black_box(r.prepare(&proforma, &t))));
+        let us = micros(|_| drop(black_box(r.prepare(&proforma, &t, d("2026-02-22")))));
         println!("  copy template + contexts: {us:.1} µs");
-        let (_, _, ctx) = r.prepare(&proforma, &t);
+        let (_, _, ctx) = r.prepare(&proforma, &t, d("2026-02-22"));
         for name in ["layout.html", "layout.txt"] {
             let tpl = r.env.get_template(name).unwrap();
             let us = micros(|_| drop(black_box(tpl.render(ctx.clone()).unwrap())));
             println!("  {name}: {us:.1} µs");
         }
-        let e = r.render(&proforma, &t);
+        let e = sent(&r, &proforma, &t);
         let at = Utc::now();
         let us = micros(|i| drop(black_box(r.mime(&e, &i.to_string(), at))));
         println!(

@@ -237,11 +237,37 @@ impl PaymentProvider for Przelewy24Client {
     }
 }
 
-/// Server trouble and throttling pass; anything else is the provider saying no.
+/// Server trouble and throttling pass; 401/403 are our own credentials (a rotated API key,
+/// a wrong POS), fixed by a person and then passing; anything else is the provider saying no.
 fn failure(status: reqwest::StatusCode, body: &str) -> ProviderError {
-    if status.is_server_error() || status.as_u16() == 429 {
-        ProviderError::Unavailable(format!("{status}: {body}"))
-    } else {
-        ProviderError::Refused(format!("{status}: {body}"))
+    match status.as_u16() {
+        429 | 500..=599 => ProviderError::Unavailable(format!("{status}: {body}")),
+        401 | 403 => ProviderError::Misconfigured(format!("{status}: {body}")),
+        _ => ProviderError::Refused(format!("{status}: {body}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(code: u16) -> (bool, &'static str) {
+        let e = failure(reqwest::StatusCode::from_u16(code).unwrap(), "{}");
+        let name = match e {
+            ProviderError::Refused(_) => "refused",
+            ProviderError::Unavailable(_) => "unavailable",
+            ProviderError::Misconfigured(_) => "misconfigured",
+        };
+        (e.is_retryable(), name)
+    }
+
+    #[test]
+    fn our_rejected_credentials_are_a_retryable_configuration_error_not_a_refusal() {
+        assert_eq!(kind(401), (true, "misconfigured"));
+        assert_eq!(kind(403), (true, "misconfigured"));
+        assert_eq!(kind(429), (true, "unavailable"));
+        assert_eq!(kind(503), (true, "unavailable"));
+        assert_eq!(kind(400), (false, "refused"));
+        assert_eq!(kind(404), (false, "refused"));
     }
 }

@@ -322,3 +322,74 @@ mod cards {
         assert_eq!(s.status, Status::Active);
     }
 }
+
+#[tokio::test]
+async fn a_payment_held_because_verify_was_refused_is_verified_again_by_reconciliation() {
+    let (app, p24) = app_with_p24().await;
+    let sub = app
+        .customer("acme", "business-basic", 3, Term::Monthly, "2026-01-31")
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/transaction/register"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": {"token": "T"}})),
+        )
+        .mount(&p24)
+        .await;
+    // Verify answers 200 without success once (the payment is held for review), then works.
+    Mock::given(method("PUT"))
+        .and(path("/api/v1/transaction/verify"))
+        .and(header("authorization", basic_auth(&app).as_str()))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"data": {"status": "pending"}})),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&p24)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/api/v1/transaction/verify"))
+        .and(header("authorization", basic_auth(&app).as_str()))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"data": {"status": "success"}})),
+        )
+        .expect(1)
+        .mount(&p24)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/transaction/by/sessionId/PF-2026-02-0001-1"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": {
+            "orderId": 1001, "sessionId": "PF-2026-02-0001-1", "status": 1, "amount": 11255,
+            "currency": "PLN", "paymentMethod": 154, "statement": "p24-1001"}, "responseCode": 0})),
+        )
+        .mount(&p24)
+        .await;
+    app.day("2026-02-21").await;
+    let r = app.pay("PF/2026/02/0001", "2026-02-23").await;
+    // `pay` posts order 1001 (1000 + the document's number); Przelewy24 reports the same.
+    assert_eq!((r.status, r.body.as_str()), (200, "recorded for review"));
+    assert_eq!(app.store.reviews().unwrap().len(), 1);
+    app.days("2026-02-23", "2026-02-26").await;
+    assert_eq!(
+        app.document("PF/2026/02/0001").await.status,
+        DocumentStatus::Issued
+    );
+    let (due_day, _) = app.day("2026-02-27").await;
+    assert_eq!(due_day.payments_reconciled, 1);
+    assert_eq!(
+        app.document("PF/2026/02/0001").await.status,
+        DocumentStatus::Paid
+    );
+    app.days("2026-02-28", "2026-03-06").await;
+    assert_eq!(app.sub(&sub).await.status, Status::Active);
+    let confirmations = app
+        .email_kinds("acme")
+        .await
+        .into_iter()
+        .filter(|k| k == "payment-confirmation")
+        .count();
+    assert_eq!(confirmations, 1);
+}

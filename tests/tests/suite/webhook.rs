@@ -155,7 +155,13 @@ async fn a_short_payment_is_not_activated_and_the_operator_is_alerted() {
         "{}",
         reviews[0].reason
     );
-    let alerts = app.emails("operator").await;
+    // Listed with the customer's e-mails, sent to the operator.
+    let alerts: Vec<_> = app
+        .emails("acme")
+        .await
+        .into_iter()
+        .filter(|m| m.kind == "operator-alert")
+        .collect();
     assert_eq!(alerts.len(), 1);
     assert_eq!(
         (alerts[0].kind.as_str(), alerts[0].to.as_str()),
@@ -291,4 +297,130 @@ fn the_published_notification_sign_vector_holds() {
         sha384_hex(signed),
         "703e946290d92230297c35d3bc8f554d4a458a4c97c9917665929c5ef5e682f7a868ac36e5dff20184c6a5302ef66c77"
     );
+}
+
+/// An app talking to a mock Przelewy24 (registration answered), with a pro-forma issued on
+/// 21 February for `acme` (gross 781,05 zł).
+async fn app_with_mock_p24() -> (TestApp, MockServer) {
+    let p24 = MockServer::start().await;
+    let mut settings = renewals_tests::p24();
+    settings.base_url = p24.uri();
+    Mock::given(method("POST"))
+        .and(path("/api/v1/transaction/register"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"data": {"token": "T-ACME"}})),
+        )
+        .mount(&p24)
+        .await;
+    let app = TestApp::with(
+        renewals_tests::settings(),
+        settings.clone(),
+        Arc::new(Przelewy24Client::new(settings)),
+    );
+    app.customer("acme", "business-standard", 10, Term::Monthly, "2026-01-31")
+        .await;
+    app.day("2026-02-21").await;
+    (app, p24)
+}
+
+fn verify_answers(status: u16, body: serde_json::Value) -> Mock {
+    Mock::given(method("PUT"))
+        .and(path("/api/v1/transaction/verify"))
+        .respond_with(ResponseTemplate::new(status).set_body_json(body))
+}
+
+fn success() -> serde_json::Value {
+    serde_json::json!({"data": {"status": "success"}, "responseCode": 0})
+}
+
+async fn kinds_of(app: &TestApp, kind: &str) -> usize {
+    app.email_kinds("acme")
+        .await
+        .iter()
+        .filter(|k| *k == kind)
+        .count()
+}
+
+#[tokio::test]
+async fn a_rotated_api_key_answers_503_alerts_the_operator_once_and_the_next_copy_activates_once() {
+    let (app, p24) = app_with_mock_p24().await;
+    // Our API key no longer works: Przelewy24 answers 401 to verify, three times.
+    verify_answers(
+        401,
+        serde_json::json!({"error": "Incorrect authentication", "code": 401}),
+    )
+    .up_to_n_times(3)
+    .expect(3)
+    .mount(&p24)
+    .await;
+    verify_answers(200, success()).expect(1).mount(&p24).await;
+    let doc = app.document("PF/2026/02/0001").await;
+    let body = app
+        .notification(&doc, doc.totals.gross.grosze(), 4300)
+        .to_body();
+    for copy in 0..3 {
+        let r = app.webhook(&body).await;
+        assert_eq!(
+            r.status, 503,
+            "copy {copy}: Przelewy24 must retry: {}",
+            r.body
+        );
+    }
+    assert_eq!(
+        app.document("PF/2026/02/0001").await.status,
+        DocumentStatus::Issued
+    );
+    assert_eq!(app.store.count("payments").unwrap(), 0);
+    assert!(
+        app.store.reviews().unwrap().is_empty(),
+        "nothing stranded in review"
+    );
+    let alerts: Vec<_> = app
+        .emails("acme")
+        .await
+        .into_iter()
+        .filter(|m| m.kind == "operator-alert")
+        .collect();
+    assert_eq!(alerts.len(), 1, "one alert a day, not one per retry");
+    assert_eq!(alerts[0].to, "operator@reseller.example");
+    // The key is fixed: the next copy verifies and activates, once.
+    let r = app.webhook(&body).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "OK"));
+    assert_eq!(
+        app.document("PF/2026/02/0001").await.status,
+        DocumentStatus::Paid
+    );
+    assert_eq!(app.webhook(&body).await.body, "already processed");
+    assert_eq!(app.store.count("payments").unwrap(), 1);
+    assert_eq!(kinds_of(&app, "payment-confirmation").await, 1);
+}
+
+#[tokio::test]
+async fn a_verify_refused_with_200_is_held_for_review_and_the_next_copy_verifies_again() {
+    let (app, p24) = app_with_mock_p24().await;
+    verify_answers(200, serde_json::json!({"data": {"status": "failed"}}))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&p24)
+        .await;
+    verify_answers(200, success()).expect(1).mount(&p24).await;
+    let doc = app.document("PF/2026/02/0001").await;
+    let body = app
+        .notification(&doc, doc.totals.gross.grosze(), 4301)
+        .to_body();
+    let r = app.webhook(&body).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "recorded for review"));
+    assert_eq!(app.store.reviews().unwrap().len(), 1);
+    assert_eq!(kinds_of(&app, "operator-alert").await, 1);
+    // Przelewy24 sends the notification again: verified now, paid through the usual path.
+    let r = app.webhook(&body).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "OK"));
+    assert_eq!(
+        app.document("PF/2026/02/0001").await.status,
+        DocumentStatus::Paid
+    );
+    assert_eq!(app.webhook(&body).await.body, "already processed");
+    assert_eq!(app.store.count("payments").unwrap(), 1);
+    assert_eq!(kinds_of(&app, "payment-confirmation").await, 1);
 }
