@@ -225,17 +225,23 @@ fn stage(notice: &Notice) -> Option<u8> {
 /// true on `date`, never a step the same run has already overtaken.
 ///
 /// A missed run catches up several steps of one document at once (it issues the pro-forma
-/// late, marks it overdue the same day, and the expiry job suspends it right after). Per
-/// document only the latest step's notice stays (pro-forma < reminder < overdue <
-/// suspension); its e-mail carries the document and the payment details all the same. An
-/// overdue notice whose suspension date is `date` or earlier is dropped: the suspension it
-/// would announce is due today, and the expiry run's suspension notice is the true one.
+/// late, marks it overdue the same day, and the expiry job suspends it right after). An
+/// overdue notice whose suspension date is `date` or earlier is not true any more (the
+/// suspension it would announce is due): it is dropped. Of the rest, per document only the
+/// latest step's notice stays (pro-forma < reminder < overdue < suspension); its e-mail
+/// carries the document and the payment details all the same. So the customer always hears
+/// of the document before a suspension (which waits until an e-mail about it reached them).
 /// Other notices (payments, changes, alerts) pass untouched. Pure; called once per run,
 /// after the decide/apply rounds.
 pub fn keep_latest(effects: &mut Vec<Effect>, date: NaiveDate) {
+    let overtaken =
+        |n: &Notice| matches!(n, Notice::Overdue { suspension_on, .. } if *suspension_on <= date);
     let mut latest: Vec<(DocumentNumber, u8)> = vec![];
     for effect in effects.iter() {
         if let Effect::Notify(n) = effect {
+            if overtaken(n) {
+                continue;
+            }
             if let (Some(rank), Some(number)) = (stage(n), n.document_number()) {
                 match latest.iter_mut().find(|(d, _)| *d == number) {
                     Some((_, r)) => *r = (*r).max(rank),
@@ -248,10 +254,8 @@ pub fn keep_latest(effects: &mut Vec<Effect>, date: NaiveDate) {
         let Effect::Notify(n) = effect else {
             return true;
         };
-        if let Notice::Overdue { suspension_on, .. } = n {
-            if *suspension_on <= date {
-                return false;
-            }
+        if overtaken(n) {
+            return false;
         }
         match (stage(n), n.document_number()) {
             (Some(rank), Some(number)) => latest.iter().any(|(d, r)| *d == number && *r == rank),
@@ -330,18 +334,18 @@ mod tests {
     }
 
     #[test]
-    fn an_overdue_notice_whose_suspension_date_has_come_is_dropped_for_the_suspension() {
+    fn an_overdue_notice_whose_suspension_date_has_come_is_dropped_and_the_proforma_goes_out() {
         let doc = proforma("0001");
         let mut effects = caught_up("2026-03-05", &doc);
         keep_latest(&mut effects, d("2026-03-05"));
         assert_eq!(
             kinds(&effects),
-            ["issued"],
-            "the expiry run tells the customer"
+            ["issued", "proforma"],
+            "the customer hears of the document; the expiry run tells of the suspension"
         );
         let mut effects = caught_up("2026-03-05", &doc);
         keep_latest(&mut effects, d("2026-03-09"));
-        assert_eq!(kinds(&effects), ["issued"]);
+        assert_eq!(kinds(&effects), ["issued", "proforma"]);
     }
 
     #[test]

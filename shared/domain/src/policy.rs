@@ -54,12 +54,17 @@ impl Policy {
     }
 
     /// The grace rule: the day the expiry job acts on an unpaid document. A pro-forma's
-    /// renewal runs on for `grace_days` after its period starts, then is suspended. An order
-    /// suspends nothing (seats, or a plan change's new subscription, start only when paid):
-    /// it expires the day after its due date.
+    /// renewal runs on for `grace_days` after its period starts, then is suspended; a
+    /// pro-forma issued late (a missed run caught up after the period started) gives the
+    /// customer the same `grace_days` from the day it was issued, so nobody is suspended
+    /// over a document they never had time to pay. An order suspends nothing (seats, or a
+    /// plan change's new subscription, start only when paid): it expires the day after its
+    /// due date.
     pub fn suspension_date(&self, doc: &Document) -> NaiveDate {
         match doc.kind {
-            DocumentKind::Proforma => add_days(doc.period.start, self.grace_days),
+            DocumentKind::Proforma => {
+                add_days(doc.period.start.max(doc.issue_date), self.grace_days)
+            }
             DocumentKind::Order => add_days(doc.due_date, 1),
         }
     }

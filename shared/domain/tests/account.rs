@@ -709,6 +709,33 @@ fn a_missed_expiry_run_suspends_on_the_next_run() {
 }
 
 #[test]
+fn a_proforma_issued_after_its_period_started_gives_the_full_grace_from_its_issue_date() {
+    // given the usual customer (period ends 1 April, suspension due 6 April on time) and
+    // no daily run at all until 9 April
+    let (mut b, id) = account_with_a_monthly_subscription();
+
+    // when the runs come back on 9 April
+    let daily = run(&mut b, Job::Daily, d("2026-04-09"));
+    let expiry = run(&mut b, Job::Expiry, d("2026-04-09"));
+
+    // then the late pro-forma and its overdue notice go out, nothing is suspended that day,
+    // and the overdue notice names a suspension date five days after the issue
+    assert_eq!(notices(&daily), vec!["proforma", "overdue"]);
+    assert!(expiry.is_empty(), "{expiry:?}");
+    assert_eq!(sub(&b, &id).status, Status::Overdue);
+    let suspension_on = daily.iter().find_map(|e| match e {
+        Effect::Notify(renewals_domain::Notice::Overdue { suspension_on, .. }) => {
+            Some(*suspension_on)
+        }
+        _ => None,
+    });
+    assert_eq!(suspension_on, Some(d("2026-04-14")));
+    assert!(run(&mut b, Job::Expiry, d("2026-04-13")).is_empty());
+    let effects = run(&mut b, Job::Expiry, d("2026-04-14"));
+    assert_eq!(notices(&effects), vec!["suspension"]);
+}
+
+#[test]
 fn deciding_again_on_the_same_date_yields_nothing() {
     // given the usual customer, nobody paying
     let (mut b, _) = account_with_a_monthly_subscription();

@@ -130,7 +130,8 @@ fn future_about(text: &str, date: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_run_back_after_a_week_sends_the_late_proforma_as_one_true_notice() {
-    // Renews on 28 February (grace until 5 March); nothing ran after 20 February.
+    // Renews on 28 February; nothing ran after 20 February. Issued late on 2 March, the
+    // pro-forma gives the full grace from then: service until 7 March.
     let app = TestApp::new();
     let sub = app
         .customer("acme", "business-basic", 5, Term::Monthly, "2026-01-31")
@@ -142,7 +143,7 @@ async fn a_run_back_after_a_week_sends_the_late_proforma_as_one_true_notice() {
     assert_eq!(kinds, ["overdue"], "one e-mail: the latest true step");
     let subject = &mails[0].subject;
     assert!(
-        subject.contains("PF/2026/03/0001") && subject.contains("5 marca 2026"),
+        subject.contains("PF/2026/03/0001") && subject.contains("7 marca 2026"),
         "{subject}"
     );
     let text = text_of(&mails[0].mime);
@@ -157,23 +158,29 @@ async fn a_run_back_after_a_week_sends_the_late_proforma_as_one_true_notice() {
 }
 
 #[tokio::test]
-async fn a_run_back_after_the_grace_period_sends_only_the_suspension() {
-    // Renews on 28 February, suspension due on 5 March; nothing ran until 9 March.
+async fn a_run_back_after_the_grace_period_tells_the_overdue_and_a_new_suspension_date() {
+    // Renews on 28 February, suspension due on 5 March; nothing ran until 9 March. The
+    // customer never had the pro-forma: they get it now as the overdue notice, with the
+    // grace counted from today (suspension on 14 March), never "will be suspended on
+    // 5 March" on 9 March, and nothing is suspended today.
     let app = TestApp::new();
     let sub = app
         .customer("acme", "business-basic", 5, Term::Monthly, "2026-01-31")
         .await;
-    app.day("2026-03-09").await; // daily: issue + overdue, then expiry: suspend
-    assert_eq!(app.sub(&sub).await.status, Status::Suspended);
+    app.day("2026-03-09").await;
+    assert_eq!(app.sub(&sub).await.status, Status::Overdue);
     let mails = app.emails("acme").await;
     let kinds: Vec<_> = mails.iter().map(|m| m.kind.as_str()).collect();
-    assert_eq!(
-        kinds,
-        ["suspension"],
-        "never 'will be suspended on 5 March' sent on 9 March"
-    );
+    assert_eq!(kinds, ["overdue"]);
     let text = text_of(&mails[0].mime);
+    assert_eq!(future_about(&text, "28 lutego 2026"), Vec::<String>::new());
     assert_eq!(future_about(&text, "5 marca 2026"), Vec::<String>::new());
+    assert!(
+        text.contains("14 marca 2026"),
+        "the new suspension date: {text}"
+    );
     assert!(text.contains("z opóźnieniem"), "{text}");
     assert!(text.contains("Numer rachunku"), "how to pay: {text}");
+    app.days("2026-03-10", "2026-03-14").await;
+    assert_eq!(app.sub(&sub).await.status, Status::Suspended);
 }
