@@ -4,9 +4,10 @@
 //! after its last attempt it is parked and the operator alerted.
 
 use crate::error::ServiceError;
-use crate::ports::{MailError, Retry};
+use crate::ports::{Change, MailError, Retry, StoredMessage};
 use crate::service::Service;
 use chrono::{DateTime, Duration, Utc};
+use renewals_domain::{DeliveryProblem, DocumentNumber, Notice};
 
 /// Messages claimed at a time.
 const BATCH: usize = 200;
@@ -37,9 +38,43 @@ pub fn retry_after(attempt: u32, now: DateTime<Utc>) -> Retry {
 }
 
 impl Service {
+    /// Queues an alert for the operator about a customer's e-mail given up on (not about an
+    /// alert: the operator's own address failing is for the alarms). Returns 1 if queued.
+    async fn tell_operator(&self, parked: &StoredMessage, error: &str) -> usize {
+        let m = &parked.message;
+        if m.kind == "operator-alert" {
+            return 0;
+        }
+        let Ok(account) = self.account(&m.tenant).await else {
+            return 0;
+        };
+        let notice = Notice::DeliveryAlert {
+            problem: DeliveryProblem::EmailParked {
+                kind: m.kind.clone(),
+                subject: m.subject.clone(),
+                to: m.to.clone(),
+                key: m.key.clone(),
+                attempts: parked.attempts,
+                error: error.to_string(),
+            },
+            document: m
+                .document
+                .as_deref()
+                .and_then(|n| DocumentNumber::parse(n).ok()),
+            on: self.today(),
+        };
+        let change = Change {
+            emails: vec![self.message(&account.tenant, &notice, self.today())],
+            ..Change::default()
+        };
+        // Unique by its key: a second alert for the same e-mail is not queued.
+        usize::from(self.store.commit(change).await.is_ok())
+    }
+
     /// Sends the messages that are due; what fails waits for its next attempt.
     pub async fn deliver(&self) -> Result<Delivery, ServiceError> {
         let mut delivery = Delivery::default();
+        let mut alerts = 0;
         loop {
             let now = self.clock.now();
             let until = now + Duration::minutes(LEASE_MINUTES);
@@ -58,6 +93,7 @@ impl Service {
                 let retry = retry_after(stored.attempts, now);
                 if retry == Retry::Park {
                     delivery.parked += 1;
+                    alerts += self.tell_operator(&stored, &error).await;
                     tracing::error!(
                         message = stored.id,
                         kind = %stored.message.kind,
@@ -74,10 +110,11 @@ impl Service {
             self.store.mark_sent(&sent).await?;
             delivery.sent += sent.len();
             // Every claimed message moved past `now` (sent, leased or retried later), so
-            // the next claim only finds messages not seen yet.
-            if !full {
+            // the next claim only finds messages not seen yet (and the alerts just queued).
+            if !full && alerts == 0 {
                 break;
             }
+            alerts = 0;
         }
         Ok(delivery)
     }

@@ -6,7 +6,7 @@ use crate::service::Service;
 use crate::unit_of_work::{Decision, Draft};
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use renewals_domain::{Action, Effect, Job, SeriesKey, TenantId};
+use renewals_domain::{Action, DeliveryProblem, Effect, Job, Notice, SeriesKey, TenantId};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
@@ -178,6 +178,33 @@ impl Service {
     }
 }
 
+/// The operator hears once per document that its suspension is held.
+fn tell_operator_once(
+    draft: &mut Draft,
+    number: &renewals_domain::DocumentNumber,
+    policy: &renewals_domain::Policy,
+    date: NaiveDate,
+) {
+    let Some(open) = draft
+        .account
+        .open_documents
+        .iter_mut()
+        .find(|o| &o.document.number == number)
+    else {
+        return;
+    };
+    if open.suspension_held {
+        return;
+    }
+    open.suspension_held = true;
+    let due = policy.suspension_date(&open.document);
+    draft.effects.push(Effect::Notify(Notice::DeliveryAlert {
+        problem: DeliveryProblem::SuspensionHeld { due },
+        document: Some(number.clone()),
+        on: date,
+    }));
+}
+
 impl Service {
     /// Whether any e-mail to the customer about `document` (the pro-forma, a reminder, the
     /// overdue notice) was delivered: a customer nobody could reach is not suspended.
@@ -246,6 +273,9 @@ impl Decision for Due<'_> {
                 }
             }
             actions.retain(|a| !matches!(a, Action::Suspend(n) if held.contains(n)));
+            for number in &held {
+                tell_operator_once(draft, number, policy, date);
+            }
             if actions.is_empty() {
                 break;
             }

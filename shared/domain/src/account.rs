@@ -30,11 +30,16 @@ pub struct OpenDocument {
     /// Days on which the stored card was charged for this document (automatic payments).
     #[serde(default)]
     pub card_charges: Vec<NaiveDate>,
+    /// The expiry job held this document's suspension (no e-mail about it reached the
+    /// customer) and told the operator: once is enough.
+    #[serde(default)]
+    pub suspension_held: bool,
 }
 
 impl OpenDocument {
     fn new(document: Document) -> OpenDocument {
         OpenDocument {
+            suspension_held: false,
             document,
             last_reminder: None,
             overdue_notified: false,

@@ -23,7 +23,7 @@ pub use document::{
 };
 pub use error::{ParseError, Refusal};
 pub use money::{Money, Totals};
-pub use notice::{AlertCause, Notice};
+pub use notice::{AlertCause, DeliveryProblem, Notice};
 pub use policy::Policy;
 pub use subscription::{Status, Subscription, SubscriptionId, MIN_SEATS};
 pub use tenant::{EmailAddress, Locale, Nip, PaymentMethod, Tenant, TenantId};

@@ -83,6 +83,33 @@ pub enum Notice {
         /// The business date the payment was received (or verify was tried).
         received_on: NaiveDate,
     },
+    /// For the reseller's operator, about one customer the system could not reach.
+    DeliveryAlert {
+        problem: DeliveryProblem,
+        document: Option<DocumentNumber>,
+        /// The business date it was noticed.
+        on: NaiveDate,
+    },
+}
+
+/// For the reseller's operator: a customer the system could not reach.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum DeliveryProblem {
+    /// An e-mail to the customer was given up on after its last attempt.
+    EmailParked {
+        /// The e-mail's kind and subject, as the customer would have seen them.
+        kind: String,
+        subject: String,
+        to: String,
+        /// The outbox key of the e-mail: one alert per e-mail.
+        key: String,
+        attempts: u32,
+        /// The last refusal, as the mail provider gave it.
+        error: String,
+    },
+    /// The expiry job did not suspend: no e-mail about the document reached the customer.
+    SuspensionHeld { due: NaiveDate },
 }
 
 fn pln() -> String {
@@ -124,7 +151,7 @@ impl Notice {
             Notice::PlanChange { .. } => "plan-change",
             Notice::RenewalEnded { .. } => "renewal-ended",
             Notice::Restored { .. } => "restored",
-            Notice::OperatorAlert { .. } => "operator-alert",
+            Notice::OperatorAlert { .. } | Notice::DeliveryAlert { .. } => "operator-alert",
         }
     }
 
@@ -158,7 +185,9 @@ impl Notice {
 
     pub fn document_number(&self) -> Option<DocumentNumber> {
         match self {
-            Notice::OperatorAlert { document, .. } => document.clone(),
+            Notice::OperatorAlert { document, .. } | Notice::DeliveryAlert { document, .. } => {
+                document.clone()
+            }
             _ => self.document().map(|d| d.number.clone()),
         }
     }
@@ -205,6 +234,18 @@ impl Notice {
                 format!("operator-alert:credentials:{about}:{received_on}")
             }
             Notice::OperatorAlert { payment, .. } => format!("operator-alert:{payment}"),
+            Notice::DeliveryAlert {
+                problem: DeliveryProblem::EmailParked { key, .. },
+                ..
+            } => format!("operator-alert:parked:{key}"),
+            Notice::DeliveryAlert {
+                problem: DeliveryProblem::SuspensionHeld { .. },
+                document,
+                ..
+            } => {
+                let about = document.as_ref().map_or("-".to_string(), |d| d.to_string());
+                format!("operator-alert:held:{about}")
+            }
             other => format!("{}:{}", other.kind(), doc.unwrap()),
         }
     }

@@ -21,8 +21,8 @@ use minijinja::{context, AutoEscape, Environment, UndefinedBehavior};
 use renewals_app::config::{MailSettings, Settings};
 use renewals_app::ports::{ComposedEmail, Composer};
 use renewals_domain::{
-    AlertCause, Catalog, Document, DocumentKind, LinePurpose, Locale, Money, Notice, PaymentMethod,
-    Period, Tenant,
+    AlertCause, Catalog, DeliveryProblem, Document, DocumentKind, LinePurpose, Locale, Money,
+    Notice, PaymentMethod, Period, Tenant,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -177,7 +177,10 @@ impl Renderer {
         tenant: &Tenant,
         today: NaiveDate,
     ) -> (String, String, Value) {
-        let internal = matches!(notice, Notice::OperatorAlert { .. });
+        let internal = matches!(
+            notice,
+            Notice::OperatorAlert { .. } | Notice::DeliveryAlert { .. }
+        );
         let locale = if internal { Locale::Pl } else { tenant.locale };
         let (lang, copy_name, labels) = match locale {
             Locale::Pl => ("pl", "copy.pl.txt", &self.labels_pl),
@@ -326,6 +329,8 @@ impl Renderer {
             due_today => doc.is_some_and(|d| d.due_date == today),
             due_passed => doc.is_some_and(|d| d.due_date < today),
             started => doc.is_some_and(|d| d.period.start <= today),
+            // Set by a delivery alert only (see below).
+            problem => Option::<&str>::None,
         };
         let specific = match notice {
             Notice::Overdue { suspension_on, .. } => context! {
@@ -430,10 +435,61 @@ impl Renderer {
                     customer => document.is_some(),
                 }
             }
+            Notice::DeliveryAlert {
+                problem,
+                document,
+                on,
+            } => {
+                let document = document.as_ref().map(|n| n.to_string());
+                match problem {
+                    DeliveryProblem::EmailParked {
+                        kind,
+                        subject,
+                        to,
+                        attempts,
+                        error,
+                        ..
+                    } => context! {
+                        problem => "email-parked",
+                        email_kind => kind_name(kind),
+                        email_subject => one_line(subject),
+                        email_to => one_line(to),
+                        attempts,
+                        error => one_line(error),
+                        document,
+                        on => date(*on),
+                    },
+                    DeliveryProblem::SuspensionHeld { due } => context! {
+                        problem => "suspension-held",
+                        due_suspension => date(*due),
+                        document,
+                        on => date(*on),
+                        email => tenant.email.as_str(),
+                    },
+                }
+            }
             _ => context! {},
         };
         // The first map wins on a shared key.
         context! { ..specific, ..common }
+    }
+}
+
+/// What an e-mail kind is, as the operator reads it.
+fn kind_name(kind: &str) -> &'static str {
+    match kind {
+        "proforma" => "pro-forma",
+        "reminder" => "przypomnienie o płatności",
+        "overdue" => "wezwanie do zapłaty (po terminie)",
+        "suspension" => "informacja o blokadzie usług",
+        "payment-confirmation" => "potwierdzenie płatności",
+        "order" => "zamówienie",
+        "order-paid" => "potwierdzenie opłacenia zamówienia",
+        "reduction-scheduled" => "potwierdzenie zmniejszenia liczby licencji",
+        "plan-change" => "informacja o zmianie planu",
+        "renewal-ended" => "informacja o zakończeniu subskrypcji",
+        "restored" => "informacja o przywróceniu usług",
+        _ => "wiadomość",
     }
 }
 
@@ -1516,6 +1572,31 @@ mod tests {
                     "Przelewy24 refused verification: the provider refused: unexpected verify answer",
                     true,
                 ),
+            ),
+            (
+                "alert-email-parked",
+                Notice::DeliveryAlert {
+                    problem: DeliveryProblem::EmailParked {
+                        kind: "proforma".into(),
+                        subject: "Pro-forma PF/2026/03/0001 – odnowienie Microsoft 365".into(),
+                        to: "faktury@kowalski.pl".into(),
+                        key: "proforma:PF/2026/03/0001".into(),
+                        attempts: 5,
+                        error: "mail rejected: 550 5.1.1 mailbox unavailable".into(),
+                    },
+                    document: Some(late.number.clone()),
+                    on: d("2026-03-02"),
+                },
+            ),
+            (
+                "alert-suspension-held",
+                Notice::DeliveryAlert {
+                    problem: DeliveryProblem::SuspensionHeld {
+                        due: d("2026-03-02"),
+                    },
+                    document: Some(late.number.clone()),
+                    on: d("2026-03-02"),
+                },
             ),
         ];
         for (lang, locale) in [("pl", Locale::Pl), ("en", Locale::En)] {

@@ -135,6 +135,25 @@ async fn failing_messages_do_not_hold_up_the_ones_behind_them() {
     }
     assert_eq!(parked, 200, "parked after the last attempt");
     assert_eq!(landing.refused(), 200 * 5);
+    // The operator hears of each one, filed with the customer, and those alerts went out.
+    let alerts: Vec<OutboxMessage> = app
+        .emails("bad007")
+        .await
+        .into_iter()
+        .filter(|m| m.kind == "operator-alert")
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].to, app.svc.settings.mail.operator);
+    assert!(
+        alerts[0].subject.contains("nie dotarła") && alerts[0].subject.contains("bad007"),
+        "{}",
+        alerts[0].subject
+    );
+    assert_eq!(
+        landing.sent().len(),
+        100 + 200,
+        "the 200 alerts were delivered"
+    );
     assert!(app.store.unsent(500).await.unwrap().is_empty());
     app.clock.set(at + chrono::Duration::days(30));
     assert_eq!(
@@ -175,5 +194,21 @@ async fn a_customer_never_reached_is_not_suspended() {
         "never reached: the suspension waits"
     );
     assert_eq!(held, 2, "held on 5 and 6 March, each run reports it");
+    let held_alerts: Vec<String> = app
+        .emails("ghost000")
+        .await
+        .into_iter()
+        .filter(|m| m.kind == "operator-alert" && m.subject.contains("Blokada usług wstrzymana"))
+        .map(|m| m.subject)
+        .collect();
+    assert_eq!(
+        held_alerts.len(),
+        1,
+        "the operator is told once: {held_alerts:?}"
+    );
+    assert!(
+        held_alerts[0].contains("PF/2026/02/0001"),
+        "{held_alerts:?}"
+    );
     assert!(failed_runs > 0, "the runs whose e-mails failed said so");
 }
