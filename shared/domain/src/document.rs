@@ -444,7 +444,12 @@ fn number_at(text: &[char], start: usize) -> Option<(DocumentNumber, usize)> {
     // One group: all run together, `YYYYMM` then a four-digit sequence (or more).
     if !groups.is_empty() && (10..=12).contains(&len(0)) {
         let a = &groups[0].0;
-        return make(value(&a[..4])?, value(&a[4..6])?, value(&a[6..])?, groups[0].1);
+        return make(
+            value(&a[..4])?,
+            value(&a[4..6])?,
+            value(&a[6..])?,
+            groups[0].1,
+        );
     }
     None
 }
