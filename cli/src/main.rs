@@ -709,7 +709,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settlement = svc.record_transfer(&transfer).await?;
             out.print(&settlement, || app::settlement_line(&document, &settlement));
         }
+        Command::Bank(BankCmd::Import { file, encoding }) if !file.is_dir() => {
+            // One file: always read (its credits' keys make a repetition change nothing), and
+            // noted, so that a folder holding it later skips it.
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let credits = renewals_bank::parse_statement(&bytes, encoding)
+                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
+            let report = svc.import_statement(&credits).await?;
+            let key = renewals_bank::content_key(&bytes);
+            svc.store
+                .add_bank_note(&key, &file.display().to_string())
+                .await?;
+            out.print(&report, || app::import_lines(&report));
+        }
         Command::Bank(BankCmd::Import { file, encoding }) => {
+            // A folder: every file not imported before (by content), in name order; a file
+            // that is not a statement is listed and the others go on.
             let files = app::statement_files(&file)?;
             let svc = open_service(&target, None, Open::EXISTING).await?;
             let mut imports = vec![];
@@ -720,29 +737,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let name = path.display().to_string();
                 match renewals_bank::import_file(&svc, &name, &bytes, encoding).await {
                     Ok(done) => imports.push(done),
-                    // One file alone is refused as a whole; in a folder the others go on.
-                    Err(e @ renewals_bank::FileError::Refused { .. }) if file.is_dir() => {
+                    Err(e @ renewals_bank::FileError::Refused { .. }) => {
                         refused.push(e.to_string())
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            if file.is_dir() {
-                let view = app::FolderImport {
-                    files: &imports,
-                    refused: &refused,
-                };
-                out.print(&view, || app::folder_lines(&view));
-                if !refused.is_empty() {
-                    std::process::exit(1);
-                }
-            } else if let Some(done) = imports.first() {
-                match done {
-                    renewals_bank::FileImport::Imported { report, .. } => {
-                        out.print(report, || app::import_lines(report))
-                    }
-                    other => out.print(other, || app::file_line(other)),
-                }
+            let view = app::FolderImport {
+                files: &imports,
+                refused: &refused,
+            };
+            out.print(&view, || app::folder_lines(&view));
+            if !refused.is_empty() {
+                return Ok(ExitCode::FAILURE);
             }
         }
         Command::Serve { addr } => {
