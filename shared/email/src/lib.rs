@@ -1559,17 +1559,33 @@ mod tests {
             ("alert-amount", alert.clone()),
             (
                 "alert-overpayment",
-                Notice::OperatorAlert {
-                    payment: "bank:S7A2603060031120".into(),
-                    source: "przelew bankowy, ref. S7A2603060031120".into(),
-                    ..cause_alert(
-                        AlertCause::Overpayment {
-                            expected: money("1418.51"),
-                            surplus: money("100.00"),
-                        },
-                        "overpaid: 1518.51 PLN for PF/2026/03/0001 whose gross is 1418.51 PLN; 100.00 PLN to refund or credit",
-                        true,
-                    )
+                match cause_alert(
+                    AlertCause::Overpayment {
+                        expected: money("1418.51"),
+                        surplus: money("100.00"),
+                    },
+                    "overpaid: 1518.51 PLN for PF/2026/03/0001 whose gross is 1418.51 PLN; 100.00 PLN to refund or credit",
+                    true,
+                ) {
+                    Notice::OperatorAlert {
+                        reason,
+                        amount,
+                        currency,
+                        document,
+                        cause,
+                        received_on,
+                        ..
+                    } => Notice::OperatorAlert {
+                        reason,
+                        source: "przelew bankowy, ref. S7A2603060031120".into(),
+                        payment: "bank:S7A2603060031120".into(),
+                        amount,
+                        currency,
+                        document,
+                        cause,
+                        received_on,
+                    },
+                    other => other,
                 },
             ),
             (
