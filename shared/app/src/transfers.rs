@@ -146,7 +146,7 @@ impl Service {
                 }
                 Placement::Review { document, reason } => {
                     let s = self
-                        .review(&payment, credit.booking_date, document.as_ref(), &reason)
+                        .review(&payment, credit.booking_date, document.as_deref(), &reason)
                         .await?;
                     if s == Settlement::AlreadyRecorded {
                         report.already_recorded += 1;
@@ -235,7 +235,7 @@ impl Service {
     ) -> Result<Placement, ServiceError> {
         let review = |document: Option<&Document>, reason: String| {
             Ok(Placement::Review {
-                document: document.cloned(),
+                document: document.cloned().map(Box::new),
                 reason,
             })
         };
@@ -462,7 +462,7 @@ enum Placement {
         documents: Vec<Document>,
     },
     Review {
-        document: Option<Document>,
+        document: Option<Box<Document>>,
         reason: String,
     },
 }
