@@ -1,4 +1,5 @@
-//! Classic bank transfers: one recorded by an operator, or a camt.053 statement imported.
+//! Classic bank transfers: one recorded by an operator, or a bank statement (camt.053 or
+//! MT940) imported.
 //! Both go through the same activation path as a Przelewy24 notification; the bank
 //! reference is the payment's key, so recording or importing it again changes nothing.
 
@@ -25,7 +26,10 @@ pub struct Credit {
     /// The entry's unique bank reference: `NtryRef`, else `AcctSvcrRef`, else
     /// `TxDtls/Refs/AcctSvcrRef` or `EndToEndId`. For a batch entry split into one credit per
     /// transaction it is `{entry reference}/{transaction AcctSvcrRef or 1-based position}`.
-    /// The importer uses it as the idempotency key.
+    /// In MT940 it is the bank reference after `//` in `:61:`. Without any bank reference it
+    /// is `h:` and a stable hash of account, booking date, amount, currency, counterparty
+    /// and title (`#2`, `#3` for identical entries in one file). The importer uses it as the
+    /// idempotency key.
     pub reference: String,
     /// `RltdPties/Dbtr/Nm` (`RltdPties/Dbtr/Pty/Nm` from camt.053.001.08 on); in MT940 the
     /// `:86:` counterparty name (`~32`/`~33`).
