@@ -211,6 +211,60 @@ pub fn settlement_line(document: &str, s: &Settlement) -> String {
     }
 }
 
+/// The statement files to import: the file itself, or every file directly in a folder (not
+/// hidden ones), in name order.
+pub fn statement_files(path: &std::path::Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use anyhow::Context;
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = vec![];
+    for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
+        let entry = entry.with_context(|| format!("reading {}", path.display()))?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if entry.path().is_file() && !hidden {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A folder imported: each file's outcome, and the files refused.
+#[derive(serde::Serialize)]
+pub struct FolderImport<'a> {
+    pub files: &'a [renewals_bank::FileImport],
+    pub refused: &'a [String],
+}
+
+pub fn file_line(f: &renewals_bank::FileImport) -> String {
+    match f {
+        renewals_bank::FileImport::Imported { file, report } => {
+            format!("{file}: {}", import_lines(report))
+        }
+        renewals_bank::FileImport::AlreadyImported { file, earlier } => {
+            format!("{file}: already imported (as {earlier}), nothing done")
+        }
+    }
+}
+
+pub fn folder_lines(v: &FolderImport) -> String {
+    let new = v
+        .files
+        .iter()
+        .filter(|f| matches!(f, renewals_bank::FileImport::Imported { .. }))
+        .count();
+    let mut lines = vec![format!(
+        "{} file(s): {new} imported, {} already imported, {} refused",
+        v.files.len() + v.refused.len(),
+        v.files.len() - new,
+        v.refused.len()
+    )];
+    lines.extend(v.files.iter().map(file_line));
+    lines.extend(v.refused.iter().map(|r| format!("refused: {r}")));
+    lines.join("\n")
+}
+
 pub fn import_lines(r: &ImportReport) -> String {
     let mut lines = vec![format!(
         "{} credit(s): {} matched, {} for review, {} already recorded",
@@ -220,8 +274,12 @@ pub fn import_lines(r: &ImportReport) -> String {
         r.already_recorded
     )];
     for m in &r.matched {
+        let surplus = m
+            .surplus
+            .map(|s| format!(" (overpaid: {s} zł recorded for refund or credit)"))
+            .unwrap_or_default();
         lines.push(format!(
-            "  matched   {} {} zł → {}: {}",
+            "  matched   {} {} zł → {}: {}{surplus}",
             m.reference,
             m.amount,
             m.document,

@@ -272,10 +272,15 @@ enum PaymentCmd {
 
 #[derive(Subcommand)]
 enum BankCmd {
-    /// Import an ISO 20022 camt.053 statement: settle what matches, list the rest for review.
+    /// Import bank statements (camt.053 XML or MT940): settle what matches, list the rest for
+    /// review. A folder imports every file in it not imported before (known by content).
     Import {
-        /// The statement's XML file.
+        /// A statement file, or a folder of them.
+        #[arg(value_name = "FILE|FOLDER")]
         file: PathBuf,
+        /// The code page of MT940 files: utf-8, windows-1250 or iso-8859-2 (default: detected).
+        #[arg(long, value_parser = encoding, value_name = "NAME")]
+        encoding: Option<renewals_bank::Encoding>,
     },
 }
 
@@ -287,6 +292,11 @@ enum RenewalCmd {
         #[arg(long, value_name = "SUB")]
         subscription: String,
     },
+}
+
+/// `--encoding`: a statement's code page.
+fn encoding(s: &str) -> Result<renewals_bank::Encoding, String> {
+    s.parse()
 }
 
 /// `--date`: the domain's date (YYYY-MM-DD, 2000–2099).
@@ -699,14 +709,48 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settlement = svc.record_transfer(&transfer).await?;
             out.print(&settlement, || app::settlement_line(&document, &settlement));
         }
-        Command::Bank(BankCmd::Import { file }) => {
-            let xml =
+        Command::Bank(BankCmd::Import { file, encoding }) if !file.is_dir() => {
+            // One file: always read (its credits' keys make a repetition change nothing), and
+            // noted, so that a folder holding it later skips it.
+            let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let credits = renewals_bank::parse_camt053(&xml)
+            let credits = renewals_bank::parse_statement(&bytes, encoding)
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?;
             let svc = open_service(&target, None, Open::EXISTING).await?;
             let report = svc.import_statement(&credits).await?;
+            let key = renewals_bank::content_key(&bytes);
+            svc.store
+                .add_bank_note(&key, &file.display().to_string())
+                .await?;
             out.print(&report, || app::import_lines(&report));
+        }
+        Command::Bank(BankCmd::Import { file, encoding }) => {
+            // A folder: every file not imported before (by content), in name order; a file
+            // that is not a statement is listed and the others go on.
+            let files = app::statement_files(&file)?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
+            let mut imports = vec![];
+            let mut refused = vec![];
+            for path in &files {
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let name = path.display().to_string();
+                match renewals_bank::import_file(&svc, &name, &bytes, encoding).await {
+                    Ok(done) => imports.push(done),
+                    Err(e @ renewals_bank::FileError::Refused { .. }) => {
+                        refused.push(e.to_string())
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let view = app::FolderImport {
+                files: &imports,
+                refused: &refused,
+            };
+            out.print(&view, || app::folder_lines(&view));
+            if !refused.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Serve { addr } => {
             embedded_only(

@@ -412,6 +412,62 @@ fn a_bank_statement_is_imported_once_and_a_transfer_can_be_recorded_by_hand() {
     assert!(err.contains("no document PF/2026/02/0009"), "{err}");
 }
 
+#[test]
+fn a_folder_of_statements_imports_each_new_file_once_and_lists_what_is_no_statement() {
+    let cli = Cli::new();
+    onboard(&cli);
+    cli.ok(&["run", "daily", "--date", "2026-02-21"]);
+    let folder = tempfile::tempdir().unwrap();
+    // MT940 as PKO BP exports it: Windows-1250, `~` subfields.
+    let mt940 = b":20:MT940\r\n:25:/PL94105015041000009031876543\r\n:60F:C260223PLN0,00\r\n\
+:61:2602240224C150,06S034NONREF//S7A2602240010001\r\n\
+:86:034~00PRZELEW PRZYCHODZ\xa5CY~20pf 2026/02/1 op\xb3ata~32ACME\r\n:62F:C260224PLN150,06\r\n-\r\n";
+    std::fs::write(folder.path().join("2026-02-24.sta"), mt940).unwrap();
+    std::fs::write(folder.path().join("kopia.sta"), mt940).unwrap();
+    std::fs::write(folder.path().join("notatki.txt"), "do zrobienia").unwrap();
+    let dir = folder.path().to_str().unwrap();
+    let out = cli.run(&[
+        "bank",
+        "import",
+        dir,
+        "--encoding",
+        "windows-1250",
+        "--json",
+    ]);
+    assert!(
+        !out.status.success(),
+        "a file that is no statement is reported"
+    );
+    let view: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results: Vec<&str> = view["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["imported", "already-imported"]);
+    assert_eq!(
+        view["files"][0]["report"]["matched"][0]["document"],
+        "PF/2026/02/0001"
+    );
+    assert!(view["refused"][0]
+        .as_str()
+        .unwrap()
+        .contains("notatki.txt: not a bank statement"));
+    std::fs::remove_file(folder.path().join("notatki.txt")).unwrap();
+    let text = cli.ok(&["bank", "import", dir]);
+    assert!(
+        text.starts_with("2 file(s): 0 imported, 2 already imported, 0 refused"),
+        "{text}"
+    );
+    assert_eq!(
+        cli.json(&["documents", "--tenant", "acme"])[0]["status"],
+        "paid"
+    );
+    let err = cli.refused(&["bank", "import", dir, "--encoding", "koi8-r"]);
+    assert!(err.contains("unknown encoding `koi8-r`"), "{err}");
+}
+
 impl Cli {
     fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_renewals"))

@@ -167,6 +167,11 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<StoredMessage>, StoreError>;
     /// Writes the change atomically, or returns `Conflict` and writes nothing.
     async fn commit(&self, change: Change) -> Result<(), StoreError>;
+    /// What the bank import noted under `key`: `file:{sha256}` for a statement file imported,
+    /// `iban:{IBAN}` for the customer who pays from that account.
+    async fn bank_note(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Notes `value` under `key` unless something is noted there already: whether it was new.
+    async fn add_bank_note(&self, key: &str, value: &str) -> Result<bool, StoreError>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -235,6 +235,54 @@ impl Service {
         self.activate(payment, document, date).await
     }
 
+    /// A transfer that paid more than the document's gross: the surplus is recorded for
+    /// review (to refund or credit) with one operator alert naming the customer, then the
+    /// document is settled with its gross. The surplus has its own key
+    /// (`{payment key}#surplus`), so importing the statement again records it once.
+    pub(crate) async fn settle_overpaid(
+        &self,
+        payment: &IncomingPayment,
+        document: &Document,
+        date: NaiveDate,
+    ) -> Result<Settlement, ServiceError> {
+        let gross = document.totals.gross;
+        let surplus = Money::from_grosze(payment.amount - gross.grosze());
+        let key = format!("{}#surplus", payment.key());
+        if self.store.review_item(&key).await?.is_none() {
+            let reason = format!(
+                "overpaid: {} PLN for {} whose gross is {gross} PLN; {surplus} PLN to refund or credit",
+                Money::from_grosze(payment.amount),
+                document.number
+            );
+            let cause = AlertCause::Overpayment {
+                expected: gross,
+                surplus,
+            };
+            let notice = self.alert(payment, Some(document), cause, &reason, date);
+            let tenant = self.alert_tenant(Some(document)).await;
+            let change = Change {
+                emails: vec![self.message(&tenant, &notice, date)],
+                review: Some(ReviewItem {
+                    key,
+                    source: payment.source(),
+                    amount: surplus,
+                    received_on: date,
+                    reason,
+                }),
+                ..Change::default()
+            };
+            match self.store.commit(change).await {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let settled = IncomingPayment {
+            amount: gross.grosze(),
+            ..payment.clone()
+        };
+        self.settle_document(&settled, document, date).await
+    }
+
     /// The document a Przelewy24 session pays: its own session, or a card charge of it.
     async fn document_by_session(
         &self,

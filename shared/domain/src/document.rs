@@ -341,35 +341,117 @@ impl Numbering {
 const SEPARATORS: &[char] = &['/', '\\', '-', '_', '.', ':', '\u{2013}', '\u{2014}'];
 const MAX_SEPARATOR_RUN: usize = 4;
 
-/// The number starting at `start` of the upper-cased text, and where it ends.
+/// How people and banks name the two series in a title (upper-cased), longest first.
+const PREFIXES: &[(&str, DocumentKind)] = &[
+    ("ZAMÓWIENIE", DocumentKind::Order),
+    ("ZAMOWIENIE", DocumentKind::Order),
+    ("PRO-FORMA", DocumentKind::Proforma),
+    ("PRO FORMA", DocumentKind::Proforma),
+    ("PROFORMA", DocumentKind::Proforma),
+    ("ZAM", DocumentKind::Order),
+    ("PF", DocumentKind::Proforma),
+];
+
+/// The number starting at `start` of the upper-cased text, and where it ends. After the
+/// series (`PF`, `pro-forma`, `ZAM`, `zamówienie`, optionally `nr`), up to three digit groups:
+/// `YYYY/MM/N` (leading zeros optional), reversed `N/MM/YYYY`, or run together
+/// (`YYYYMM/N`, `YYYYMMNNNN`). The year must be 2000–2099 and the month 1–12.
 fn number_at(text: &[char], start: usize) -> Option<(DocumentNumber, usize)> {
-    if start > 0 && text[start - 1].is_alphabetic() {
+    if start > 0 && text[start - 1].is_alphanumeric() {
         return None;
     }
-    let kind = [DocumentKind::Order, DocumentKind::Proforma]
-        .into_iter()
-        .find(|kind| {
-            kind.series()
-                .chars()
-                .enumerate()
-                .all(|(i, c)| text.get(start + i) == Some(&c))
-        })?;
-    let at = separators(text, start + kind.series().len(), 0)?;
-    let (year, at) = digits(text, at, 4, 4)?;
-    let at = separators(text, at, 1)?;
-    let (month, at) = digits(text, at, 1, 2)?;
-    let at = separators(text, at, 1)?;
-    let (seq, at) = digits(text, at, 1, 6)?;
-    if !(1..=12).contains(&month) || seq == 0 {
-        return None;
+    let (prefix, kind) = PREFIXES.iter().find(|(prefix, _)| {
+        prefix
+            .chars()
+            .enumerate()
+            .all(|(i, c)| text.get(start + i) == Some(&c))
+    })?;
+    let mut at = start + prefix.chars().count();
+    if text.get(at).is_some_and(|c| c.is_alphabetic()) {
+        return None; // "PFX…", "ZAMEK"
     }
-    let number = DocumentNumber {
-        kind,
-        year: year as i32,
-        month,
-        seq,
+    at = separators(text, at, 0)?;
+    // "nr", "nr." between the series and the digits.
+    if text.get(at) == Some(&'N') && text.get(at + 1) == Some(&'R') {
+        if text.get(at + 2).is_some_and(|c| c.is_alphabetic()) {
+            return None;
+        }
+        at = separators(text, at + 2, 0)?;
+    }
+    // Up to three digit groups, each after a short run of separators.
+    let mut groups: Vec<(String, usize)> = Vec::new();
+    let mut cursor = at;
+    while groups.len() < 3 {
+        let from = if groups.is_empty() {
+            cursor
+        } else {
+            match separators(text, cursor, 1) {
+                Some(from) => from,
+                None => break,
+            }
+        };
+        let run: String = text[from.min(text.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        if run.is_empty() {
+            break;
+        }
+        cursor = from + run.len();
+        groups.push((run, cursor));
+    }
+    let value = |s: &str| s.parse::<u32>().ok();
+    let year_ok = |y: u32| (2000..=2099).contains(&y);
+    let make = |year: u32, month: u32, seq: u32, end: usize| {
+        (year_ok(year) && (1..=12).contains(&month) && seq > 0).then_some((
+            DocumentNumber {
+                kind: *kind,
+                year: year as i32,
+                month,
+                seq,
+            },
+            end,
+        ))
     };
-    Some((number, at))
+    let len = |i: usize| groups[i].0.len();
+    // Three groups: forward, else reversed.
+    if groups.len() == 3 {
+        let (a, b, c) = (&groups[0].0, &groups[1].0, &groups[2].0);
+        let end = groups[2].1;
+        if len(0) == 4 && (1..=2).contains(&len(1)) && (1..=6).contains(&len(2)) {
+            if let Some(found) = make(value(a)?, value(b)?, value(c)?, end) {
+                return Some(found);
+            }
+        }
+        if (1..=6).contains(&len(0)) && (1..=2).contains(&len(1)) && len(2) == 4 {
+            if let Some(found) = make(value(c)?, value(b)?, value(a)?, end) {
+                return Some(found);
+            }
+        }
+    }
+    // Two groups: year and month run together, then the sequence.
+    if groups.len() >= 2 && len(0) == 6 && (1..=6).contains(&len(1)) {
+        let a = &groups[0].0;
+        if let Some(found) = make(
+            value(&a[..4])?,
+            value(&a[4..])?,
+            value(&groups[1].0)?,
+            groups[1].1,
+        ) {
+            return Some(found);
+        }
+    }
+    // One group: all run together, `YYYYMM` then a four-digit sequence (or more).
+    if !groups.is_empty() && (10..=12).contains(&len(0)) {
+        let a = &groups[0].0;
+        return make(
+            value(&a[..4])?,
+            value(&a[4..6])?,
+            value(&a[6..])?,
+            groups[0].1,
+        );
+    }
+    None
 }
 
 /// Skips a run of at least `min` separators (whitespace, slashes, dashes…).
@@ -381,18 +463,6 @@ fn separators(text: &[char], from: usize, min: usize) -> Option<usize> {
     (min..=MAX_SEPARATOR_RUN)
         .contains(&run)
         .then_some(from + run)
-}
-
-/// Reads a number of `min..=max` ASCII digits; more digits than `max` is no match.
-fn digits(text: &[char], from: usize, min: usize, max: usize) -> Option<(u32, usize)> {
-    let run: String = text[from.min(text.len())..]
-        .iter()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    if run.len() < min || run.len() > max {
-        return None;
-    }
-    Some((run.parse().ok()?, from + run.len()))
 }
 
 #[cfg(test)]
@@ -429,6 +499,25 @@ mod tests {
                 &["PF/2026/11/0001"],
             ),
             ("PF/2026/11/12345", &["PF/2026/11/12345"]),
+            // As people write them.
+            ("PF 2026 02 0001", &["PF/2026/02/0001"]),
+            ("pf/2026/02/1", &["PF/2026/02/0001"]),
+            ("proforma 0001/02/2026", &["PF/2026/02/0001"]),
+            ("Proforma nr 1/2/2026", &["PF/2026/02/0001"]),
+            ("PRO-FORMA 2026/02/0003", &["PF/2026/02/0003"]),
+            ("Zamówienie nr ZAM/2026/03/0001", &["ZAM/2026/03/0001"]),
+            ("zamowienie 2026/03/1", &["ZAM/2026/03/0001"]),
+            ("Pf20260200001", &["PF/2026/02/0001"]),
+            ("PF2026020001", &["PF/2026/02/0001"]),
+            ("pf 202602 0001", &["PF/2026/02/0001"]),
+            ("zAm 0002-03-2026", &["ZAM/2026/03/0002"]),
+            (
+                "oplata PF/2026/02/0001 oraz pf 2026/02/2",
+                &["PF/2026/02/0001", "PF/2026/02/0002"],
+            ),
+            ("PF/1999/02/0001", &[]),
+            ("zamek 2026/02/0001", &[]),
+            ("NIP 5260001246 za licencje", &[]),
             // Not document numbers.
             ("FV/2026/11/0001", &[]),
             ("APF/2026/11/0001", &[]),

@@ -132,6 +132,9 @@ pub enum AlertCause {
     ProviderCredentials,
     /// The money can no longer activate anything (paid twice, too late, cancelled): refund.
     Refund,
+    /// A transfer paid more than the document's gross: the document is settled, the surplus
+    /// is recorded for review, to be refunded or credited to the customer's next document.
+    Overpayment { expected: Money, surplus: Money },
     /// Anything else a person must look at (e.g. a transfer title naming several documents).
     #[default]
     Other,

@@ -118,6 +118,11 @@ pub fn review(key: &str) -> Key {
     Key::new(format!("REVIEW#{key}"), "REVIEW")
 }
 
+/// What the bank import noted: a statement file imported, the customer paying from an IBAN.
+pub fn bank_note(key: &str) -> Key {
+    Key::new(format!("BANK#{key}"), "BANK")
+}
+
 /// Ids as fixed-width text, so that text order is id order (ids are positive `i64`s, at
 /// most 19 digits).
 pub fn padded(id: i64) -> String {

@@ -614,6 +614,39 @@ impl Store for DynamoStore {
         Ok(())
     }
 
+    async fn bank_note(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.get(&keys::bank_note(key))
+            .await?
+            .map(|item| {
+                attrs::string(&item, "value")
+                    .map(str::to_string)
+                    .map_err(unexpected)
+            })
+            .transpose()
+    }
+
+    async fn add_bank_note(&self, key: &str, value: &str) -> Result<bool, StoreError> {
+        let mut item = keys::bank_note(key).attributes();
+        item.insert("value".to_string(), attrs::s(value));
+        Counters::bump(&self.counters.put);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", keys::PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(unexpected(anyhow::Error::new(e).context(format!("PutItem BANK#{key}")))),
+            },
+        }
+    }
+
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
         self.write_change(change).await
     }

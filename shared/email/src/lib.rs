@@ -415,7 +415,14 @@ impl Renderer {
                         one_line(currency)
                     ))
                 };
+                let surplus = match cause {
+                    AlertCause::Overpayment { surplus, .. } => Some(amount(*surplus)),
+                    _ => None,
+                };
                 let (cause, expected) = match cause {
+                    AlertCause::Overpayment { expected, .. } => {
+                        ("overpayment", Some(amount(*expected)))
+                    }
                     AlertCause::UnknownDocument => ("unknown-document", None),
                     AlertCause::AmountMismatch { expected } => ("amount", Some(amount(*expected))),
                     AlertCause::VerifyRefused => ("verify-refused", None),
@@ -428,6 +435,7 @@ impl Renderer {
                     source => one_line(source),
                     amount => paid,
                     expected,
+                    surplus,
                     cause,
                     received_on => date(*received_on),
                     document => document.as_ref().map(|n| n.to_string()),
@@ -1549,6 +1557,37 @@ mod tests {
                 },
             ),
             ("alert-amount", alert.clone()),
+            (
+                "alert-overpayment",
+                match cause_alert(
+                    AlertCause::Overpayment {
+                        expected: money("1418.51"),
+                        surplus: money("100.00"),
+                    },
+                    "overpaid: 1518.51 PLN for PF/2026/03/0001 whose gross is 1418.51 PLN; 100.00 PLN to refund or credit",
+                    true,
+                ) {
+                    Notice::OperatorAlert {
+                        reason,
+                        amount,
+                        currency,
+                        document,
+                        cause,
+                        received_on,
+                        ..
+                    } => Notice::OperatorAlert {
+                        reason,
+                        source: "przelew bankowy, ref. S7A2603060031120".into(),
+                        payment: "bank:S7A2603060031120".into(),
+                        amount,
+                        currency,
+                        document,
+                        cause,
+                        received_on,
+                    },
+                    other => other,
+                },
+            ),
             (
                 "alert-unknown-document",
                 cause_alert(

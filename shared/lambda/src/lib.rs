@@ -1,7 +1,8 @@
-//! What the three Lambda functions share: typed configuration read once at cold start,
+//! What the Lambda functions share: typed configuration read once at cold start,
 //! clients built once, the handlers (tested directly with the fixtures in `events/`), the
 //! runtime's logs and one CloudWatch Embedded Metric Format line per run.
 
+pub mod bank_import;
 pub mod config;
 pub mod handlers;
 pub mod metrics;
@@ -69,4 +70,16 @@ pub async fn cold_start(needs_p24: bool) -> anyhow::Result<Arc<Function>> {
         .await
         .context("configuration")?;
     Ok(Arc::new(aws_function(cfg, &sdk)))
+}
+
+/// Cold start for the `bank-import` function: as `cold_start` (no Przelewy24), plus the S3
+/// client that reads the uploaded statements.
+pub async fn cold_start_s3() -> anyhow::Result<(Arc<Function>, aws_sdk_s3::Client)> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let cfg = FunctionConfig::load(&sdk, false)
+        .await
+        .context("configuration")?;
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    Ok((Arc::new(aws_function(cfg, &sdk)), s3))
 }

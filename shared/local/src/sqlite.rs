@@ -38,6 +38,7 @@ CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(id) WHERE sent = 0;
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_attempt, id) WHERE sent = 0 AND parked = 0;
 CREATE TABLE IF NOT EXISTS payments (key TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reviews (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bank_notes (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
 /// How durable each commit is.
@@ -579,6 +580,22 @@ impl Store for SqliteStore {
         let body: Option<String> =
             one(&conn, "SELECT body FROM payments WHERE key = ?1", [key]).map_err(unexpected)?;
         body.map(|b| parse(&b)).transpose()
+    }
+
+    async fn bank_note(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.conn();
+        one(&conn, "SELECT value FROM bank_notes WHERE key = ?1", [key]).map_err(unexpected)
+    }
+
+    async fn add_bank_note(&self, key: &str, value: &str) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let added = conn
+            .execute(
+                "INSERT INTO bank_notes (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
+                params![key, value],
+            )
+            .map_err(unexpected)?;
+        Ok(added == 1)
     }
 
     async fn review_item(&self, key: &str) -> Result<Option<ReviewItem>, StoreError> {

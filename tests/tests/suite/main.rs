@@ -2,6 +2,7 @@
 //! would check, driven through the same service as the CLI and the Lambda functions.
 
 mod alerts;
+mod bank;
 mod delivery;
 mod payments;
 mod renewal_cycle;

@@ -194,7 +194,7 @@ async fn unmatched_duplicate_and_partial_credits_are_listed_for_review() {
     );
     assert_eq!(
         unmatched.unmatched[0].reason,
-        "no known document number in the title"
+        "no document found: no document number in the title, and no customer has the payer's NIP or account number"
     );
     let duplicate = app
         .svc
