@@ -110,6 +110,18 @@ pub enum DeliveryProblem {
     },
     /// The expiry job did not suspend: no e-mail about the document reached the customer.
     SuspensionHeld { due: NaiveDate },
+    /// A command for Microsoft's side was given up on (after its last attempt, or refused
+    /// for good): Microsoft does not have what we decided.
+    MicrosoftParked {
+        /// `quantity`, `schedule`, `auto_renew`, `cancel`.
+        command: String,
+        /// The outbox key of the command: one alert per command.
+        key: String,
+        subscription: String,
+        microsoft_subscription: String,
+        attempts: u32,
+        error: String,
+    },
 }
 
 fn pln() -> String {
@@ -238,6 +250,10 @@ impl Notice {
                 problem: DeliveryProblem::EmailParked { key, .. },
                 ..
             } => format!("operator-alert:parked:{key}"),
+            Notice::DeliveryAlert {
+                problem: DeliveryProblem::MicrosoftParked { key, .. },
+                ..
+            } => format!("operator-alert:microsoft:{key}"),
             Notice::DeliveryAlert {
                 problem: DeliveryProblem::SuspensionHeld { .. },
                 document,

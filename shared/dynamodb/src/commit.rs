@@ -198,7 +198,16 @@ impl DynamoStore {
             emails,
             payment,
             review,
+            microsoft,
         } = change;
+        // The Microsoft commands outbox is not on DynamoDB yet: refuse rather than lose a
+        // command (only linked subscriptions cause any).
+        if let Some(first) = microsoft.first() {
+            return Err(StoreError::Unexpected(anyhow::anyhow!(
+                "Microsoft command {} cannot be stored: the DynamoDB store has no commands outbox yet",
+                first.key
+            )));
+        }
 
         // Within one change the unique keys hold as they do across changes (and DynamoDB
         // refuses two writes to one item in a transaction anyway).

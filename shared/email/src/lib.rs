@@ -459,6 +459,23 @@ impl Renderer {
                         document,
                         on => date(*on),
                     },
+                    DeliveryProblem::MicrosoftParked {
+                        command,
+                        subscription,
+                        microsoft_subscription,
+                        attempts,
+                        error,
+                        ..
+                    } => context! {
+                        problem => "microsoft-parked",
+                        command,
+                        subscription,
+                        microsoft_subscription,
+                        attempts,
+                        error => one_line(error),
+                        document,
+                        on => date(*on),
+                    },
                     DeliveryProblem::SuspensionHeld { due } => context! {
                         problem => "suspension-held",
                         due_suspension => date(*due),

@@ -1,0 +1,216 @@
+//! Microsoft's side of our decisions: the commands outbox. Each command is committed with the
+//! change that causes it (`Effect::Microsoft` → `Change::microsoft`), then claimed by one
+//! worker (a lease in the store), carried out through the `Microsoft` port and marked done. A
+//! command that fails is tried again later with growing pauses, without holding up the
+//! others; one refused for good, or still failing after its last attempt, is parked and the
+//! operator alerted.
+
+use crate::delivery::retry_after;
+use crate::error::ServiceError;
+use crate::ports::{Change, Done, Microsoft, MicrosoftError, Retry, StoredCommand};
+use crate::service::Service;
+use chrono::Duration;
+use renewals_domain::{
+    parse_guid, DeliveryProblem, Effect, MicrosoftAction, Notice, SubscriptionId, TenantId,
+};
+use serde::Serialize;
+
+/// Commands claimed at a time.
+const BATCH: usize = 100;
+/// How long a claimed command is left to its worker.
+const LEASE_MINUTES: i64 = 10;
+
+/// What one pass over the commands outbox did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Commands {
+    pub done: usize,
+    /// Found already done at Microsoft (a retry after a lost answer): nothing sent.
+    pub already: usize,
+    pub failed: usize,
+    pub parked: usize,
+}
+
+/// `MS-CorrelationId` of a command: the same for all its calls and attempts.
+pub fn correlation_id(tenant: &TenantId, key: &str) -> String {
+    // A name-based id (FNV-1a, twice) shaped as a GUID: stable without storing it.
+    let name = format!("renewals:{tenant}:{key}");
+    let fnv = |seed: u64| {
+        name.bytes().fold(seed, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    let (a, b) = (fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4));
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        0x5000 | (a & 0x0fff),
+        0x8000 | (b >> 48 & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// The command's JSON (DESIGN §3): `{"id","subscription","kind","payload","status",
+/// "attempts","last_error"}`.
+#[derive(Serialize)]
+pub struct CommandView {
+    pub id: String,
+    pub subscription: String,
+    pub microsoft_subscription: String,
+    pub kind: &'static str,
+    pub payload: serde_json::Value,
+    pub status: &'static str,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+pub fn view(c: &StoredCommand) -> CommandView {
+    let mut payload = serde_json::to_value(&c.command.action).unwrap_or_default();
+    if let Some(map) = payload.as_object_mut() {
+        map.remove("kind");
+    }
+    CommandView {
+        id: c.command.key.clone(),
+        subscription: c.command.subscription.to_string(),
+        microsoft_subscription: c.command.microsoft_subscription.clone(),
+        kind: c.command.action.kind(),
+        payload,
+        status: c.status(),
+        attempts: c.attempts,
+        last_error: c.last_error.clone(),
+    }
+}
+
+async fn carry_out(ms: &dyn Microsoft, stored: &StoredCommand) -> Result<Done, MicrosoftError> {
+    let c = &stored.command;
+    let correlation = correlation_id(&stored.tenant, &c.key);
+    let (customer, id) = (c.customer.as_str(), c.microsoft_subscription.as_str());
+    match &c.action {
+        MicrosoftAction::Quantity { to, .. } => {
+            ms.raise_quantity(&correlation, customer, id, *to).await
+        }
+        MicrosoftAction::Schedule { product, seats } => {
+            ms.schedule_next_term(&correlation, customer, id, product, *seats)
+                .await
+        }
+        MicrosoftAction::AutoRenew { enabled } => {
+            ms.set_auto_renew(&correlation, customer, id, *enabled)
+                .await
+        }
+        MicrosoftAction::Cancel => ms.cancel(&correlation, customer, id).await,
+    }
+}
+
+impl Service {
+    /// Links the customer's Microsoft tenant (Partner Center customer id).
+    pub async fn link_microsoft_tenant(
+        &self,
+        tenant: &TenantId,
+        guid: &str,
+    ) -> Result<(), ServiceError> {
+        let guid = parse_guid(guid)?;
+        self.person_change(tenant, self.today(), move |acc, _| {
+            acc.microsoft_tenant = Some(guid.clone());
+            Ok(((), vec![]))
+        })
+        .await
+    }
+
+    /// Links an existing Microsoft subscription to ours.
+    pub async fn link_microsoft_subscription(
+        &self,
+        sub: &SubscriptionId,
+        guid: &str,
+    ) -> Result<(), ServiceError> {
+        let guid = parse_guid(guid)?;
+        let tenant = self.tenant_of(sub).await?;
+        self.person_change(&tenant, self.today(), move |acc, _| {
+            acc.link_microsoft_subscription(sub, guid.clone())?;
+            Ok(((), Vec::<Effect>::new()))
+        })
+        .await
+    }
+
+    pub async fn microsoft_commands(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<StoredCommand>, ServiceError> {
+        self.load(tenant).await?;
+        Ok(self.store.microsoft_commands_of(tenant).await?)
+    }
+
+    /// Queues the operator alert about a command given up on. Returns 1 if queued.
+    async fn alert_parked(&self, stored: &StoredCommand, error: &str) -> usize {
+        let Ok(account) = self.account(&stored.tenant).await else {
+            return 0;
+        };
+        let c = &stored.command;
+        let notice = Notice::DeliveryAlert {
+            problem: DeliveryProblem::MicrosoftParked {
+                command: c.action.kind().to_string(),
+                key: c.key.clone(),
+                subscription: c.subscription.to_string(),
+                microsoft_subscription: c.microsoft_subscription.clone(),
+                attempts: stored.attempts,
+                error: error.to_string(),
+            },
+            document: None,
+            on: self.today(),
+        };
+        let change = Change {
+            emails: vec![self.message(&account.tenant, &notice, self.today())],
+            ..Change::default()
+        };
+        usize::from(self.store.commit(change).await.is_ok())
+    }
+
+    /// Carries out the Microsoft commands that are due. Without Partner Center here they
+    /// wait in the outbox.
+    pub async fn carry_out_microsoft(&self) -> Result<Commands, ServiceError> {
+        let mut out = Commands::default();
+        let Some(ms) = self.microsoft.clone() else {
+            return Ok(out);
+        };
+        loop {
+            let now = self.clock.now();
+            let until = now + Duration::minutes(LEASE_MINUTES);
+            let batch = self.store.claim_commands(now, until, BATCH).await?;
+            let full = batch.len() == BATCH;
+            for stored in batch {
+                let error = match carry_out(ms.as_ref(), &stored).await {
+                    Ok(done) => {
+                        self.store.mark_command_done(stored.id).await?;
+                        match done {
+                            Done::Changed => out.done += 1,
+                            Done::Already => out.already += 1,
+                        }
+                        tracing::info!(command = %stored.command.key, tenant = %stored.tenant, ?done, "Microsoft command carried out");
+                        continue;
+                    }
+                    Err(e) => e,
+                };
+                out.failed += 1;
+                let retry = if error.is_retryable() {
+                    retry_after(stored.attempts, now)
+                } else {
+                    Retry::Park
+                };
+                let text = error.to_string();
+                if retry == Retry::Park {
+                    out.parked += 1;
+                    self.alert_parked(&stored, &text).await;
+                    tracing::error!(command = %stored.command.key, tenant = %stored.tenant, attempts = stored.attempts, error = %text, "Microsoft command parked; the operator must act");
+                } else {
+                    tracing::warn!(command = %stored.command.key, attempts = stored.attempts, error = %text, "Microsoft command failed; tried again later");
+                }
+                self.store
+                    .mark_command_failed(stored.id, retry, &text)
+                    .await?;
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
