@@ -89,8 +89,13 @@ async fn carry_out(ms: &dyn Microsoft, stored: &StoredCommand) -> Result<Done, M
         MicrosoftAction::Quantity { to, .. } => {
             ms.raise_quantity(&correlation, customer, id, *to).await
         }
-        MicrosoftAction::Schedule { product, seats } => {
-            ms.schedule_next_term(&correlation, customer, id, product, *seats)
+        MicrosoftAction::Schedule {
+            product,
+            seats,
+            new_product,
+        } => {
+            let new_product = new_product.then_some(product.as_str());
+            ms.schedule_next_term(&correlation, customer, id, new_product, *seats)
                 .await
         }
         MicrosoftAction::AutoRenew { enabled } => {

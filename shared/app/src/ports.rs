@@ -317,13 +317,14 @@ pub trait Microsoft: Send + Sync {
         id: &str,
         to: u32,
     ) -> Result<Done, MicrosoftError>;
-    /// Sets `scheduledNextTermInstructions`: our product `sku` with `seats` from the next term.
+    /// Sets `scheduledNextTermInstructions`: `seats` from the next term, of our product
+    /// `new_product` (a plan change at renewal) or else of the current offer.
     async fn schedule_next_term(
         &self,
         correlation: &str,
         customer: &str,
         id: &str,
-        sku: &str,
+        new_product: Option<&str>,
         seats: u32,
     ) -> Result<Done, MicrosoftError>;
     async fn set_auto_renew(

@@ -183,9 +183,15 @@ impl Account {
             return vec![];
         };
         let (product, seats) = (sub.product_next_period().to_string(), sub.seats_next_period());
+        let new_product = product != sub.product;
         let n = sub.microsoft_schedules + 1;
         let key = format!("{id}:{}:{n}", sub.period.end);
-        let effects = self.microsoft(id, key, MicrosoftAction::Schedule { product, seats });
+        let action = MicrosoftAction::Schedule {
+            product,
+            seats,
+            new_product,
+        };
+        let effects = self.microsoft(id, key, action);
         if !effects.is_empty() {
             self.subscription_mut(id).microsoft_schedules = n;
         }

@@ -28,7 +28,13 @@ pub enum MicrosoftAction {
     Quantity { add: u32, to: u32 },
     /// The next term's product and seats (`scheduledNextTermInstructions`), set before the
     /// term ends.
-    Schedule { product: String, seats: u32 },
+    Schedule {
+        product: String,
+        seats: u32,
+        /// Whether `product` differs from the current one (a plan change at renewal).
+        #[serde(default)]
+        new_product: bool,
+    },
     /// `autoRenewEnabled` false: Microsoft stops renewing (renewal off, plan change now).
     AutoRenew { enabled: bool },
     /// Cancel the renewed term (`status` `deleted`) inside its cancellation window: a
