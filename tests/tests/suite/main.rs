@@ -3,6 +3,7 @@
 
 mod alerts;
 mod delivery;
+mod microsoft;
 mod payments;
 mod renewal_cycle;
 mod rules;
