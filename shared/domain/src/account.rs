@@ -182,7 +182,10 @@ impl Account {
         let Ok(sub) = self.subscription(id) else {
             return vec![];
         };
-        let (product, seats) = (sub.product_next_period().to_string(), sub.seats_next_period());
+        let (product, seats) = (
+            sub.product_next_period().to_string(),
+            sub.seats_next_period(),
+        );
         let new_product = product != sub.product;
         let n = sub.microsoft_schedules + 1;
         let key = format!("{id}:{}:{n}", sub.period.end);
@@ -197,7 +200,6 @@ impl Account {
         }
         effects
     }
-
 
     /// Links an existing Microsoft subscription (a GUID, see `parse_guid`) to one of ours.
     pub fn link_microsoft_subscription(

@@ -80,7 +80,12 @@ mod tests {
             parse_guid("A4C1340D-6911-4758-BBA3-0C4C6007D161").unwrap(),
             "a4c1340d-6911-4758-bba3-0c4c6007d161"
         );
-        for bad in ["", "acme", "a4c1340d69114758bba30c4c6007d161", "a4c1340d-6911-4758-bba3-0c4c6007d16g"] {
+        for bad in [
+            "",
+            "acme",
+            "a4c1340d69114758bba30c4c6007d161",
+            "a4c1340d-6911-4758-bba3-0c4c6007d16g",
+        ] {
             assert!(parse_guid(bad).is_err(), "{bad}");
         }
     }

@@ -153,7 +153,10 @@ impl PartnerCenter {
         let body: Value = reply.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
             // The body names the error (invalid_client, …), never the secret.
-            let why = body["error"].as_str().unwrap_or("no error code").to_string();
+            let why = body["error"]
+                .as_str()
+                .unwrap_or("no error code")
+                .to_string();
             return Err(if status.is_server_error() || status.as_u16() == 429 {
                 unavailable(format!("token endpoint {status}: {why}"))
             } else {
@@ -278,7 +281,12 @@ impl PartnerCenter {
         )))
     }
 
-    async fn get(&self, correlation: &str, customer: &str, id: &str) -> Result<Value, MicrosoftError> {
+    async fn get(
+        &self,
+        correlation: &str,
+        customer: &str,
+        id: &str,
+    ) -> Result<Value, MicrosoftError> {
         let reply = self
             .call(
                 Method::GET,
@@ -320,8 +328,8 @@ impl PartnerCenter {
                     Some(&resource),
                 )
                 .await?;
-            let stale = reply.status == StatusCode::PRECONDITION_FAILED
-                || code_of(&reply.body) == "2055";
+            let stale =
+                reply.status == StatusCode::PRECONDITION_FAILED || code_of(&reply.body) == "2055";
             if stale {
                 tracing::info!(%correlation, "etag no longer valid; reading the subscription again");
                 continue;
@@ -375,7 +383,9 @@ impl Microsoft for PartnerCenter {
         id: &str,
     ) -> Result<MicrosoftSubscription, MicrosoftError> {
         let correlation = uuid::Uuid::new_v4().to_string();
-        Ok(subscription_of(&self.get(&correlation, customer, id).await?))
+        Ok(subscription_of(
+            &self.get(&correlation, customer, id).await?,
+        ))
     }
 
     async fn raise_quantity(

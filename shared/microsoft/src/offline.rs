@@ -41,7 +41,10 @@ impl OfflineMicrosoft {
                 tracing::warn!(error = %e, path = %path.display(), "offline Microsoft log not written");
             }
         }
-        self.done.lock().expect("offline log").push(line.to_string());
+        self.done
+            .lock()
+            .expect("offline log")
+            .push(line.to_string());
         Done::Changed
     }
 }
@@ -90,7 +93,11 @@ impl Microsoft for OfflineMicrosoft {
         id: &str,
         enabled: bool,
     ) -> Result<Done, MicrosoftError> {
-        Ok(self.record(customer, id, serde_json::json!({"autoRenewEnabled": enabled})))
+        Ok(self.record(
+            customer,
+            id,
+            serde_json::json!({"autoRenewEnabled": enabled}),
+        ))
     }
 
     async fn cancel(

@@ -34,9 +34,10 @@ impl PartnerCenterSettings {
         get: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Option<PartnerCenterSettings>> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let (Some(token_url), Some(client_id)) =
-            (get("PARTNER_CENTER_TOKEN_URL"), get("PARTNER_CENTER_CLIENT_ID"))
-        else {
+        let (Some(token_url), Some(client_id)) = (
+            get("PARTNER_CENTER_TOKEN_URL"),
+            get("PARTNER_CENTER_CLIENT_ID"),
+        ) else {
             if get("PARTNER_CENTER_CLIENT_SECRET").is_some() {
                 anyhow::bail!(
                     "PARTNER_CENTER_CLIENT_SECRET is set but PARTNER_CENTER_TOKEN_URL or PARTNER_CENTER_CLIENT_ID is not"

@@ -67,7 +67,8 @@ pub struct PartnerCenterStandIn {
 }
 
 fn etag(id: &str, version: u64) -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!("{{\"id\":\"{id}\",\"version\":{version}}}"))
+    base64::engine::general_purpose::STANDARD
+        .encode(format!("{{\"id\":\"{id}\",\"version\":{version}}}"))
 }
 
 fn fault(status: StatusCode, code: u64, description: &str) -> Response {
@@ -134,9 +135,7 @@ impl PartnerCenterStandIn {
                 "PARTNER_CENTER_TOKEN_URL" => self.token_url(),
                 "PARTNER_CENTER_CLIENT_ID" => CLIENT_ID.into(),
                 "PARTNER_CENTER_CLIENT_SECRET" => CLIENT_SECRET.into(),
-                "PARTNER_CENTER_OFFERS" => {
-                    "business-premium=CFQ7TTC0LCHC:0002:CFQ7TTC0K9N3".into()
-                }
+                "PARTNER_CENTER_OFFERS" => "business-premium=CFQ7TTC0LCHC:0002:CFQ7TTC0K9N3".into(),
                 _ => return None,
             })
         })
@@ -246,13 +245,25 @@ async fn token(State(inner): State<Shared>, body: Bytes) -> Response {
         .collect();
     let get = |k: &str| form.get(k).map(String::as_str);
     if get("grant_type") != Some("client_credentials") {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "unsupported_grant_type"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "unsupported_grant_type"})),
+        )
+            .into_response();
     }
     if get("client_id") != Some(CLIENT_ID) || get("client_secret") != Some(CLIENT_SECRET) {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
     }
     if get("scope") != Some("https://api.partnercenter.microsoft.com/.default") {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_scope"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_scope"})),
+        )
+            .into_response();
     }
     let mut inner = inner.lock().expect("stand-in state");
     inner.tokens_issued += 1;
@@ -262,10 +273,13 @@ async fn token(State(inner): State<Shared>, body: Bytes) -> Response {
 }
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// Checks the bearer token, records the call, answers a forced fault. `Err` is the reply.
+#[allow(clippy::result_large_err)]
 fn admit(inner: &mut Inner, method: &Method, path: String, h: &HeaderMap) -> Result<(), Response> {
     let authorized = header(h, "authorization")
         .and_then(|a| a.strip_prefix("Bearer ").map(str::to_string))
@@ -363,6 +377,7 @@ async fn patch_subscription(
     finish(&mut inner, reply)
 }
 
+#[allow(clippy::result_large_err)]
 fn patch_rules(
     inner: &mut Inner,
     cid: &str,
@@ -372,27 +387,50 @@ fn patch_rules(
 ) -> Result<Value, Response> {
     let key = (cid.to_string(), sid.to_string());
     let Some(current) = inner.subscriptions.get(&key).cloned() else {
-        return Err(fault(StatusCode::NOT_FOUND, 20003, "Subscription not found"));
+        return Err(fault(
+            StatusCode::NOT_FOUND,
+            20003,
+            "Subscription not found",
+        ));
     };
     // If-Match is optional (the .NET SDK never sends it); a stale one is refused.
     if let Some(tag) = header(h, "if-match") {
         if tag.trim_matches('"') != current["attributes"]["etag"].as_str().unwrap_or_default() {
-            return Err(fault(StatusCode::PRECONDITION_FAILED, 2055, "Etag is no longer valid"));
+            return Err(fault(
+                StatusCode::PRECONDITION_FAILED,
+                2055,
+                "Etag is no longer valid",
+            ));
         }
     }
     let Ok(new) = serde_json::from_slice::<Value>(body).map(camel) else {
-        return Err(fault(StatusCode::BAD_REQUEST, 400, "The request body is not a subscription"));
+        return Err(fault(
+            StatusCode::BAD_REQUEST,
+            400,
+            "The request body is not a subscription",
+        ));
     };
     if new["id"].as_str() != Some(sid) {
-        return Err(fault(StatusCode::BAD_REQUEST, 400, "A full Subscription resource is required"));
+        return Err(fault(
+            StatusCode::BAD_REQUEST,
+            400,
+            "A full Subscription resource is required",
+        ));
     }
     if current["status"] == "deleted" {
-        return Err(fault(StatusCode::BAD_REQUEST, 2011, "A deleted subscription cannot be updated"));
+        return Err(fault(
+            StatusCode::BAD_REQUEST,
+            2011,
+            "A deleted subscription cannot be updated",
+        ));
     }
     let now = inner.now.unwrap_or_else(Utc::now);
     let mut sub = current.clone();
     // Status: cancel inside the window only; suspension turns auto-renew off.
-    let status = new["status"].as_str().unwrap_or("active").to_ascii_lowercase();
+    let status = new["status"]
+        .as_str()
+        .unwrap_or("active")
+        .to_ascii_lowercase();
     if status != current["status"] {
         match status.as_str() {
             "deleted" => {
@@ -400,7 +438,11 @@ fn patch_rules(
                     .as_str()
                     .and_then(|s| DateTime::parse_from_rfc3339(s).ok());
                 if until.is_none_or(|u| now > u) {
-                    return Err(fault(StatusCode::BAD_REQUEST, 900117, "You have passed your 7-day cancellation window"));
+                    return Err(fault(
+                        StatusCode::BAD_REQUEST,
+                        900117,
+                        "You have passed your 7-day cancellation window",
+                    ));
                 }
             }
             "suspended" => {
@@ -409,7 +451,11 @@ fn patch_rules(
             }
             "active" => {}
             other => {
-                return Err(fault(StatusCode::BAD_REQUEST, 400, &format!("status {other} cannot be set")))
+                return Err(fault(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    &format!("status {other} cannot be set"),
+                ))
             }
         }
         sub["status"] = status.into();
@@ -420,11 +466,21 @@ fn patch_rules(
     );
     if new_q != old_q {
         if sub["status"] != "active" {
-            return Err(fault(StatusCode::BAD_REQUEST, 800091, "Quantity cannot change on a subscription that is not active"));
+            return Err(fault(
+                StatusCode::BAD_REQUEST,
+                800091,
+                "Quantity cannot change on a subscription that is not active",
+            ));
         }
-        let refundable = current["refundableQuantity"]["totalQuantity"].as_u64().unwrap_or(0);
+        let refundable = current["refundableQuantity"]["totalQuantity"]
+            .as_u64()
+            .unwrap_or(0);
         if new_q < 1 || (new_q < old_q && old_q - new_q > refundable) {
-            return Err(fault(StatusCode::BAD_REQUEST, 800090, "Subscription quantity cannot be decreased"));
+            return Err(fault(
+                StatusCode::BAD_REQUEST,
+                800090,
+                "Subscription quantity cannot be decreased",
+            ));
         }
         sub["quantity"] = new_q.into();
         // Any mid-term change deletes the next-term instructions.
@@ -432,7 +488,11 @@ fn patch_rules(
     }
     if new["autoRenewEnabled"] != current["autoRenewEnabled"] && sub["status"] != "suspended" {
         let Some(on) = new["autoRenewEnabled"].as_bool() else {
-            return Err(fault(StatusCode::BAD_REQUEST, 400, "autoRenewEnabled must be true or false"));
+            return Err(fault(
+                StatusCode::BAD_REQUEST,
+                400,
+                "autoRenewEnabled must be true or false",
+            ));
         };
         sub["autoRenewEnabled"] = on.into();
         if !on {
@@ -443,14 +503,28 @@ fn patch_rules(
     if *instructions != current["scheduledNextTermInstructions"] && new_q == old_q {
         if !instructions.is_null() {
             if sub["autoRenewEnabled"] != true {
-                return Err(fault(StatusCode::BAD_REQUEST, 800093, "Scheduled changes need auto-renew on"));
+                return Err(fault(
+                    StatusCode::BAD_REQUEST,
+                    800093,
+                    "Scheduled changes need auto-renew on",
+                ));
             }
             let product = &instructions["product"];
-            let complete = ["productId", "skuId", "availabilityId", "billingCycle", "termDuration"]
-                .iter()
-                .all(|f| product[*f].as_str().is_some_and(|s| !s.is_empty()));
+            let complete = [
+                "productId",
+                "skuId",
+                "availabilityId",
+                "billingCycle",
+                "termDuration",
+            ]
+            .iter()
+            .all(|f| product[*f].as_str().is_some_and(|s| !s.is_empty()));
             if !complete || instructions["quantity"].as_u64().unwrap_or(0) < 1 {
-                return Err(fault(StatusCode::BAD_REQUEST, 400, "Incomplete scheduledNextTermInstructions"));
+                return Err(fault(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Incomplete scheduledNextTermInstructions",
+                ));
             }
         }
         sub["scheduledNextTermInstructions"] = instructions.clone();

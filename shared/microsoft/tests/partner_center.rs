@@ -19,13 +19,26 @@ async fn setup(quantity: u32) -> (PartnerCenterStandIn, PartnerCenter) {
 #[tokio::test]
 async fn raising_the_quantity_reads_then_patches_the_whole_resource_with_its_etag_once() {
     let (pc, client) = setup(10).await;
-    assert_eq!(client.raise_quantity(CORR, CID, SID, 12).await.unwrap(), Done::Changed);
+    assert_eq!(
+        client.raise_quantity(CORR, CID, SID, 12).await.unwrap(),
+        Done::Changed
+    );
     assert_eq!(pc.subscription(CID, SID)["quantity"], 12);
     assert_eq!((pc.count("GET", SID), pc.count("PATCH", SID)), (1, 1));
-    let patch = pc.calls().into_iter().find(|c| c.method == "PATCH").unwrap();
-    assert!(patch.if_match.unwrap().starts_with('"'), "If-Match is quoted");
+    let patch = pc
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "PATCH")
+        .unwrap();
+    assert!(
+        patch.if_match.unwrap().starts_with('"'),
+        "If-Match is quoted"
+    );
     // Asked again (a retry after a lost answer): read, found done, nothing sent.
-    assert_eq!(client.raise_quantity(CORR, CID, SID, 12).await.unwrap(), Done::Already);
+    assert_eq!(
+        client.raise_quantity(CORR, CID, SID, 12).await.unwrap(),
+        Done::Already
+    );
     assert_eq!((pc.count("GET", SID), pc.count("PATCH", SID)), (2, 1));
 }
 
@@ -37,7 +50,9 @@ async fn every_call_carries_the_bearer_token_and_one_token_serves_many_calls() {
     let calls = pc.calls();
     assert_eq!(calls.len(), 4);
     assert!(calls.iter().all(|c| c.authorized), "{calls:?}");
-    assert!(calls.iter().all(|c| c.correlation_id.as_deref() == Some(CORR)));
+    assert!(calls
+        .iter()
+        .all(|c| c.correlation_id.as_deref() == Some(CORR)));
     let ids: std::collections::BTreeSet<_> = calls.iter().map(|c| c.request_id.clone()).collect();
     assert_eq!(ids.len(), 4, "a new MS-RequestId after every reply");
     assert_eq!(pc.tokens_issued(), 1, "the token is cached");
@@ -48,12 +63,21 @@ async fn the_stand_in_refuses_a_call_without_a_valid_bearer_token() {
     let pc = PartnerCenterStandIn::start().await;
     pc.add_subscription(CID, SID, 10, Utc::now());
     let url = format!("{}/v1/customers/{CID}/subscriptions/{SID}", pc.base_url);
-    let reply = reqwest::Client::new().get(&url).bearer_auth("forged").send().await.unwrap();
+    let reply = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth("forged")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reply.status(), 401);
     assert!(reply.headers().contains_key("WWW-Authenticate"));
     let mut bad = pc.settings();
     bad.client_secret = "wrong".to_string().into();
-    let err = PartnerCenter::new(bad).unwrap().raise_quantity(CORR, CID, SID, 11).await.unwrap_err();
+    let err = PartnerCenter::new(bad)
+        .unwrap()
+        .raise_quantity(CORR, CID, SID, 11)
+        .await
+        .unwrap_err();
     assert!(matches!(err, MicrosoftError::Credentials(_)), "{err}");
     assert_eq!(pc.subscription(CID, SID)["quantity"], 10);
 }
@@ -64,7 +88,10 @@ async fn a_429_is_waited_out_for_its_retry_after_then_the_call_succeeds() {
     pc.fail_next([Fault::Throttle(1)]);
     let started = std::time::Instant::now();
     client.raise_quantity(CORR, CID, SID, 13).await.unwrap();
-    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "Retry-After respected");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After respected"
+    );
     assert_eq!(pc.subscription(CID, SID)["quantity"], 13);
     assert_eq!((pc.count("GET", SID), pc.count("PATCH", SID)), (2, 1));
 }
@@ -92,10 +119,19 @@ async fn a_stale_etag_is_read_again_and_the_patch_retried() {
     let (pc, client) = setup(10).await;
     pc.change_after_next_read();
     client.set_auto_renew(CORR, CID, SID, false).await.unwrap();
-    let statuses: Vec<(String, u16)> = pc.calls().into_iter().map(|c| (c.method, c.status)).collect();
+    let statuses: Vec<(String, u16)> = pc
+        .calls()
+        .into_iter()
+        .map(|c| (c.method, c.status))
+        .collect();
     assert_eq!(
         statuses,
-        [("GET".into(), 200), ("PATCH".into(), 412), ("GET".into(), 200), ("PATCH".into(), 200)]
+        [
+            ("GET".into(), 200),
+            ("PATCH".into(), 412),
+            ("GET".into(), 200),
+            ("PATCH".into(), 200)
+        ]
     );
     assert_eq!(pc.subscription(CID, SID)["autoRenewEnabled"], false);
 }
@@ -104,7 +140,10 @@ async fn a_stale_etag_is_read_again_and_the_patch_retried() {
 async fn a_202_is_followed_to_its_location_until_the_change_shows() {
     let (pc, client) = setup(10).await;
     pc.answer_next_patch_with_202();
-    assert_eq!(client.raise_quantity(CORR, CID, SID, 14).await.unwrap(), Done::Changed);
+    assert_eq!(
+        client.raise_quantity(CORR, CID, SID, 14).await.unwrap(),
+        Done::Changed
+    );
     assert_eq!(pc.count("PATCH", SID), 1);
     assert_eq!(pc.count("GET", SID), 2, "the read, then the Location");
 }
@@ -119,7 +158,10 @@ async fn a_cancellation_inside_the_window_deletes_the_term_and_after_it_is_refus
     late.add_subscription(CID, SID, 10, Utc::now() - Duration::days(8));
     let client = PartnerCenter::new(late.settings()).unwrap();
     let err = client.cancel(CORR, CID, SID).await.unwrap_err();
-    assert!(matches!(err, MicrosoftError::CancellationWindowPassed(_)), "{err}");
+    assert!(
+        matches!(err, MicrosoftError::CancellationWindowPassed(_)),
+        "{err}"
+    );
     assert!(!err.is_retryable());
     assert_eq!(late.subscription(CID, SID)["status"], "active");
 }
@@ -162,14 +204,23 @@ async fn a_reduction_beyond_the_refundable_quantity_is_refused_with_800090() {
 #[tokio::test]
 async fn the_next_term_is_scheduled_with_the_current_offer_or_the_configured_one() {
     let (pc, client) = setup(10).await;
-    client.schedule_next_term(CORR, CID, SID, None, 8).await.unwrap();
+    client
+        .schedule_next_term(CORR, CID, SID, None, 8)
+        .await
+        .unwrap();
     let s = pc.subscription(CID, SID)["scheduledNextTermInstructions"].clone();
     assert_eq!(s["quantity"], 8);
     assert_eq!(s["product"]["productId"], "CFQ7TTC0LH18");
     assert_eq!(s["product"]["termDuration"], "P1M");
-    client.schedule_next_term(CORR, CID, SID, Some("business-premium"), 8).await.unwrap();
+    client
+        .schedule_next_term(CORR, CID, SID, Some("business-premium"), 8)
+        .await
+        .unwrap();
     let s = pc.subscription(CID, SID)["scheduledNextTermInstructions"].clone();
     assert_eq!(s["product"]["productId"], "CFQ7TTC0LCHC");
-    let err = client.schedule_next_term(CORR, CID, SID, Some("nope"), 8).await.unwrap_err();
+    let err = client
+        .schedule_next_term(CORR, CID, SID, Some("nope"), 8)
+        .await
+        .unwrap_err();
     assert!(matches!(err, MicrosoftError::UnknownOffer(_)));
 }

@@ -43,7 +43,12 @@ async fn linked(term_start: &str) -> (TestApp, PartnerCenterStandIn, Subscriptio
         .link_microsoft_subscription(&sub, &SID.to_uppercase())
         .await
         .unwrap();
-    pc.add_subscription(CID, SID, 10, d(term_start).and_hms_opt(0, 0, 0).unwrap().and_utc());
+    pc.add_subscription(
+        CID,
+        SID,
+        10,
+        d(term_start).and_hms_opt(0, 0, 0).unwrap().and_utc(),
+    );
     (app, pc, sub)
 }
 
@@ -66,7 +71,11 @@ fn clock(app: &TestApp) -> &ManualClock {
 async fn the_links_are_shown_and_commands_come_only_for_linked_subscriptions() {
     let (app, _pc, sub) = linked("2026-01-31").await;
     let s = app.sub(&sub).await;
-    assert_eq!(s.microsoft_subscription.as_deref(), Some(SID), "kept in lowercase");
+    assert_eq!(
+        s.microsoft_subscription.as_deref(),
+        Some(SID),
+        "kept in lowercase"
+    );
     let view = serde_json::to_value(renewals_app::views::subscription(
         &TenantId::parse("acme").unwrap(),
         &s,
@@ -94,7 +103,11 @@ async fn a_paid_seat_order_raises_the_quantity_once_however_often_the_payment_is
     let (app, pc, sub) = linked("2026-01-31").await;
     clock(&app).set(at("2026-02-05"));
     let order = app.svc.add_seats(&sub, 2, d("2026-02-05")).await.unwrap();
-    assert_eq!(pc.calls().len(), 0, "nothing at Microsoft before the order is paid");
+    assert_eq!(
+        pc.calls().len(),
+        0,
+        "nothing at Microsoft before the order is paid"
+    );
     let number = order.number.to_string();
     assert_eq!(app.pay(&number, "2026-02-06").await.status, 200);
     assert_eq!(pc.subscription(CID, SID)["quantity"], 12);
@@ -105,7 +118,10 @@ async fn a_paid_seat_order_raises_the_quantity_once_however_often_the_payment_is
     app.day("2026-02-06").await;
     app.day("2026-02-06").await;
     assert_eq!((pc.count("GET", SID), pc.count("PATCH", SID)), (1, 1));
-    assert!(pc.calls().iter().all(|c| c.authorized), "every call with a bearer token");
+    assert!(
+        pc.calls().iter().all(|c| c.authorized),
+        "every call with a bearer token"
+    );
 
     let cmds = commands(&app).await;
     assert_eq!(cmds.len(), 1, "{cmds:?}");
@@ -127,7 +143,10 @@ async fn turning_renewal_off_turns_auto_renew_off_at_microsoft() {
     assert_eq!(pc.subscription(CID, SID)["autoRenewEnabled"], false);
     assert_eq!(pc.changes(), 1);
     assert_eq!(commands(&app).await[0]["kind"], "auto_renew");
-    assert_eq!(commands(&app).await[0]["payload"], serde_json::json!({"enabled": false}));
+    assert_eq!(
+        commands(&app).await[0]["payload"],
+        serde_json::json!({"enabled": false})
+    );
 }
 
 #[tokio::test]
@@ -141,7 +160,10 @@ async fn a_scheduled_reduction_sets_the_next_term_instructions_before_the_term_e
     let s = pc.subscription(CID, SID);
     let next = &s["scheduledNextTermInstructions"];
     assert_eq!(next["quantity"], 8);
-    assert_eq!(next["product"]["productId"], "CFQ7TTC0LH18", "the same offer");
+    assert_eq!(
+        next["product"]["productId"], "CFQ7TTC0LH18",
+        "the same offer"
+    );
     assert_eq!(s["quantity"], 10, "this term keeps its seats");
     assert_eq!(pc.changes(), 1);
     assert_eq!(commands(&app).await[0]["kind"], "schedule");
@@ -161,7 +183,11 @@ async fn seats_paid_after_a_scheduled_reduction_raise_the_quantity_and_schedule_
     assert_eq!(s["quantity"], 12);
     // Microsoft deletes the instructions on a mid-term change: set again, 8 + 2.
     assert_eq!(s["scheduledNextTermInstructions"]["quantity"], 10);
-    let kinds: Vec<_> = commands(&app).await.iter().map(|c| c["kind"].clone()).collect();
+    let kinds: Vec<_> = commands(&app)
+        .await
+        .iter()
+        .map(|c| c["kind"].clone())
+        .collect();
     assert_eq!(kinds, ["schedule", "quantity", "schedule"]);
 }
 
@@ -175,8 +201,8 @@ async fn a_non_payer_s_renewed_term_is_cancelled_at_end_plus_grace_inside_the_wi
     app.day("2026-03-05").await;
     let s = pc.subscription(CID, SID);
     assert_eq!(s["status"], "deleted");
-    let until = DateTime::parse_from_rfc3339(s["cancellationAllowedUntilDate"].as_str().unwrap())
-        .unwrap();
+    let until =
+        DateTime::parse_from_rfc3339(s["cancellationAllowedUntilDate"].as_str().unwrap()).unwrap();
     assert!(at("2026-03-05") < until, "before the window closes");
     assert_eq!((pc.count("GET", SID), pc.count("PATCH", SID)), (1, 1));
     app.days("2026-03-06", "2026-03-10").await;
@@ -203,7 +229,11 @@ async fn a_cancellation_refused_after_the_window_is_parked_and_the_operator_aler
         .filter(|m| m.kind == "operator-alert")
         .collect();
     assert_eq!(alerts.len(), 1);
-    assert!(alerts[0].subject.contains("acme-1"), "{}", alerts[0].subject);
+    assert!(
+        alerts[0].subject.contains("acme-1"),
+        "{}",
+        alerts[0].subject
+    );
     app.days("2026-03-06", "2026-03-08").await;
     assert_eq!(pc.count("PATCH", SID), 1, "a parked command is left alone");
 }
@@ -216,7 +246,10 @@ async fn a_429_and_a_409_are_waited_out_within_one_attempt() {
     app.svc.renewal_off(&sub).await.unwrap();
     assert_eq!(pc.subscription(CID, SID)["autoRenewEnabled"], false);
     let c = &commands(&app).await[0];
-    assert_eq!((c["status"].as_str(), c["attempts"].as_u64()), (Some("done"), Some(1)));
+    assert_eq!(
+        (c["status"].as_str(), c["attempts"].as_u64()),
+        (Some("done"), Some(1))
+    );
 }
 
 #[tokio::test]
@@ -227,7 +260,10 @@ async fn partner_center_down_backs_off_then_parks_the_command_with_one_operator_
     clock(&app).set(start);
     app.svc.renewal_off(&sub).await.unwrap();
     let c = &commands(&app).await[0];
-    assert_eq!((c["status"].as_str(), c["attempts"].as_u64()), (Some("pending"), Some(1)));
+    assert_eq!(
+        (c["status"].as_str(), c["attempts"].as_u64()),
+        (Some("pending"), Some(1))
+    );
     // Not due again before its pause is over.
     app.svc.deliver().await.unwrap();
     assert_eq!(commands(&app).await[0]["attempts"], 1);
@@ -239,7 +275,10 @@ async fn partner_center_down_backs_off_then_parks_the_command_with_one_operator_
         app.svc.deliver().await.unwrap();
     }
     let c = &commands(&app).await[0];
-    assert_eq!((c["status"].as_str(), c["attempts"].as_u64()), (Some("failed"), Some(5)));
+    assert_eq!(
+        (c["status"].as_str(), c["attempts"].as_u64()),
+        (Some("failed"), Some(5))
+    );
     let alerts = app
         .emails("acme")
         .await
