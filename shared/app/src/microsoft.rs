@@ -184,7 +184,7 @@ impl Service {
             for stored in batch {
                 let error = match carry_out(ms.as_ref(), &stored).await {
                     Ok(done) => {
-                        self.store.mark_command_done(stored.id).await?;
+                        self.store.mark_command_done(&stored).await?;
                         match done {
                             Done::Changed => out.done += 1,
                             Done::Already => out.already += 1,
@@ -209,7 +209,7 @@ impl Service {
                     tracing::warn!(command = %stored.command.key, attempts = stored.attempts, error = %text, "Microsoft command failed; tried again later");
                 }
                 self.store
-                    .mark_command_failed(stored.id, retry, &text)
+                    .mark_command_failed(&stored, retry, &text)
                     .await?;
             }
             if !full {

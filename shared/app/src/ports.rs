@@ -216,7 +216,7 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<StoredCommand>, StoreError> {
         Ok(vec![])
     }
-    async fn mark_command_done(&self, _id: i64) -> Result<(), StoreError> {
+    async fn mark_command_done(&self, _command: &StoredCommand) -> Result<(), StoreError> {
         Err(StoreError::Unexpected(anyhow::anyhow!(
             "this store keeps no Microsoft commands"
         )))
@@ -224,7 +224,7 @@ pub trait Store: Send + Sync {
     /// Records a failed attempt of a claimed command: retried later, or parked.
     async fn mark_command_failed(
         &self,
-        _id: i64,
+        _command: &StoredCommand,
         _retry: Retry,
         _error: &str,
     ) -> Result<(), StoreError> {

@@ -787,7 +787,8 @@ impl Store for SqliteStore {
         Ok(claimed)
     }
 
-    async fn mark_command_done(&self, id: i64) -> Result<(), StoreError> {
+    async fn mark_command_done(&self, command: &StoredCommand) -> Result<(), StoreError> {
+        let id = command.id;
         let conn = self.conn();
         exec(
             &conn,
@@ -800,10 +801,11 @@ impl Store for SqliteStore {
 
     async fn mark_command_failed(
         &self,
-        id: i64,
+        command: &StoredCommand,
         retry: Retry,
         error: &str,
     ) -> Result<(), StoreError> {
+        let id = command.id;
         let conn = self.conn();
         let (next, parked) = match retry {
             Retry::At(at) => (at.timestamp_millis(), 0),
