@@ -9,7 +9,7 @@ use crate::delivery::retry_after;
 use crate::error::ServiceError;
 use crate::ports::{Change, Done, Microsoft, MicrosoftError, Retry, StoredCommand};
 use crate::service::Service;
-use chrono::Duration;
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 use renewals_domain::{
     parse_guid, DeliveryProblem, Effect, MicrosoftAction, Notice, SubscriptionId, TenantId,
 };
@@ -28,6 +28,8 @@ pub struct Commands {
     pub already: usize,
     pub failed: usize,
     pub parked: usize,
+    /// Urgent alerts queued: cancellations still failing a day before the window closes.
+    pub urgent: usize,
 }
 
 /// `MS-CorrelationId` of a command: the same for all its calls and attempts.
@@ -48,6 +50,37 @@ pub fn correlation_id(tenant: &TenantId, key: &str) -> String {
         0x8000 | (b >> 48 & 0x3fff),
         b & 0xffff_ffff_ffff
     )
+}
+
+/// When Microsoft stops taking a cancellation: the start (UTC) of the day its window closes.
+pub fn cancel_deadline(action: &MicrosoftAction) -> Option<DateTime<Utc>> {
+    match action {
+        MicrosoftAction::Cancel {
+            window_closes: Some(day),
+        } => Some(day.and_time(NaiveTime::MIN).and_utc()),
+        _ => None,
+    }
+}
+
+/// What happens to a command whose attempt failed with `error` at `now`. A cancellation is
+/// never given up on while its window is open (at most an hour between attempts); the
+/// others back off like e-mails and are parked after the last attempt; a refusal for good
+/// is parked at once.
+pub fn next_attempt(stored: &StoredCommand, error: &MicrosoftError, now: DateTime<Utc>) -> Retry {
+    if !error.is_retryable() {
+        return Retry::Park;
+    }
+    let Some(deadline) = cancel_deadline(&stored.command.action) else {
+        return retry_after(stored.attempts, now);
+    };
+    if now >= deadline {
+        return Retry::Park;
+    }
+    let soon = (now + Duration::hours(1)).min(deadline);
+    match retry_after(stored.attempts, now) {
+        Retry::At(at) => Retry::At(at.min(soon)),
+        Retry::Park => Retry::At(soon),
+    }
 }
 
 /// The command's JSON (DESIGN §3): `{"id","subscription","kind","payload","status",
@@ -102,7 +135,7 @@ async fn carry_out(ms: &dyn Microsoft, stored: &StoredCommand) -> Result<Done, M
             ms.set_auto_renew(&correlation, customer, id, *enabled)
                 .await
         }
-        MicrosoftAction::Cancel => ms.cancel(&correlation, customer, id).await,
+        MicrosoftAction::Cancel { .. } => ms.cancel(&correlation, customer, id).await,
     }
 }
 
@@ -144,8 +177,9 @@ impl Service {
         Ok(self.store.microsoft_commands_of(tenant).await?)
     }
 
-    /// Queues the operator alert about a command given up on. Returns 1 if queued.
-    async fn alert_parked(&self, stored: &StoredCommand, error: &str) -> usize {
+    /// Queues the operator alert about a command given up on, or (`urgent`) about a
+    /// cancellation still failing a day before its window closes. Once per command and kind.
+    async fn alert_parked(&self, stored: &StoredCommand, error: &str, urgent: bool) -> usize {
         let Ok(account) = self.account(&stored.tenant).await else {
             return 0;
         };
@@ -158,6 +192,11 @@ impl Service {
                 microsoft_subscription: c.microsoft_subscription.clone(),
                 attempts: stored.attempts,
                 error: error.to_string(),
+                urgent,
+                window_closes: match c.action {
+                    MicrosoftAction::Cancel { window_closes } => window_closes,
+                    _ => None,
+                },
             },
             document: None,
             on: self.today(),
@@ -195,15 +234,17 @@ impl Service {
                     Err(e) => e,
                 };
                 out.failed += 1;
-                let retry = if error.is_retryable() {
-                    retry_after(stored.attempts, now)
-                } else {
-                    Retry::Park
-                };
+                let retry = next_attempt(&stored, &error, now);
                 let text = error.to_string();
+                let deadline = cancel_deadline(&stored.command.action);
+                if retry != Retry::Park && deadline.is_some_and(|d| now >= d - Duration::hours(24))
+                {
+                    out.urgent += self.alert_parked(&stored, &text, true).await;
+                    tracing::error!(command = %stored.command.key, tenant = %stored.tenant, error = %text, "cancellation at Microsoft still failing a day before its window closes");
+                }
                 if retry == Retry::Park {
                     out.parked += 1;
-                    self.alert_parked(&stored, &text).await;
+                    self.alert_parked(&stored, &text, false).await;
                     tracing::error!(command = %stored.command.key, tenant = %stored.tenant, attempts = stored.attempts, error = %text, "Microsoft command parked; the operator must act");
                 } else {
                     tracing::warn!(command = %stored.command.key, attempts = stored.attempts, error = %text, "Microsoft command failed; tried again later");

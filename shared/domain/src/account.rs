@@ -497,11 +497,15 @@ impl Account {
                 ];
                 // Microsoft renewed the term at its end: cancelled inside the window, the
                 // reseller pays only for the days of grace.
+                let window_closes = Some(add_days(
+                    document.period.start,
+                    crate::microsoft::CANCELLATION_WINDOW_DAYS,
+                ));
                 for line in &document.lines {
                     effects.extend(self.microsoft(
                         &line.subscription,
                         format!("{}:{number}", line.subscription),
-                        MicrosoftAction::Cancel,
+                        MicrosoftAction::Cancel { window_closes },
                     ));
                 }
                 effects

@@ -5,6 +5,10 @@ use crate::error::ParseError;
 use crate::subscription::SubscriptionId;
 use serde::{Deserialize, Serialize};
 
+/// Days from the start of a term (purchase or renewal) during which Microsoft takes a
+/// cancellation with a prorated refund.
+pub const CANCELLATION_WINDOW_DAYS: i64 = 7;
+
 /// One command for Microsoft's side of a linked subscription.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MicrosoftCommand {
@@ -39,7 +43,12 @@ pub enum MicrosoftAction {
     AutoRenew { enabled: bool },
     /// Cancel the renewed term (`status` `deleted`) inside its cancellation window: a
     /// non-payer suspended at end + grace.
-    Cancel,
+    Cancel {
+        /// The day Microsoft's 7-day window closes (at its start, UTC): the renewed term
+        /// began on our period end. `None` for a command stored without it.
+        #[serde(default)]
+        window_closes: Option<chrono::NaiveDate>,
+    },
 }
 
 impl MicrosoftAction {
@@ -49,7 +58,7 @@ impl MicrosoftAction {
             MicrosoftAction::Quantity { .. } => "quantity",
             MicrosoftAction::Schedule { .. } => "schedule",
             MicrosoftAction::AutoRenew { .. } => "auto_renew",
-            MicrosoftAction::Cancel => "cancel",
+            MicrosoftAction::Cancel { .. } => "cancel",
         }
     }
 }

@@ -121,6 +121,13 @@ pub enum DeliveryProblem {
         microsoft_subscription: String,
         attempts: u32,
         error: String,
+        /// A cancellation still not done 24 hours before Microsoft's window closes (it is
+        /// still being tried): the operator must act today.
+        #[serde(default)]
+        urgent: bool,
+        /// When the cancellation window closes, for a cancellation.
+        #[serde(default)]
+        window_closes: Option<NaiveDate>,
     },
 }
 
@@ -251,9 +258,16 @@ impl Notice {
                 ..
             } => format!("operator-alert:parked:{key}"),
             Notice::DeliveryAlert {
-                problem: DeliveryProblem::MicrosoftParked { key, .. },
+                problem: DeliveryProblem::MicrosoftParked { key, urgent, .. },
                 ..
-            } => format!("operator-alert:microsoft:{key}"),
+            } => {
+                let what = if *urgent {
+                    "microsoft-urgent"
+                } else {
+                    "microsoft"
+                };
+                format!("operator-alert:{what}:{key}")
+            }
             Notice::DeliveryAlert {
                 problem: DeliveryProblem::SuspensionHeld { .. },
                 document,

@@ -465,9 +465,13 @@ impl Renderer {
                         microsoft_subscription,
                         attempts,
                         error,
+                        urgent,
+                        window_closes,
                         ..
                     } => context! {
                         problem => "microsoft-parked",
+                        urgent,
+                        window_closes => window_closes.map(date),
                         command,
                         subscription,
                         microsoft_subscription,

@@ -199,6 +199,11 @@ impl PartnerCenterStandIn {
         self.lock().faults.extend(faults);
     }
 
+    /// Partner Center is back: the faults not yet answered are dropped.
+    pub fn recover(&self) {
+        self.lock().faults.clear();
+    }
+
     pub fn answer_next_patch_with_202(&self) {
         self.lock().slow_patch = true;
     }

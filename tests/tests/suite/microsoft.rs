@@ -288,3 +288,83 @@ async fn partner_center_down_backs_off_then_parks_the_command_with_one_operator_
     assert_eq!(alerts, 1);
     assert_eq!(pc.subscription(CID, SID)["autoRenewEnabled"], true);
 }
+
+async fn operator_alerts(app: &TestApp) -> Vec<String> {
+    app.emails("acme")
+        .await
+        .into_iter()
+        .filter(|m| m.kind == "operator-alert")
+        .map(|m| m.subject)
+        .collect()
+}
+
+/// Runs the commands outbox every hour from `from` for `hours` hours.
+async fn hourly(app: &TestApp, from: DateTime<Utc>, hours: i64) -> DateTime<Utc> {
+    let mut t = from;
+    for _ in 0..hours {
+        t += chrono::Duration::hours(1);
+        clock(app).set(t);
+        app.svc.deliver().await.unwrap();
+    }
+    t
+}
+
+#[tokio::test]
+async fn a_cancellation_failing_a_day_before_the_window_closes_raises_one_urgent_alert_and_is_still_tried(
+) {
+    // Renewed at Microsoft on 28 Feb: the window closes on 7 Mar (00:00 UTC).
+    let (app, pc, _sub) = linked("2026-02-28").await;
+    pc.set_now(at("2026-03-05"));
+    pc.fail_next(std::iter::repeat_n(Fault::Down, 100_000));
+    app.days("2026-02-21", "2026-03-05").await;
+    let c = &commands(&app).await[0];
+    assert_eq!(
+        (c["kind"].as_str(), c["status"].as_str()),
+        (Some("cancel"), Some("pending"))
+    );
+    assert_eq!(
+        c["payload"],
+        serde_json::json!({"window_closes": "2026-03-07"})
+    );
+    // 5 Mar 12:00 → 6 Mar 00:00 (UTC 11:00 → 23:00): tried, no urgent alert yet.
+    let t = hourly(&app, at("2026-03-05"), 12).await;
+    assert!(operator_alerts(&app).await.is_empty());
+    // From 24 hours before the window closes: one urgent alert, however often it fails.
+    let t = hourly(&app, t, 5).await;
+    let alerts = operator_alerts(&app).await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].starts_with("PILNE"), "{}", alerts[0]);
+    let c = &commands(&app).await[0];
+    assert_eq!(
+        c["status"], "pending",
+        "never given up on while the window is open"
+    );
+    assert!(c["attempts"].as_u64().unwrap() >= 10, "{c}");
+    // Partner Center is back: the next attempt (within the hour) cancels.
+    pc.recover();
+    pc.set_now(t);
+    hourly(&app, t, 1).await;
+    assert_eq!(pc.subscription(CID, SID)["status"], "deleted");
+    assert_eq!(commands(&app).await[0]["status"], "done");
+}
+
+#[tokio::test]
+async fn partner_center_down_for_three_days_parks_the_cancellation_when_the_window_closes() {
+    let (app, pc, _sub) = linked("2026-02-28").await;
+    pc.set_now(at("2026-03-05"));
+    pc.fail_next(std::iter::repeat_n(Fault::Down, 100_000));
+    app.days("2026-02-21", "2026-03-05").await;
+    // 5 Mar 11:00 UTC → 8 Mar 11:00 UTC, a run every 4 hours.
+    let mut t = at("2026-03-05");
+    for _ in 0..18 {
+        t += chrono::Duration::hours(4);
+        clock(&app).set(t);
+        app.svc.deliver().await.unwrap();
+    }
+    let c = &commands(&app).await[0];
+    assert_eq!(c["status"], "failed", "{c}");
+    let alerts = operator_alerts(&app).await;
+    assert_eq!(alerts.len(), 2, "one urgent, one when given up: {alerts:?}");
+    assert_eq!(pc.subscription(CID, SID)["status"], "active");
+    assert_eq!(pc.changes(), 0);
+}
