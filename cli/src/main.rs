@@ -196,6 +196,9 @@ enum MicrosoftCmd {
         #[arg(long, value_name = "ID")]
         tenant: String,
     },
+    /// Reconciliation: read every linked Microsoft subscription and report drift
+    /// (quantity, status, term end, auto-renew). Changes nothing on either side.
+    Sync,
 }
 
 #[derive(Subcommand)]
@@ -705,6 +708,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .collect::<Vec<_>>()
                     .join("\n")
             });
+        }
+        Command::Microsoft(MicrosoftCmd::Sync) => {
+            if renewals_microsoft::PartnerCenterSettings::from_env()?.is_none() {
+                return Err(anyhow!(
+                    "microsoft sync reads Partner Center: set PARTNER_CENTER_TOKEN_URL, PARTNER_CENTER_CLIENT_ID and PARTNER_CENTER_CLIENT_SECRET (the offline stand-in has nothing to compare)"
+                ));
+            }
+            let svc = open_service(&target, None, Open::EXISTING).await?;
+            let report = svc.microsoft_sync().await?;
+            out.print(&report, || {
+                let mut lines = vec![format!(
+                    "{} linked subscription(s) read, {} difference(s)",
+                    report.checked,
+                    report.drift.len()
+                )];
+                for d in &report.drift {
+                    lines.push(format!(
+                        "  {:<20} {:<11} ours {}  Microsoft {}  ({})",
+                        d.subscription, d.field, d.ours, d.microsoft, d.microsoft_subscription
+                    ));
+                }
+                lines.join("\n")
+            });
+            if !report.drift.is_empty() {
+                // Like a run that needs a person: the operator must look.
+                std::process::exit(1);
+            }
         }
         Command::Emails { tenant } => {
             let tenant = TenantId::parse(&tenant)?;

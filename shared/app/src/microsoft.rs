@@ -260,3 +260,117 @@ impl Service {
         Ok(out)
     }
 }
+
+/// One difference between our subscription and Microsoft's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    pub tenant: String,
+    pub subscription: String,
+    pub microsoft_subscription: String,
+    /// `quantity`, `status`, `term_end`, `auto_renew`, or `unreadable` (Microsoft did not
+    /// answer or knows no such subscription).
+    pub field: &'static str,
+    pub ours: String,
+    pub microsoft: String,
+}
+
+/// What reconciliation found; it changes nothing on either side.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Reconciliation {
+    pub checked: usize,
+    pub drift: Vec<Drift>,
+}
+
+/// A date after every next action: every tenant that still has one.
+fn far_future() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31).expect("a valid date")
+}
+
+/// The Microsoft statuses that match ours.
+fn status_matches(ours: renewals_domain::Status, microsoft: &str) -> bool {
+    use renewals_domain::Status;
+    match ours {
+        Status::Active | Status::Overdue => microsoft == "active",
+        Status::Suspended => matches!(microsoft, "deleted" | "suspended" | "expired" | "disabled"),
+        Status::Ended => matches!(microsoft, "expired" | "disabled" | "deleted"),
+        Status::Pending => matches!(microsoft, "pending" | "none"),
+    }
+}
+
+impl Service {
+    /// Reads every linked Microsoft subscription of the tenants the store lists and
+    /// reports where Microsoft differs from us (quantity, status, term end, auto-renew).
+    /// Nothing is changed on either side: the operator decides.
+    pub async fn microsoft_sync(&self) -> Result<Reconciliation, ServiceError> {
+        let mut out = Reconciliation::default();
+        let Some(ms) = self.microsoft.clone() else {
+            return Ok(out);
+        };
+        let mut after: Option<TenantId> = None;
+        loop {
+            let page = self
+                .store
+                .due_tenants(far_future(), after.as_ref(), 100)
+                .await?;
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            for tenant in &page {
+                let account = self.account(tenant).await?;
+                let Some(customer) = account.microsoft_tenant.clone() else {
+                    continue;
+                };
+                for sub in &account.subscriptions {
+                    let Some(msid) = sub.microsoft_subscription.clone() else {
+                        continue;
+                    };
+                    out.checked += 1;
+                    let mut drift = |field: &'static str, ours: String, microsoft: String| {
+                        out.drift.push(Drift {
+                            tenant: tenant.to_string(),
+                            subscription: sub.id.to_string(),
+                            microsoft_subscription: msid.clone(),
+                            field,
+                            ours,
+                            microsoft,
+                        })
+                    };
+                    let m = match ms.subscription(&customer, &msid).await {
+                        Ok(m) => m,
+                        Err(e) => {
+                            drift("unreadable", sub.status.as_str().into(), e.to_string());
+                            continue;
+                        }
+                    };
+                    if !status_matches(sub.status, &m.status) {
+                        drift("status", sub.status.as_str().into(), m.status.clone());
+                    }
+                    if sub.status != renewals_domain::Status::Active {
+                        continue;
+                    }
+                    if m.quantity != sub.seats {
+                        drift("quantity", sub.seats.to_string(), m.quantity.to_string());
+                    }
+                    if m.auto_renew != sub.auto_renew {
+                        drift(
+                            "auto_renew",
+                            sub.auto_renew.to_string(),
+                            m.auto_renew.to_string(),
+                        );
+                    }
+                    // NCE's commitment end is inclusive: our period's last day.
+                    let last_day = sub.period.last_day();
+                    if m.commitment_end != Some(last_day) {
+                        let theirs = m.commitment_end.map_or("none".into(), |d| d.to_string());
+                        drift("term_end", last_day.to_string(), theirs);
+                    }
+                }
+            }
+            if page.len() < 100 {
+                break;
+            }
+            after = Some(last);
+        }
+        Ok(out)
+    }
+}

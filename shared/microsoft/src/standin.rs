@@ -199,6 +199,16 @@ impl PartnerCenterStandIn {
         self.lock().faults.extend(faults);
     }
 
+    /// Someone changes a field in Partner Center by hand (the etag moves).
+    pub fn set_field(&self, customer: &str, id: &str, field: &str, value: Value) {
+        let mut inner = self.lock();
+        let key = (customer.to_string(), id.to_string());
+        if let Some(sub) = inner.subscriptions.get_mut(&key) {
+            sub[field] = value;
+        }
+        bump(&mut inner, &key);
+    }
+
     /// Partner Center is back: the faults not yet answered are dropped.
     pub fn recover(&self) {
         self.lock().faults.clear();

@@ -368,3 +368,34 @@ async fn partner_center_down_for_three_days_parks_the_cancellation_when_the_wind
     assert_eq!(pc.subscription(CID, SID)["status"], "active");
     assert_eq!(pc.changes(), 0);
 }
+
+#[tokio::test]
+async fn reconciliation_reports_drift_and_changes_nothing_on_either_side() {
+    let (app, pc, sub) = linked("2026-01-31").await;
+    // Microsoft's term ends with ours (inclusive last day 27 Feb); someone added a seat
+    // and turned auto-renew off in Partner Center by hand.
+    pc.set_field(CID, SID, "commitmentEndDate", "2026-02-27T00:00:00Z".into());
+    pc.set_field(CID, SID, "quantity", 11.into());
+    pc.set_field(CID, SID, "autoRenewEnabled", false.into());
+    clock(&app).set(at("2026-02-10"));
+    let report = app.svc.microsoft_sync().await.unwrap();
+    assert_eq!(report.checked, 1);
+    let found: Vec<_> = report
+        .drift
+        .iter()
+        .map(|d| (d.field, d.ours.as_str(), d.microsoft.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [("quantity", "10", "11"), ("auto_renew", "true", "false")]
+    );
+    assert_eq!(pc.changes(), 0, "nothing changed at Microsoft");
+    assert_eq!(pc.count("GET", SID), 1);
+    let ours = app.sub(&sub).await;
+    assert_eq!(
+        (ours.seats, ours.auto_renew),
+        (10, true),
+        "nothing changed here"
+    );
+    assert!(commands(&app).await.is_empty());
+}
