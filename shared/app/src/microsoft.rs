@@ -9,6 +9,7 @@ use crate::delivery::retry_after;
 use crate::error::ServiceError;
 use crate::ports::{Change, Done, Microsoft, MicrosoftError, Retry, StoredCommand};
 use crate::service::Service;
+use crate::unit_of_work::{Decision, Draft};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use renewals_domain::{
     parse_guid, DeliveryProblem, Effect, MicrosoftAction, Notice, SubscriptionId, TenantId,
@@ -114,7 +115,33 @@ pub fn view(c: &StoredCommand) -> CommandView {
     }
 }
 
-async fn carry_out(ms: &dyn Microsoft, stored: &StoredCommand) -> Result<Done, MicrosoftError> {
+/// Carries one command out; a purchase also returns the new subscription to link.
+async fn carry_out(
+    ms: &dyn Microsoft,
+    stored: &StoredCommand,
+) -> Result<(Done, Option<String>), MicrosoftError> {
+    let c = &stored.command;
+    if let MicrosoftAction::Purchase { seats } = &c.action {
+        let correlation = correlation_id(&stored.tenant, &c.key);
+        let tag = format!("renewals {} {}", stored.tenant, c.key);
+        let id = ms
+            .purchase(
+                &correlation,
+                &c.customer,
+                &c.microsoft_subscription,
+                *seats,
+                &tag,
+            )
+            .await?;
+        return Ok((Done::Changed, Some(id)));
+    }
+    Ok((carry_out_change(ms, stored).await?, None))
+}
+
+async fn carry_out_change(
+    ms: &dyn Microsoft,
+    stored: &StoredCommand,
+) -> Result<Done, MicrosoftError> {
     let c = &stored.command;
     let correlation = correlation_id(&stored.tenant, &c.key);
     let (customer, id) = (c.customer.as_str(), c.microsoft_subscription.as_str());
@@ -136,10 +163,38 @@ async fn carry_out(ms: &dyn Microsoft, stored: &StoredCommand) -> Result<Done, M
                 .await
         }
         MicrosoftAction::Cancel { .. } => ms.cancel(&correlation, customer, id).await,
+        MicrosoftAction::Purchase { .. } => unreachable!("purchases are carried out above"),
+    }
+}
+
+/// Links a subscription bought at Microsoft in place of the one it replaces.
+struct LinkBought {
+    sub: SubscriptionId,
+    id: String,
+}
+
+#[async_trait::async_trait]
+impl Decision for LinkBought {
+    type Output = ();
+    async fn decide(&mut self, _svc: &Service, draft: &mut Draft) -> Result<(), ServiceError> {
+        draft
+            .account
+            .link_microsoft_subscription(&self.sub, self.id.clone())?;
+        Ok(())
     }
 }
 
 impl Service {
+    async fn link_bought(&self, stored: &StoredCommand, id: String) -> Result<(), ServiceError> {
+        let mut decision = LinkBought {
+            sub: stored.command.subscription.clone(),
+            id,
+        };
+        self.unit_of_work(&stored.tenant, self.today(), &mut decision)
+            .await?;
+        Ok(())
+    }
+
     /// Links the customer's Microsoft tenant (Partner Center customer id).
     pub async fn link_microsoft_tenant(
         &self,
@@ -222,7 +277,12 @@ impl Service {
             let full = batch.len() == BATCH;
             for stored in batch {
                 let error = match carry_out(ms.as_ref(), &stored).await {
-                    Ok(done) => {
+                    Ok((done, bought)) => {
+                        if let Some(id) = bought {
+                            // Linked before marked done: a crash in between retries the
+                            // purchase, which finds this subscription by its tag.
+                            self.link_bought(&stored, id).await?;
+                        }
                         self.store.mark_command_done(&stored).await?;
                         match done {
                             Done::Changed => out.done += 1,

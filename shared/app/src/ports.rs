@@ -334,6 +334,18 @@ pub trait Microsoft: Send + Sync {
         id: &str,
         enabled: bool,
     ) -> Result<Done, MicrosoftError>;
+    /// Buys `seats` of the offer (billing cycle, term) of the existing subscription `like`
+    /// again: cart + checkout. `tag` names the purchase (the line's `friendlyName`): a
+    /// subscription already bought under it is found first, so a retried checkout never buys
+    /// twice. Returns the new subscription's id.
+    async fn purchase(
+        &self,
+        correlation: &str,
+        customer: &str,
+        like: &str,
+        seats: u32,
+        tag: &str,
+    ) -> Result<String, MicrosoftError>;
     /// Cancels the current term (`status` `deleted`) while Microsoft still allows it.
     async fn cancel(
         &self,

@@ -1125,17 +1125,24 @@ impl Account {
         }
         let mut doc = document.clone();
         doc.status = DocumentStatus::Paid;
-        (
-            PaymentOutcome::Restored,
-            vec![
-                Effect::StatusChanged(number.clone(), DocumentStatus::Paid),
-                Effect::Notify(Notice::Restored {
-                    document: doc,
-                    period: period.expect("one line"),
-                    paid_on: date,
-                }),
-            ],
-        )
+        let mut effects = vec![
+            Effect::StatusChanged(number.clone(), DocumentStatus::Paid),
+            Effect::Notify(Notice::Restored {
+                document: doc,
+                period: period.expect("one line"),
+                paid_on: date,
+            }),
+        ];
+        // Microsoft cannot reactivate the cancelled term: the same offer and seats are
+        // bought again, and the new subscription is linked in place of the old one.
+        for line in &lines {
+            effects.extend(self.microsoft(
+                &line.subscription,
+                format!("{}:{number}", line.subscription),
+                MicrosoftAction::Purchase { seats: line.seats },
+            ));
+        }
+        (PaymentOutcome::Restored, effects)
     }
 }
 

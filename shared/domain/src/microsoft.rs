@@ -43,6 +43,10 @@ pub enum MicrosoftAction {
     AutoRenew { enabled: bool },
     /// Cancel the renewed term (`status` `deleted`) inside its cancellation window: a
     /// non-payer suspended at end + grace.
+    /// Buy the subscription again (cart + checkout): the offer, billing cycle and term of
+    /// `microsoft_subscription` (which can no longer be reactivated), `seats` seats. The new
+    /// Microsoft subscription is linked to ours in its place.
+    Purchase { seats: u32 },
     Cancel {
         /// The day Microsoft's 7-day window closes (at its start, UTC): the renewed term
         /// began on our period end. `None` for a command stored without it.
@@ -58,6 +62,7 @@ impl MicrosoftAction {
             MicrosoftAction::Quantity { .. } => "quantity",
             MicrosoftAction::Schedule { .. } => "schedule",
             MicrosoftAction::AutoRenew { .. } => "auto_renew",
+            MicrosoftAction::Purchase { .. } => "purchase",
             MicrosoftAction::Cancel { .. } => "cancel",
         }
     }

@@ -346,6 +346,33 @@ impl PartnerCenter {
         Err(unavailable("the etag kept changing under us"))
     }
 
+    /// The live subscription an earlier purchase under `tag` bought, if any.
+    async fn bought(
+        &self,
+        correlation: &str,
+        customer: &str,
+        tag: &str,
+    ) -> Result<Option<String>, MicrosoftError> {
+        let reply = self
+            .call(
+                Method::GET,
+                &format!("customers/{customer}/subscriptions"),
+                correlation,
+                None,
+                None,
+            )
+            .await?;
+        if reply.status != StatusCode::OK {
+            return Err(refusal(&reply));
+        }
+        let items = reply.body["items"].as_array().cloned().unwrap_or_default();
+        Ok(items
+            .iter()
+            .find(|s| s["friendlyName"] == tag && s["status"] != "deleted")
+            .and_then(|s| s["id"].as_str())
+            .map(str::to_string))
+    }
+
     /// After a 202: GET the `Location` until the change shows (or give the attempt up).
     async fn poll(
         &self,
@@ -467,6 +494,104 @@ impl Microsoft for PartnerCenter {
             Ok(true)
         })
         .await
+    }
+
+    async fn purchase(
+        &self,
+        correlation: &str,
+        customer: &str,
+        like: &str,
+        seats: u32,
+        tag: &str,
+    ) -> Result<String, MicrosoftError> {
+        // Bought already (an earlier attempt whose answer was lost)? Then not again.
+        if let Some(id) = self.bought(correlation, customer, tag).await? {
+            return Ok(id);
+        }
+        let old = self.get(correlation, customer, like).await?;
+        let line = serde_json::json!({
+            "id": 0,
+            "catalogItemId": old["offerId"].clone(),
+            "quantity": seats,
+            "termDuration": old["termDuration"].clone(),
+            "billingCycle": old["billingCycle"].clone(),
+            "friendlyName": tag,
+            "provisioningContext": {},
+        });
+        let carts = format!("customers/{customer}/carts");
+        let cart = self
+            .call(
+                Method::POST,
+                &carts,
+                correlation,
+                None,
+                Some(&serde_json::json!({ "lineItems": [line] })),
+            )
+            .await?;
+        if cart.status != StatusCode::CREATED && cart.status != StatusCode::OK {
+            return Err(refusal(&cart));
+        }
+        if let Some(e) = cart.body.pointer("/lineItems/0/error") {
+            return Err(MicrosoftError::Refused {
+                status: cart.status.as_u16(),
+                code: e["errorCode"].to_string(),
+                description: e["errorDescription"].as_str().unwrap_or_default().into(),
+            });
+        }
+        let cart_id = cart.body["id"].as_str().unwrap_or_default().to_string();
+        let checkout = self
+            .call(
+                Method::POST,
+                &format!("{carts}/{cart_id}/checkout"),
+                correlation,
+                None,
+                None,
+            )
+            .await?;
+        if code_of(&checkout.body) == "800065" {
+            // Submitted by our own try whose answer was lost: find what it bought.
+            return self
+                .bought(correlation, customer, tag)
+                .await?
+                .ok_or_else(|| {
+                    unavailable("the cart was submitted but its subscription is not there yet")
+                });
+        }
+        if checkout.status != StatusCode::CREATED && checkout.status != StatusCode::OK {
+            return Err(refusal(&checkout));
+        }
+        if let Some(e) = checkout.body["orderErrors"]
+            .as_array()
+            .and_then(|a| a.first())
+        {
+            return Err(MicrosoftError::Refused {
+                status: checkout.status.as_u16(),
+                code: e["code"].to_string(),
+                description: e["description"].as_str().unwrap_or_default().into(),
+            });
+        }
+        let order = &checkout.body["orders"][0];
+        if let Some(id) = order
+            .pointer("/lineItems/0/subscriptionId")
+            .and_then(Value::as_str)
+        {
+            return Ok(id.to_string());
+        }
+        // Not provisioned yet: ask by order, else the next attempt finds it by its tag.
+        let oid = order["id"].as_str().unwrap_or_default();
+        let list = self
+            .call(
+                Method::GET,
+                &format!("customers/{customer}/subscriptions?order_id={oid}"),
+                correlation,
+                None,
+                None,
+            )
+            .await?;
+        list.body["items"][0]["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| unavailable(format!("order {oid} is not provisioned yet")))
     }
 
     async fn cancel(

@@ -100,6 +100,24 @@ impl Microsoft for OfflineMicrosoft {
         ))
     }
 
+    async fn purchase(
+        &self,
+        _correlation: &str,
+        customer: &str,
+        like: &str,
+        seats: u32,
+        tag: &str,
+    ) -> Result<String, MicrosoftError> {
+        let n = self.recorded().len() + 1;
+        let id = format!("00000000-0000-4000-a000-{n:012}");
+        self.record(
+            customer,
+            like,
+            serde_json::json!({"purchase": {"quantity": seats, "friendlyName": tag, "new_subscription": id}}),
+        );
+        Ok(id)
+    }
+
     async fn cancel(
         &self,
         _correlation: &str,

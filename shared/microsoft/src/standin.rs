@@ -58,6 +58,12 @@ struct Inner {
     /// After the next GET, someone else changes the subscription (its etag goes stale).
     race_after_get: bool,
     now: Option<DateTime<Utc>>,
+    /// Carts: id → (customer, line items, submitted).
+    carts: BTreeMap<String, (String, Value, bool)>,
+    orders: usize,
+    /// The next checkout answers only after this long (its reply is lost to a client with a
+    /// shorter timeout); the purchase is made all the same.
+    slow_checkout: Option<std::time::Duration>,
 }
 
 #[derive(Clone)]
@@ -109,6 +115,9 @@ impl PartnerCenterStandIn {
                 "/v1/customers/{cid}/subscriptions/{sid}",
                 get(get_subscription).patch(patch_subscription),
             )
+            .route("/v1/customers/{cid}/subscriptions", get(list_subscriptions))
+            .route("/v1/customers/{cid}/carts", post(create_cart))
+            .route("/v1/customers/{cid}/carts/{cart}/checkout", post(checkout))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -207,6 +216,26 @@ impl PartnerCenterStandIn {
             sub[field] = value;
         }
         bump(&mut inner, &key);
+    }
+
+    /// The next checkout is made, but its answer comes only after `delay`.
+    pub fn delay_next_checkout(&self, delay: std::time::Duration) {
+        self.lock().slow_checkout = Some(delay);
+    }
+
+    /// Orders placed (checkouts that bought something).
+    pub fn orders(&self) -> usize {
+        self.lock().orders
+    }
+
+    /// The customer's subscriptions (any status).
+    pub fn subscriptions_of(&self, customer: &str) -> Vec<Value> {
+        self.lock()
+            .subscriptions
+            .iter()
+            .filter(|((c, _), _)| c == customer)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// Partner Center is back: the faults not yet answered are dropped.
@@ -547,4 +576,181 @@ fn patch_rules(
     inner.subscriptions.insert(key.clone(), sub);
     bump(inner, &key);
     Ok(inner.subscriptions[&key].clone())
+}
+
+async fn list_subscriptions(
+    State(inner): State<Shared>,
+    Path(cid): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<BTreeMap<String, String>>,
+    method: Method,
+    h: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().expect("stand-in state");
+    let path = format!("/v1/customers/{cid}/subscriptions");
+    if let Err(r) = admit(&mut inner, &method, path, &h) {
+        return finish(&mut inner, r);
+    }
+    let items: Vec<Value> = inner
+        .subscriptions
+        .iter()
+        .filter(|((c, _), _)| *c == cid)
+        .map(|(_, v)| v.clone())
+        .filter(|v| {
+            query
+                .get("order_id")
+                .is_none_or(|o| v["orderId"] == o.as_str())
+        })
+        .collect();
+    let reply = Json(
+        json!({"totalCount": items.len(), "items": items, "links": {},
+        "attributes": {"objectType": "Collection"}}),
+    )
+    .into_response();
+    finish(&mut inner, reply)
+}
+
+async fn create_cart(
+    State(inner): State<Shared>,
+    Path(cid): Path<String>,
+    method: Method,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut inner = inner.lock().expect("stand-in state");
+    let path = format!("/v1/customers/{cid}/carts");
+    if let Err(r) = admit(&mut inner, &method, path, &h) {
+        return finish(&mut inner, r);
+    }
+    let Ok(cart) = serde_json::from_slice::<Value>(&body).map(camel) else {
+        let r = fault(
+            StatusCode::BAD_REQUEST,
+            400,
+            "The request body is not a cart",
+        );
+        return finish(&mut inner, r);
+    };
+    let mut lines = cart["lineItems"].as_array().cloned().unwrap_or_default();
+    if lines.is_empty() {
+        let r = fault(StatusCode::BAD_REQUEST, 400, "A cart needs line items");
+        return finish(&mut inner, r);
+    }
+    for line in lines.iter_mut() {
+        let offer = line["catalogItemId"].as_str().unwrap_or_default();
+        if offer.split(':').count() != 3 {
+            line["error"] =
+                json!({"errorCode": 10001, "errorDescription": "Invalid catalog item id"});
+        } else if line["quantity"].as_u64().unwrap_or(0) < 1 {
+            line["error"] = json!({"errorCode": 10015, "errorDescription": "Invalid quantity"});
+        }
+        line["orderGroup"] = "0".into();
+        line["currencyCode"] = "PLN".into();
+    }
+    let id = format!("6b6ba6ea-0000-4000-8000-{:012}", inner.carts.len() + 1);
+    inner
+        .carts
+        .insert(id.clone(), (cid, Value::Array(lines.clone()), false));
+    let reply = (
+        StatusCode::CREATED,
+        Json(json!({"id": id, "status": "Active", "lineItems": lines,
+            "attributes": {"objectType": "Cart"}})),
+    )
+        .into_response();
+    finish(&mut inner, reply)
+}
+
+async fn checkout(
+    State(shared): State<Shared>,
+    Path((cid, cart)): Path<(String, String)>,
+    method: Method,
+    h: HeaderMap,
+) -> Response {
+    let (reply, delay) = {
+        let mut inner = shared.lock().expect("stand-in state");
+        let path = format!("/v1/customers/{cid}/carts/{cart}/checkout");
+        if let Err(r) = admit(&mut inner, &method, path, &h) {
+            return finish(&mut inner, r);
+        }
+        let reply = checkout_rules(&mut inner, &cid, &cart);
+        let reply = finish(&mut inner, reply);
+        (reply, inner.slow_checkout.take())
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    reply
+}
+
+fn checkout_rules(inner: &mut Inner, cid: &str, cart: &str) -> Response {
+    let Some((owner, lines, submitted)) = inner.carts.get(cart).cloned() else {
+        return fault(StatusCode::NOT_FOUND, 20000, "Cart not found");
+    };
+    if owner != cid {
+        return fault(StatusCode::NOT_FOUND, 20000, "Cart not found");
+    }
+    if submitted {
+        return fault(
+            StatusCode::BAD_REQUEST,
+            800065,
+            "The cart has already been submitted",
+        );
+    }
+    let lines = lines.as_array().cloned().unwrap_or_default();
+    if lines.iter().any(|l| !l["error"].is_null()) {
+        return fault(
+            StatusCode::BAD_REQUEST,
+            800020,
+            "A line item is not eligible",
+        );
+    }
+    inner.orders += 1;
+    let order_id = format!("order{:06}", inner.orders);
+    let now = inner.now.unwrap_or_else(Utc::now);
+    let mut order_lines = vec![];
+    for (n, line) in lines.iter().enumerate() {
+        let sid = format!("5aab5c41-0000-4000-8000-{:06}{:06}", inner.orders, n);
+        let offer = line["catalogItemId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let months = if line["termDuration"] == "P1Y" {
+            365
+        } else {
+            30
+        };
+        let sub = json!({
+            "id": sid, "offerId": offer, "friendlyName": line["friendlyName"].clone(),
+            "quantity": line["quantity"].clone(), "unitType": "Licenses",
+            "creationDate": now.to_rfc3339(), "effectiveStartDate": now.to_rfc3339(),
+            "commitmentEndDate": (now + Duration::days(months)).format("%Y-%m-%dT00:00:00Z").to_string(),
+            "cancellationAllowedUntilDate": (now + Duration::days(7)).to_rfc3339(),
+            "status": "active", "autoRenewEnabled": true, "billingType": "license",
+            "billingCycle": line["billingCycle"].clone(), "termDuration": line["termDuration"].clone(),
+            "refundableQuantity": {"totalQuantity": line["quantity"].clone(), "details": []},
+            "scheduledNextTermInstructions": null, "orderId": order_id,
+            "attributes": {"etag": etag(&sid, 1), "objectType": "Subscription"}
+        });
+        inner.versions.insert(sid.clone(), 1);
+        inner
+            .subscriptions
+            .insert((cid.to_string(), sid.clone()), sub);
+        order_lines.push(
+            json!({"lineItemNumber": n, "offerId": offer, "subscriptionId": sid,
+            "termDuration": line["termDuration"].clone(), "transactionType": "New",
+            "friendlyName": line["friendlyName"].clone(), "quantity": line["quantity"].clone()}),
+        );
+    }
+    if let Some(c) = inner.carts.get_mut(cart) {
+        c.2 = true;
+    }
+    (
+        StatusCode::CREATED,
+        Json(
+            json!({"orders": [{"id": order_id, "referenceCustomerId": cid,
+            "billingCycle": lines[0]["billingCycle"].clone(), "currencyCode": "PLN",
+            "lineItems": order_lines, "creationDate": now.to_rfc3339(), "status": "completed",
+            "transactionType": "UserPurchase", "attributes": {"objectType": "Order"}}],
+            "orderErrors": []}),
+        ),
+    )
+        .into_response()
 }

@@ -224,3 +224,80 @@ async fn the_next_term_is_scheduled_with_the_current_offer_or_the_configured_one
         .unwrap_err();
     assert!(matches!(err, MicrosoftError::UnknownOffer(_)));
 }
+
+fn ends_with(pc: &PartnerCenterStandIn, method: &str, tail: &str) -> usize {
+    pc.calls()
+        .iter()
+        .filter(|c| c.method == method && c.path.ends_with(tail))
+        .count()
+}
+
+#[tokio::test]
+async fn a_purchase_is_one_cart_and_one_checkout_of_the_same_offer_and_is_never_made_twice() {
+    let (pc, client) = setup(10).await;
+    let id = client
+        .purchase(CORR, CID, SID, 7, "renewals acme purchase:acme-1:X")
+        .await
+        .unwrap();
+    assert_ne!(id, SID);
+    let bought = pc.subscription(CID, &id);
+    assert_eq!(
+        bought["offerId"], "CFQ7TTC0LH18:0001:CFQ7TTC0K971",
+        "the same offer"
+    );
+    assert_eq!(
+        (bought["quantity"].as_u64(), bought["termDuration"].as_str()),
+        (Some(7), Some("P1M"))
+    );
+    assert_eq!(
+        (
+            ends_with(&pc, "POST", "/carts"),
+            ends_with(&pc, "POST", "/checkout")
+        ),
+        (1, 1)
+    );
+    // Asked again (the answer was lost before we stored it): found, not bought again.
+    let again = client
+        .purchase(CORR, CID, SID, 7, "renewals acme purchase:acme-1:X")
+        .await
+        .unwrap();
+    assert_eq!(again, id);
+    assert_eq!(pc.orders(), 1);
+    assert_eq!(
+        (
+            ends_with(&pc, "POST", "/carts"),
+            ends_with(&pc, "POST", "/checkout")
+        ),
+        (1, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_checkout_retried_after_a_timeout_does_not_buy_twice() {
+    let pc = PartnerCenterStandIn::start().await;
+    pc.add_subscription(CID, SID, 10, Utc::now() - Duration::days(40));
+    let mut settings = pc.settings();
+    settings.timeout = std::time::Duration::from_millis(300);
+    let client = PartnerCenter::new(settings).unwrap();
+    pc.delay_next_checkout(std::time::Duration::from_millis(900));
+    let id = client
+        .purchase(CORR, CID, SID, 5, "renewals acme purchase:acme-1:Y")
+        .await
+        .unwrap();
+    assert_eq!(pc.orders(), 1, "one order however often checkout was sent");
+    let checkouts: Vec<_> = pc
+        .calls()
+        .into_iter()
+        .filter(|c| c.path.ends_with("/checkout"))
+        .collect();
+    assert_eq!(checkouts.len(), 2, "retried after the timeout");
+    assert_eq!(
+        checkouts[0].request_id, checkouts[1].request_id,
+        "the same MS-RequestId"
+    );
+    assert_eq!(
+        checkouts[1].status, 400,
+        "800065: the cart was submitted already"
+    );
+    assert_eq!(pc.subscription(CID, &id)["quantity"], 5);
+}

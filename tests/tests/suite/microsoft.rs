@@ -399,3 +399,51 @@ async fn reconciliation_reports_drift_and_changes_nothing_on_either_side() {
     );
     assert!(commands(&app).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_repurchase_after_suspension_buys_once_with_one_cart_and_one_checkout_and_links_the_new_subscription(
+) {
+    let (app, pc, sub) = linked("2026-02-28").await;
+    pc.set_now(at("2026-03-05"));
+    app.days("2026-02-21", "2026-03-05").await;
+    assert_eq!(pc.subscription(CID, SID)["status"], "deleted");
+    let proforma = app.documents("acme").await[0].number.to_string();
+    assert_eq!(app.pay(&proforma, "2026-03-20").await.status, 200);
+    assert_eq!(
+        app.pay(&proforma, "2026-03-20").await.status,
+        200,
+        "a copy of the notification"
+    );
+    app.day("2026-03-21").await;
+    let carts = pc
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("/carts"))
+        .count();
+    let checkouts = pc
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("/checkout"))
+        .count();
+    assert_eq!((carts, checkouts, pc.orders()), (1, 1, 1));
+    let linked_now = app.sub(&sub).await.microsoft_subscription.unwrap();
+    assert_ne!(linked_now, SID);
+    let bought = pc.subscription(CID, &linked_now);
+    assert_eq!(
+        (bought["status"].as_str(), bought["quantity"].as_u64()),
+        (Some("active"), Some(10))
+    );
+    let kinds: Vec<_> = commands(&app)
+        .await
+        .iter()
+        .map(|c| (c["kind"].clone(), c["status"].clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("cancel".into(), "done".into()),
+            ("purchase".into(), "done".into())
+        ]
+    );
+    assert!(pc.calls().iter().all(|c| c.authorized));
+}
