@@ -121,14 +121,16 @@ async fn carry_out(
     stored: &StoredCommand,
 ) -> Result<(Done, Option<String>), MicrosoftError> {
     let c = &stored.command;
-    if let MicrosoftAction::Purchase { seats } = &c.action {
+    if let MicrosoftAction::Purchase { seats, product } = &c.action {
         let correlation = correlation_id(&stored.tenant, &c.key);
         let tag = format!("renewals {} {}", stored.tenant, c.key);
+        let like = c.microsoft_subscription.as_str();
         let id = ms
             .purchase(
                 &correlation,
                 &c.customer,
-                &c.microsoft_subscription,
+                like,
+                product.as_deref(),
                 *seats,
                 &tag,
             )

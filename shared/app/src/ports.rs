@@ -334,8 +334,8 @@ pub trait Microsoft: Send + Sync {
         id: &str,
         enabled: bool,
     ) -> Result<Done, MicrosoftError>;
-    /// Buys `seats` of the offer (billing cycle, term) of the existing subscription `like`
-    /// again: cart + checkout. `tag` names the purchase (the line's `friendlyName`): a
+    /// Buys `seats` of the offer (billing cycle, term) of the existing subscription `like`,
+    /// or of our product `new_product` on like terms: cart + checkout. `tag` names the purchase (the line's `friendlyName`): a
     /// subscription already bought under it is found first, so a retried checkout never buys
     /// twice. Returns the new subscription's id.
     async fn purchase(
@@ -343,6 +343,7 @@ pub trait Microsoft: Send + Sync {
         correlation: &str,
         customer: &str,
         like: &str,
+        new_product: Option<&str>,
         seats: u32,
         tag: &str,
     ) -> Result<String, MicrosoftError>;

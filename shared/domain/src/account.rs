@@ -1034,6 +1034,23 @@ impl Account {
                         if sub.status == Status::Pending {
                             sub.status = Status::Active;
                             replaced.extend(sub.replaces.clone());
+                            let (new, old) = (sub.id.clone(), sub.replaces.clone());
+                            let (product, seats) = (sub.product.clone(), sub.seats);
+                            // The new plan is bought at Microsoft like the one it replaces
+                            // (its term and billing cycle), and linked to the new one.
+                            if let Some(old) = old {
+                                let purchase = MicrosoftAction::Purchase {
+                                    seats,
+                                    product: Some(product),
+                                };
+                                let key = format!("{new}:{number}");
+                                for effect in self.microsoft(&old, key, purchase) {
+                                    if let Effect::Microsoft(mut c) = effect {
+                                        c.subscription = new.clone();
+                                        microsoft.push(Effect::Microsoft(c));
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -1139,7 +1156,10 @@ impl Account {
             effects.extend(self.microsoft(
                 &line.subscription,
                 format!("{}:{number}", line.subscription),
-                MicrosoftAction::Purchase { seats: line.seats },
+                MicrosoftAction::Purchase {
+                    seats: line.seats,
+                    product: None,
+                },
             ));
         }
         (PaymentOutcome::Restored, effects)

@@ -43,10 +43,16 @@ pub enum MicrosoftAction {
     AutoRenew { enabled: bool },
     /// Cancel the renewed term (`status` `deleted`) inside its cancellation window: a
     /// non-payer suspended at end + grace.
-    /// Buy the subscription again (cart + checkout): the offer, billing cycle and term of
-    /// `microsoft_subscription` (which can no longer be reactivated), `seats` seats. The new
-    /// Microsoft subscription is linked to ours in its place.
-    Purchase { seats: u32 },
+    /// Buy a subscription (cart + checkout) like `microsoft_subscription` (its offer, billing
+    /// cycle and term): a repurchase after suspension (the old one can no longer be
+    /// reactivated), or the new plan of a plan change now (`product`). The new Microsoft
+    /// subscription is linked to `subscription`.
+    /// A plan change now names our new product (its offer replaces the old one's).
+    Purchase {
+        seats: u32,
+        #[serde(default)]
+        product: Option<String>,
+    },
     Cancel {
         /// The day Microsoft's 7-day window closes (at its start, UTC): the renewed term
         /// began on our period end. `None` for a command stored without it.

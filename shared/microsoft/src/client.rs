@@ -501,9 +501,20 @@ impl Microsoft for PartnerCenter {
         correlation: &str,
         customer: &str,
         like: &str,
+        new_product: Option<&str>,
         seats: u32,
         tag: &str,
     ) -> Result<String, MicrosoftError> {
+        let offer = match new_product {
+            Some(sku) => Some(
+                self.settings
+                    .offers
+                    .get(sku)
+                    .cloned()
+                    .ok_or_else(|| MicrosoftError::UnknownOffer(sku.to_string()))?,
+            ),
+            None => None,
+        };
         // Bought already (an earlier attempt whose answer was lost)? Then not again.
         if let Some(id) = self.bought(correlation, customer, tag).await? {
             return Ok(id);
@@ -511,7 +522,7 @@ impl Microsoft for PartnerCenter {
         let old = self.get(correlation, customer, like).await?;
         let line = serde_json::json!({
             "id": 0,
-            "catalogItemId": old["offerId"].clone(),
+            "catalogItemId": offer.map_or(old["offerId"].clone(), Value::from),
             "quantity": seats,
             "termDuration": old["termDuration"].clone(),
             "billingCycle": old["billingCycle"].clone(),

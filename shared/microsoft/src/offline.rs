@@ -105,6 +105,7 @@ impl Microsoft for OfflineMicrosoft {
         _correlation: &str,
         customer: &str,
         like: &str,
+        new_product: Option<&str>,
         seats: u32,
         tag: &str,
     ) -> Result<String, MicrosoftError> {
@@ -113,7 +114,7 @@ impl Microsoft for OfflineMicrosoft {
         self.record(
             customer,
             like,
-            serde_json::json!({"purchase": {"quantity": seats, "friendlyName": tag, "new_subscription": id}}),
+            serde_json::json!({"purchase": {"product": new_product.unwrap_or("(same offer)"), "quantity": seats, "friendlyName": tag, "new_subscription": id}}),
         );
         Ok(id)
     }

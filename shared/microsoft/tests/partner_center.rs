@@ -236,7 +236,7 @@ fn ends_with(pc: &PartnerCenterStandIn, method: &str, tail: &str) -> usize {
 async fn a_purchase_is_one_cart_and_one_checkout_of_the_same_offer_and_is_never_made_twice() {
     let (pc, client) = setup(10).await;
     let id = client
-        .purchase(CORR, CID, SID, 7, "renewals acme purchase:acme-1:X")
+        .purchase(CORR, CID, SID, None, 7, "renewals acme purchase:acme-1:X")
         .await
         .unwrap();
     assert_ne!(id, SID);
@@ -258,7 +258,7 @@ async fn a_purchase_is_one_cart_and_one_checkout_of_the_same_offer_and_is_never_
     );
     // Asked again (the answer was lost before we stored it): found, not bought again.
     let again = client
-        .purchase(CORR, CID, SID, 7, "renewals acme purchase:acme-1:X")
+        .purchase(CORR, CID, SID, None, 7, "renewals acme purchase:acme-1:X")
         .await
         .unwrap();
     assert_eq!(again, id);
@@ -281,7 +281,7 @@ async fn a_checkout_retried_after_a_timeout_does_not_buy_twice() {
     let client = PartnerCenter::new(settings).unwrap();
     pc.delay_next_checkout(std::time::Duration::from_millis(900));
     let id = client
-        .purchase(CORR, CID, SID, 5, "renewals acme purchase:acme-1:Y")
+        .purchase(CORR, CID, SID, None, 5, "renewals acme purchase:acme-1:Y")
         .await
         .unwrap();
     assert_eq!(pc.orders(), 1, "one order however often checkout was sent");

@@ -447,3 +447,50 @@ async fn a_repurchase_after_suspension_buys_once_with_one_cart_and_one_checkout_
     );
     assert!(pc.calls().iter().all(|c| c.authorized));
 }
+
+#[tokio::test]
+async fn a_plan_change_now_buys_the_new_plan_when_its_order_is_paid_and_stops_the_old_one_renewing()
+{
+    let (app, pc, old) = linked("2026-01-31").await;
+    clock(&app).set(at("2026-02-10"));
+    let order = app
+        .svc
+        .change_plan_now(&old, "business-premium", d("2026-02-10"))
+        .await
+        .unwrap();
+    assert_eq!(
+        pc.calls().len(),
+        0,
+        "nothing at Microsoft until the order is paid"
+    );
+    app.pay(&order.number.to_string(), "2026-02-11").await;
+    let new = order.lines[0].subscription.clone();
+    let bought = app.sub(&new).await.microsoft_subscription.expect("linked");
+    let m = pc.subscription(CID, &bought);
+    assert_eq!(
+        m["offerId"], "CFQ7TTC0LCHC:0002:CFQ7TTC0K9N3",
+        "the new plan's offer"
+    );
+    assert_eq!(
+        (m["quantity"].as_u64(), m["termDuration"].as_str()),
+        (Some(10), Some("P1M"))
+    );
+    assert_eq!(
+        pc.subscription(CID, SID)["autoRenewEnabled"],
+        false,
+        "the old one stops"
+    );
+    assert_eq!(pc.orders(), 1);
+    let kinds: Vec<_> = commands(&app)
+        .await
+        .iter()
+        .map(|c| (c["kind"].clone(), c["subscription"].clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("purchase".into(), new.to_string().into()),
+            ("auto_renew".into(), old.to_string().into())
+        ]
+    );
+}
