@@ -234,6 +234,11 @@ async fn a_cancellation_refused_after_the_window_is_parked_and_the_operator_aler
         "{}",
         alerts[0].subject
     );
+    assert!(
+        alerts[0].subject.starts_with("PILNE"),
+        "{}",
+        alerts[0].subject
+    );
     app.days("2026-03-06", "2026-03-08").await;
     assert_eq!(pc.count("PATCH", SID), 1, "a parked command is left alone");
 }
