@@ -4,7 +4,7 @@ use anyhow::Context;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::jobs::RunSummary;
 use renewals_app::ports::{
-    warsaw_noon, Clock, FixedClock, Mailer, PaymentProvider, Store, SystemClock,
+    warsaw_noon, Clock, FixedClock, Mailer, Microsoft, PaymentProvider, Store, SystemClock,
 };
 use renewals_app::service::Service;
 use renewals_app::settlement::Settlement;
@@ -13,6 +13,7 @@ use renewals_domain::PaymentOutcome;
 use renewals_email::Renderer;
 use renewals_local::sqlite::{Durability, OpenError};
 use renewals_local::{OutboxMailer, SqliteStore};
+use renewals_microsoft::{OfflineMicrosoft, PartnerCenter, PartnerCenterSettings};
 use renewals_przelewy24::{OfflineProvider, P24Settings, Przelewy24Client};
 use serde::Serialize;
 use std::path::Path;
@@ -142,13 +143,30 @@ pub async fn open_service(
         settings.mail.sender.clone(),
     );
     let provider = Przelewy24Client::new(p24);
-    Ok(service(
+    let svc = service(
         Arc::new(store),
         Arc::new(mailer),
         Arc::new(provider),
         clock(date),
         settings,
-    ))
+    );
+    // On DynamoDB only the real Partner Center: nothing is played there.
+    Ok(match PartnerCenterSettings::from_env()? {
+        Some(pc) => svc.with_microsoft(Arc::new(PartnerCenter::new(pc)?)),
+        None => svc,
+    })
+}
+
+/// Partner Center for real when `PARTNER_CENTER_*` are set (and nothing is being played);
+/// otherwise the offline stand-in, which records what it would have done in
+/// `<data-dir>/microsoft.jsonl`.
+pub fn microsoft(dir: &Path, offline: bool) -> anyhow::Result<Arc<dyn Microsoft>> {
+    match PartnerCenterSettings::from_env()? {
+        Some(pc) if !offline => Ok(Arc::new(PartnerCenter::new(pc)?)),
+        _ => Ok(Arc::new(OfflineMicrosoft::new(Some(
+            dir.join("microsoft.jsonl"),
+        )))),
+    }
 }
 
 pub fn clock(date: Option<chrono::NaiveDate>) -> Arc<dyn Clock> {
@@ -187,7 +205,8 @@ pub fn open_with(
         provider(p24, open.offline),
         clock(date),
         settings,
-    ))
+    )
+    .with_microsoft(microsoft(dir, open.offline)?))
 }
 
 pub fn settlement_line(document: &str, s: &Settlement) -> String {

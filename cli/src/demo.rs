@@ -257,6 +257,13 @@ async fn season(data_dir: &Path) -> anyhow::Result<Timeline> {
         let sub = svc
             .add_subscription(&tenant.id, product, *seats, *term, start)
             .await?;
+        // Each customer has its Microsoft tenant and subscription linked (made-up ids): the
+        // offline stand-in records what Partner Center would be asked to do.
+        let n = tenants.len() + 1;
+        svc.link_microsoft_tenant(&tenant.id, &format!("00000000-0000-4000-8000-{n:012}"))
+            .await?;
+        svc.link_microsoft_subscription(&sub, &format!("00000000-0000-4000-9000-{n:012}"))
+            .await?;
         let account = svc.account(&tenant.id).await?;
         tenants.push(DemoTenant {
             id: id.to_string(),
@@ -268,6 +275,7 @@ async fn season(data_dir: &Path) -> anyhow::Result<Timeline> {
     }
 
     let steps = script();
+    let mut shown = std::collections::BTreeSet::new();
     let mut days = vec![];
     let mut day = first;
     while day <= last {
@@ -286,6 +294,15 @@ async fn season(data_dir: &Path) -> anyhow::Result<Timeline> {
             for m in svc.store.emails_of(&tenant).await? {
                 if m.date == day {
                     said.push(format!("e-mail {:<20} → {}: {}", m.kind, m.to, m.subject));
+                }
+            }
+            for c in svc.microsoft_commands(&tenant).await? {
+                if shown.insert(c.id) {
+                    let v = renewals_app::microsoft::view(&c);
+                    said.push(format!(
+                        "Microsoft {:<13} {} {} ({}, offline stand-in)",
+                        v.kind, v.subscription, v.payload, v.status
+                    ));
                 }
             }
         }

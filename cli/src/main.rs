@@ -92,6 +92,9 @@ enum Command {
     /// Payments seen outside Przelewy24.
     #[command(subcommand)]
     Payment(PaymentCmd),
+    /// Microsoft's side (Partner Center): the commands our decisions caused.
+    #[command(subcommand)]
+    Microsoft(MicrosoftCmd),
     /// Bank statements.
     #[command(subcommand)]
     Bank(BankCmd),
@@ -149,6 +152,9 @@ struct TenantAdd {
     /// Przelewy24 card reference (refId) for automatic payments; required with `card`.
     #[arg(long, value_name = "REF")]
     card_ref: Option<String>,
+    /// The customer's Microsoft tenant id (Partner Center customer id).
+    #[arg(long, value_name = "GUID")]
+    microsoft_tenant: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -170,6 +176,9 @@ enum SubscriptionCmd {
         /// First day of the first period (YYYY-MM-DD).
         #[arg(long, value_parser = date, value_name = "DATE")]
         start: NaiveDate,
+        /// Links an existing Microsoft subscription (the tenant needs --microsoft-tenant).
+        #[arg(long, value_name = "GUID")]
+        microsoft_subscription: Option<String>,
     },
     /// Show a subscription.
     Show {
@@ -177,6 +186,19 @@ enum SubscriptionCmd {
         #[arg(long, value_name = "SUB")]
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum MicrosoftCmd {
+    /// A tenant's Microsoft-side commands and their state.
+    Commands {
+        /// The tenant's id.
+        #[arg(long, value_name = "ID")]
+        tenant: String,
+    },
+    /// Reconciliation: read every linked Microsoft subscription and report drift
+    /// (quantity, status, term end, auto-renew). Changes nothing on either side.
+    Sync,
 }
 
 #[derive(Subcommand)]
@@ -462,6 +484,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 payment_method: PaymentMethod::parse(&t.payment_method)?,
             };
             // Checked before anything is written: a refused tenant leaves no trace.
+            let microsoft_tenant = t
+                .microsoft_tenant
+                .as_deref()
+                .map(renewals_domain::parse_guid)
+                .transpose()?;
             let card_ref = t.card_ref.as_deref().map(str::trim);
             if card_ref == Some("") {
                 return Err(anyhow!(
@@ -478,8 +505,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(card_ref) = card_ref {
                 svc.set_card(&tenant.id, card_ref).await?;
             }
-            out.print(&serde_json::json!({"id": tenant.id}), || {
-                format!("tenant {} added", tenant.id)
+            if let Some(guid) = &microsoft_tenant {
+                svc.link_microsoft_tenant(&tenant.id, guid).await?;
+            }
+            let mut view = serde_json::json!({"id": tenant.id});
+            if let Some(guid) = &microsoft_tenant {
+                view["microsoft_tenant"] = guid.clone().into();
+            }
+            out.print(&view, || match &microsoft_tenant {
+                Some(guid) => format!("tenant {} added, Microsoft tenant {guid}", tenant.id),
+                None => format!("tenant {} added", tenant.id),
             });
         }
         Command::Subscription(SubscriptionCmd::Add {
@@ -488,13 +523,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seats,
             term,
             start,
+            microsoft_subscription,
         }) => {
             let tenant = TenantId::parse(&tenant)?;
             let term = Term::parse(&term)?;
+            let microsoft_subscription = microsoft_subscription
+                .as_deref()
+                .map(renewals_domain::parse_guid)
+                .transpose()?;
             let svc = open_service(&target, None, Open::EXISTING).await?;
+            if microsoft_subscription.is_some()
+                && svc.account(&tenant).await?.microsoft_tenant.is_none()
+            {
+                return Err(anyhow!(
+                    "tenant {tenant} has no Microsoft tenant linked: add it with `tenant add … --microsoft-tenant GUID` before linking a Microsoft subscription"
+                ));
+            }
             let id = svc
                 .add_subscription(&tenant, &product, seats, term, start)
                 .await?;
+            if let Some(guid) = &microsoft_subscription {
+                svc.link_microsoft_subscription(&id, guid).await?;
+            }
             let account = svc.account(&tenant).await?;
             let sub = account.subscription(&id)?;
             let view = views::subscription(&tenant, sub);
@@ -639,6 +689,62 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .collect::<Vec<_>>()
                     .join("\n")
             });
+        }
+        Command::Microsoft(MicrosoftCmd::Commands { tenant }) => {
+            let tenant = TenantId::parse(&tenant)?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
+            let commands = svc.microsoft_commands(&tenant).await?;
+            let view: Vec<_> = commands.iter().map(renewals_app::microsoft::view).collect();
+            out.print(&view, || {
+                if view.is_empty() {
+                    return format!("no Microsoft commands for {tenant}");
+                }
+                view.iter()
+                    .map(|c| {
+                        format!(
+                            "{:<8} {:<10} {:<8} attempts {}  {}  {}{}",
+                            c.subscription,
+                            c.kind,
+                            c.status,
+                            c.attempts,
+                            c.payload,
+                            c.id,
+                            c.last_error
+                                .as_deref()
+                                .map(|e| format!("  last error: {e}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Microsoft(MicrosoftCmd::Sync) => {
+            if renewals_microsoft::PartnerCenterSettings::from_env()?.is_none() {
+                return Err(anyhow!(
+                    "microsoft sync reads Partner Center: set PARTNER_CENTER_TOKEN_URL, PARTNER_CENTER_CLIENT_ID and PARTNER_CENTER_CLIENT_SECRET (the offline stand-in has nothing to compare)"
+                ));
+            }
+            let svc = open_service(&target, None, Open::EXISTING).await?;
+            let report = svc.microsoft_sync().await?;
+            out.print(&report, || {
+                let mut lines = vec![format!(
+                    "{} linked subscription(s) read, {} difference(s)",
+                    report.checked,
+                    report.drift.len()
+                )];
+                for d in &report.drift {
+                    lines.push(format!(
+                        "  {:<20} {:<11} ours {}  Microsoft {}  ({})",
+                        d.subscription, d.field, d.ours, d.microsoft, d.microsoft_subscription
+                    ));
+                }
+                lines.join("\n")
+            });
+            if !report.drift.is_empty() {
+                // Like a run that needs a person: the operator must look.
+                std::process::exit(1);
+            }
         }
         Command::Emails { tenant } => {
             let tenant = TenantId::parse(&tenant)?;

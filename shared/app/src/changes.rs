@@ -16,7 +16,7 @@ impl Service {
     /// Runs a person's change on an account; a document it issues gets its payment link
     /// before the e-mail is written, and the e-mails go out after the commit.
     #[tracing::instrument(skip_all, fields(tenant = %tenant))]
-    async fn change_account<T: Send>(
+    pub(crate) async fn person_change<T: Send>(
         &self,
         tenant: &TenantId,
         date: NaiveDate,
@@ -51,7 +51,7 @@ impl Service {
             return Err(Refusal::NoCardReference.into());
         }
         let today = self.today();
-        self.change_account(tenant, today, |acc, _| {
+        self.person_change(tenant, today, |acc, _| {
             acc.card_ref = Some(card_ref.to_string());
             Ok(((), vec![]))
         })
@@ -67,7 +67,7 @@ impl Service {
         start: NaiveDate,
     ) -> Result<SubscriptionId, ServiceError> {
         let catalog = &self.settings.catalog;
-        self.change_account(tenant, start, |acc, _| {
+        self.person_change(tenant, start, |acc, _| {
             Ok((
                 acc.add_subscription(catalog, sku, seats, term, start)?,
                 vec![],
@@ -85,7 +85,7 @@ impl Service {
     ) -> Result<Document, ServiceError> {
         let tenant = self.tenant_of(sub).await?;
         let (policy, catalog) = (&self.settings.policy, &self.settings.catalog);
-        self.change_account(&tenant, date, |acc, numbering| {
+        self.person_change(&tenant, date, |acc, numbering| {
             let effects = acc.order_seats(sub, seats, date, policy, catalog, numbering)?;
             Ok((issued(&effects), effects))
         })
@@ -101,7 +101,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let tenant = self.tenant_of(sub).await?;
         let policy = &self.settings.policy;
-        self.change_account(&tenant, date, |acc, _| {
+        self.person_change(&tenant, date, |acc, _| {
             Ok(((), acc.reduce_seats(sub, to, representative, date, policy)?))
         })
         .await
@@ -115,7 +115,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let tenant = self.tenant_of(sub).await?;
         let (policy, catalog) = (&self.settings.policy, &self.settings.catalog);
-        self.change_account(&tenant, date, |acc, _| {
+        self.person_change(&tenant, date, |acc, _| {
             Ok((
                 (),
                 acc.change_plan_at_renewal(sub, sku, date, policy, catalog)?,
@@ -133,7 +133,7 @@ impl Service {
     ) -> Result<Document, ServiceError> {
         let tenant = self.tenant_of(sub).await?;
         let (policy, catalog) = (&self.settings.policy, &self.settings.catalog);
-        self.change_account(&tenant, date, |acc, numbering| {
+        self.person_change(&tenant, date, |acc, numbering| {
             let effects = acc.change_plan_now(sub, sku, date, policy, catalog, numbering)?;
             Ok((issued(&effects), effects))
         })
@@ -143,7 +143,7 @@ impl Service {
     pub async fn renewal_off(&self, sub: &SubscriptionId) -> Result<(), ServiceError> {
         let tenant = self.tenant_of(sub).await?;
         let today = self.today();
-        self.change_account(&tenant, today, |acc, _| {
+        self.person_change(&tenant, today, |acc, _| {
             Ok(((), acc.turn_off_renewal(sub)?))
         })
         .await

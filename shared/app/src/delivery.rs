@@ -73,6 +73,9 @@ impl Service {
 
     /// Sends the messages that are due; what fails waits for its next attempt.
     pub async fn deliver(&self) -> Result<Delivery, ServiceError> {
+        // Microsoft's side first: a command parked now queues its operator alert in time
+        // for this delivery.
+        self.carry_out_microsoft().await?;
         let mut delivery = Delivery::default();
         let mut alerts = 0;
         loop {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod jobs;
+pub mod microsoft;
 pub mod payments;
 pub mod ports;
 pub mod service;

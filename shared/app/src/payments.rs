@@ -71,7 +71,9 @@ impl Service {
                         let d = match effect {
                             Effect::Issued(d) => Some(d),
                             Effect::Notify(n) => n.document_mut(),
-                            Effect::StatusChanged(..) | Effect::ChargeCard { .. } => None,
+                            Effect::StatusChanged(..)
+                            | Effect::ChargeCard { .. }
+                            | Effect::Microsoft(_) => None,
                         };
                         if let Some(d) = d.filter(|d| d.number == number) {
                             d.payment.link = Some(link.clone());

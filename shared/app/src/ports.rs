@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 pub use renewals_domain::{business_date, warsaw_noon};
 use renewals_domain::{
-    Account, Document, DocumentNumber, DocumentStatus, Money, Notice, PaymentOutcome, SeriesKey,
-    SessionId, SubscriptionId, Tenant, TenantId,
+    Account, Document, DocumentNumber, DocumentStatus, MicrosoftCommand, Money, Notice,
+    PaymentOutcome, SeriesKey, SessionId, SubscriptionId, Tenant, TenantId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +121,34 @@ pub struct Change {
     pub emails: Vec<OutboxMessage>,
     pub payment: Option<PaymentRecord>,
     pub review: Option<ReviewItem>,
+    /// Commands for Microsoft's side (the commands outbox), unique by key; carried out
+    /// after the commit.
+    pub microsoft: Vec<MicrosoftCommand>,
+}
+
+/// A Microsoft command as the outbox keeps it, with its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCommand {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub command: MicrosoftCommand,
+    pub done: bool,
+    /// Attempts so far (a claim counts as one).
+    pub attempts: u32,
+    /// Given up on: left for the operator.
+    pub parked: bool,
+    pub last_error: Option<String>,
+}
+
+impl StoredCommand {
+    /// `pending`, `done` or `failed` (parked), as DESIGN §3 names them.
+    pub fn status(&self) -> &'static str {
+        match (self.done, self.parked) {
+            (true, _) => "done",
+            (false, true) => "failed",
+            (false, false) => "pending",
+        }
+    }
 }
 
 #[async_trait]
@@ -172,6 +200,165 @@ pub trait Store: Send + Sync {
     async fn bank_note(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Notes `value` under `key` unless something is noted there already: whether it was new.
     async fn add_bank_note(&self, key: &str, value: &str) -> Result<bool, StoreError>;
+
+    // ------------------------------------------------ the Microsoft commands outbox
+    // A store without the outbox keeps no commands: `commit` refuses a change that has any.
+
+    /// The tenant's Microsoft commands in the order they were committed.
+    async fn microsoft_commands_of(
+        &self,
+        _tenant: &TenantId,
+    ) -> Result<Vec<StoredCommand>, StoreError> {
+        Ok(vec![])
+    }
+    /// Claims up to `limit` commands due at `now` for one worker, like `claim_due`: each
+    /// claim is an attempt and leases the command until `until`.
+    async fn claim_commands(
+        &self,
+        _now: DateTime<Utc>,
+        _until: DateTime<Utc>,
+        _limit: usize,
+    ) -> Result<Vec<StoredCommand>, StoreError> {
+        Ok(vec![])
+    }
+    async fn mark_command_done(&self, _command: &StoredCommand) -> Result<(), StoreError> {
+        Err(StoreError::Unexpected(anyhow::anyhow!(
+            "this store keeps no Microsoft commands"
+        )))
+    }
+    /// Records a failed attempt of a claimed command: retried later, or parked.
+    async fn mark_command_failed(
+        &self,
+        _command: &StoredCommand,
+        _retry: Retry,
+        _error: &str,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Unexpected(anyhow::anyhow!(
+            "this store keeps no Microsoft commands"
+        )))
+    }
+}
+
+/// What went wrong at Microsoft (Partner Center).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MicrosoftError {
+    /// Throttled (429), busy (409) or down (5xx, no answer): the same call may pass later.
+    #[error("Partner Center is unavailable: {0}")]
+    Unavailable(String),
+    /// Our own credentials were refused (401/403 on the token or the call): retried once a
+    /// person fixes the configuration.
+    #[error("Partner Center refused our credentials: {0}")]
+    Credentials(String),
+    /// 900117: the cancellation window of the term has passed; the full term is owed.
+    #[error("Microsoft refused the cancellation: the cancellation window has passed ({0})")]
+    CancellationWindowPassed(String),
+    /// 800090: fewer seats than Microsoft's refundable quantity allows.
+    #[error("Microsoft refused to lower the quantity: beyond the refundable quantity ({0})")]
+    NotRefundable(String),
+    /// 20003 / 404: the linked subscription does not exist for that customer.
+    #[error("Microsoft knows no such subscription: {0}")]
+    NotFound(String),
+    /// Our product has no Microsoft offer configured.
+    #[error("no Microsoft offer for product `{0}`")]
+    UnknownOffer(String),
+    /// Any other refusal, with Microsoft's code and description.
+    #[error("Microsoft refused ({status}, code {code}): {description}")]
+    Refused {
+        status: u16,
+        code: String,
+        description: String,
+    },
+}
+
+impl MicrosoftError {
+    /// Whether trying the same command later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            MicrosoftError::Unavailable(_) | MicrosoftError::Credentials(_)
+        )
+    }
+}
+
+/// Microsoft's view of a subscription: what reconciliation compares and what the commands
+/// check before acting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MicrosoftSubscription {
+    pub id: String,
+    pub offer_id: String,
+    pub quantity: u32,
+    /// `active`, `suspended`, `deleted`, `expired`, …
+    pub status: String,
+    pub auto_renew: bool,
+    /// Inclusive (NCE): the term ends at the end of this day.
+    pub commitment_end: Option<NaiveDate>,
+    pub cancellation_allowed_until: Option<DateTime<Utc>>,
+}
+
+/// What a command did at Microsoft.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// Microsoft changed the subscription.
+    Changed,
+    /// Microsoft already had it so (a retry after a lost answer): nothing was sent.
+    Already,
+}
+
+/// The operations the Microsoft side of our decisions needs (DESIGN §1, the Microsoft
+/// table). `correlation` is one id for all the calls of one command (`MS-CorrelationId`).
+#[async_trait]
+pub trait Microsoft: Send + Sync {
+    async fn subscription(
+        &self,
+        customer: &str,
+        id: &str,
+    ) -> Result<MicrosoftSubscription, MicrosoftError>;
+    /// Raises the quantity to `to` seats (co-termed, prorated by Microsoft), unless it is
+    /// there already.
+    async fn raise_quantity(
+        &self,
+        correlation: &str,
+        customer: &str,
+        id: &str,
+        to: u32,
+    ) -> Result<Done, MicrosoftError>;
+    /// Sets `scheduledNextTermInstructions`: `seats` from the next term, of our product
+    /// `new_product` (a plan change at renewal) or else of the current offer.
+    async fn schedule_next_term(
+        &self,
+        correlation: &str,
+        customer: &str,
+        id: &str,
+        new_product: Option<&str>,
+        seats: u32,
+    ) -> Result<Done, MicrosoftError>;
+    async fn set_auto_renew(
+        &self,
+        correlation: &str,
+        customer: &str,
+        id: &str,
+        enabled: bool,
+    ) -> Result<Done, MicrosoftError>;
+    /// Buys `seats` of the offer (billing cycle, term) of the existing subscription `like`,
+    /// or of our product `new_product` on like terms: cart + checkout. `tag` names the purchase (the line's `friendlyName`): a
+    /// subscription already bought under it is found first, so a retried checkout never buys
+    /// twice. Returns the new subscription's id.
+    async fn purchase(
+        &self,
+        correlation: &str,
+        customer: &str,
+        like: &str,
+        new_product: Option<&str>,
+        seats: u32,
+        tag: &str,
+    ) -> Result<String, MicrosoftError>;
+    /// Cancels the current term (`status` `deleted`) while Microsoft still allows it.
+    async fn cancel(
+        &self,
+        correlation: &str,
+        customer: &str,
+        id: &str,
+    ) -> Result<Done, MicrosoftError>;
 }
 
 #[derive(Debug, thiserror::Error)]

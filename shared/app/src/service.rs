@@ -5,7 +5,8 @@
 use crate::config::Settings;
 use crate::error::{NotFound, ServiceError};
 use crate::ports::{
-    Change, Clock, Composer, Loaded, Mailer, OutboxMessage, PaymentProvider, ProviderError, Store,
+    Change, Clock, Composer, Loaded, Mailer, Microsoft, OutboxMessage, PaymentProvider,
+    ProviderError, Store,
 };
 use crate::unit_of_work::Draft;
 use chrono::NaiveDate;
@@ -23,6 +24,9 @@ pub struct Service {
     pub clock: Arc<dyn Clock>,
     pub composer: Arc<dyn Composer>,
     pub settings: Settings,
+    /// Partner Center (or its offline stand-in). `None`: commands wait in the outbox for a
+    /// process that has it.
+    pub microsoft: Option<Arc<dyn Microsoft>>,
 }
 
 impl Service {
@@ -41,7 +45,14 @@ impl Service {
             clock,
             composer,
             settings,
+            microsoft: None,
         }
+    }
+
+    /// The same service carrying Microsoft commands out through `microsoft`.
+    pub fn with_microsoft(mut self, microsoft: Arc<dyn Microsoft>) -> Service {
+        self.microsoft = Some(microsoft);
+        self
     }
 
     /// The Europe/Warsaw business date of now.
@@ -142,6 +153,8 @@ impl Service {
                 }
                 // Carried out after the commit (see `jobs`), never inside it.
                 Effect::ChargeCard { .. } => {}
+                // Committed with the change, carried out after it (see `microsoft`).
+                Effect::Microsoft(command) => change.microsoft.push(command),
             }
         }
         change.account = Some(draft.account);

@@ -39,6 +39,9 @@ pub struct SubscriptionView {
     pub period_start: chrono::NaiveDate,
     pub period_end: chrono::NaiveDate,
     pub auto_renew: bool,
+    /// The linked Microsoft subscription id; absent when not linked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub microsoft_subscription: Option<String>,
 }
 
 pub fn subscription(tenant: &TenantId, s: &Subscription) -> SubscriptionView {
@@ -52,6 +55,7 @@ pub fn subscription(tenant: &TenantId, s: &Subscription) -> SubscriptionView {
         period_start: s.period.start,
         period_end: s.period.end,
         auto_renew: s.auto_renew,
+        microsoft_subscription: s.microsoft_subscription.clone(),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::document::{
     SeriesKey, SessionId,
 };
 use crate::error::Refusal;
+use crate::microsoft::{MicrosoftAction, MicrosoftCommand};
 use crate::notice::Notice;
 use crate::policy::Policy;
 use crate::subscription::{
@@ -62,6 +63,9 @@ pub struct Account {
     /// The card reference Przelewy24 gave for automatic payments (`card` tenants).
     #[serde(default)]
     pub card_ref: Option<String>,
+    /// The customer's Microsoft tenant id (Partner Center customer id), if linked.
+    #[serde(default)]
+    pub microsoft_tenant: Option<String>,
 }
 
 /// Which scheduled job is deciding: the daily billing run or the expiry run.
@@ -123,6 +127,8 @@ pub enum Effect {
         card_ref: String,
         attempt: usize,
     },
+    /// Carried out at Microsoft after the commit, through the commands outbox.
+    Microsoft(MicrosoftCommand),
 }
 
 /// What a received payment did.
@@ -144,7 +150,66 @@ impl Account {
             subscriptions: vec![],
             open_documents: vec![],
             card_ref: None,
+            microsoft_tenant: None,
         }
+    }
+
+    /// The command for Microsoft's side of a subscription, when both the tenant and the
+    /// subscription are linked; unlinked, there is nothing to do at Microsoft.
+    fn microsoft(&self, id: &SubscriptionId, key: String, action: MicrosoftAction) -> Vec<Effect> {
+        let Some(customer) = self.microsoft_tenant.clone() else {
+            return vec![];
+        };
+        let Some(ms) = self
+            .subscription(id)
+            .ok()
+            .and_then(|s| s.microsoft_subscription.clone())
+        else {
+            return vec![];
+        };
+        vec![Effect::Microsoft(MicrosoftCommand {
+            key: format!("{}:{key}", action.kind()),
+            subscription: id.clone(),
+            customer,
+            microsoft_subscription: ms,
+            action,
+        })]
+    }
+
+    /// The next term as scheduled now (product and seats), for Microsoft.
+    /// Each one is a command of its own (a later one replaces the earlier at Microsoft).
+    fn microsoft_schedule(&mut self, id: &SubscriptionId) -> Vec<Effect> {
+        let Ok(sub) = self.subscription(id) else {
+            return vec![];
+        };
+        let (product, seats) = (
+            sub.product_next_period().to_string(),
+            sub.seats_next_period(),
+        );
+        let new_product = product != sub.product;
+        let n = sub.microsoft_schedules + 1;
+        let key = format!("{id}:{}:{n}", sub.period.end);
+        let action = MicrosoftAction::Schedule {
+            product,
+            seats,
+            new_product,
+        };
+        let effects = self.microsoft(id, key, action);
+        if !effects.is_empty() {
+            self.subscription_mut(id).microsoft_schedules = n;
+        }
+        effects
+    }
+
+    /// Links an existing Microsoft subscription (a GUID, see `parse_guid`) to one of ours.
+    pub fn link_microsoft_subscription(
+        &mut self,
+        id: &SubscriptionId,
+        guid: String,
+    ) -> Result<(), Refusal> {
+        self.subscription(id)?;
+        self.subscription_mut(id).microsoft_subscription = Some(guid);
+        Ok(())
     }
 
     pub fn subscription(&self, id: &SubscriptionId) -> Result<&Subscription, Refusal> {
@@ -423,13 +488,27 @@ impl Account {
                         document: number.clone(),
                     });
                 }
-                vec![
-                    Effect::StatusChanged(number, DocumentStatus::Expired),
+                let mut effects = vec![
+                    Effect::StatusChanged(number.clone(), DocumentStatus::Expired),
                     Effect::Notify(Notice::Suspension {
-                        document,
+                        document: document.clone(),
                         data_kept_until: add_days(date, policy.restore_window_days),
                     }),
-                ]
+                ];
+                // Microsoft renewed the term at its end: cancelled inside the window, the
+                // reseller pays only for the days of grace.
+                let window_closes = Some(add_days(
+                    document.period.start,
+                    crate::microsoft::CANCELLATION_WINDOW_DAYS,
+                ));
+                for line in &document.lines {
+                    effects.extend(self.microsoft(
+                        &line.subscription,
+                        format!("{}:{number}", line.subscription),
+                        MicrosoftAction::Cancel { window_closes },
+                    ));
+                }
+                effects
             }
             Action::ExpireOrder(number) => {
                 let document = self.close(&number, DocumentStatus::Expired);
@@ -547,6 +626,8 @@ impl Account {
             renewal: None,
             suspension: None,
             replaces: None,
+            microsoft_subscription: None,
+            microsoft_schedules: 0,
         });
         Ok(id)
     }
@@ -710,14 +791,16 @@ impl Account {
             agreed_on: date,
             seats_added: 0,
         });
-        Ok(vec![Effect::Notify(Notice::ReductionScheduled {
+        let mut effects = vec![Effect::Notify(Notice::ReductionScheduled {
             subscription: id.clone(),
             product,
             seats_now,
             seats_next: to,
             effective,
             representative: representative.to_string(),
-        })])
+        })];
+        effects.extend(self.microsoft_schedule(id));
+        Ok(effects)
     }
 
     pub fn change_plan_at_renewal(
@@ -742,13 +825,15 @@ impl Account {
         let sku = product.sku.clone();
         self.subscription_mut(id).scheduled.product =
             if sku == from { None } else { Some(sku.clone()) };
-        Ok(vec![Effect::Notify(Notice::PlanChange {
+        let mut effects = vec![Effect::Notify(Notice::PlanChange {
             subscription: id.clone(),
             from,
             to: sku,
             effective,
             new_subscription: None,
-        })])
+        })];
+        effects.extend(self.microsoft_schedule(id));
+        Ok(effects)
     }
 
     /// The customer buys the new plan from today: a new subscription, `pending` until its
@@ -873,6 +958,8 @@ impl Account {
         let sub = self.subscription_mut(id);
         sub.auto_renew = false;
         sub.scheduled = Default::default();
+        let key = format!("{id}:off:{}", sub.period.end);
+        effects.extend(self.microsoft(id, key, MicrosoftAction::AutoRenew { enabled: false }));
         effects
     }
 
@@ -905,6 +992,7 @@ impl Account {
             }
             let doc = self.close(&number, DocumentStatus::Paid);
             let mut replaced = vec![];
+            let mut microsoft = vec![];
             for line in &doc.lines {
                 let sub = self.subscription_mut(&line.subscription);
                 match line.purpose {
@@ -920,19 +1008,55 @@ impl Account {
                     }
                     LinePurpose::SeatAddition => {
                         sub.seats += line.seats;
-                        if let Some(r) = sub.scheduled.reduction.as_mut() {
+                        let rescheduled = sub.scheduled.product.is_some();
+                        let reduced = if let Some(r) = sub.scheduled.reduction.as_mut() {
                             r.seats_added += line.seats;
+                            true
+                        } else {
+                            false
+                        };
+                        let (id, to) = (sub.id.clone(), sub.seats);
+                        microsoft.extend(self.microsoft(
+                            &id,
+                            format!("{number}:{id}"),
+                            MicrosoftAction::Quantity {
+                                add: line.seats,
+                                to,
+                            },
+                        ));
+                        // A change of quantity mid-term deletes Microsoft's next-term
+                        // instructions: set them again, with the seats just added.
+                        if reduced || rescheduled {
+                            microsoft.extend(self.microsoft_schedule(&id));
                         }
                     }
                     LinePurpose::NewSubscription => {
                         if sub.status == Status::Pending {
                             sub.status = Status::Active;
                             replaced.extend(sub.replaces.clone());
+                            let (new, old) = (sub.id.clone(), sub.replaces.clone());
+                            let (product, seats) = (sub.product.clone(), sub.seats);
+                            // The new plan is bought at Microsoft like the one it replaces
+                            // (its term and billing cycle), and linked to the new one.
+                            if let Some(old) = old {
+                                let purchase = MicrosoftAction::Purchase {
+                                    seats,
+                                    product: Some(product),
+                                };
+                                let key = format!("{new}:{number}");
+                                for effect in self.microsoft(&old, key, purchase) {
+                                    if let Effect::Microsoft(mut c) = effect {
+                                        c.subscription = new.clone();
+                                        microsoft.push(Effect::Microsoft(c));
+                                    }
+                                }
+                            }
                         }
                     }
                 }
             }
             let mut effects = vec![Effect::StatusChanged(number, DocumentStatus::Paid)];
+            effects.extend(microsoft);
             for old in &replaced {
                 effects.extend(self.no_more_renewals(old));
             }
@@ -1018,17 +1142,27 @@ impl Account {
         }
         let mut doc = document.clone();
         doc.status = DocumentStatus::Paid;
-        (
-            PaymentOutcome::Restored,
-            vec![
-                Effect::StatusChanged(number.clone(), DocumentStatus::Paid),
-                Effect::Notify(Notice::Restored {
-                    document: doc,
-                    period: period.expect("one line"),
-                    paid_on: date,
-                }),
-            ],
-        )
+        let mut effects = vec![
+            Effect::StatusChanged(number.clone(), DocumentStatus::Paid),
+            Effect::Notify(Notice::Restored {
+                document: doc,
+                period: period.expect("one line"),
+                paid_on: date,
+            }),
+        ];
+        // Microsoft cannot reactivate the cancelled term: the same offer and seats are
+        // bought again, and the new subscription is linked in place of the old one.
+        for line in &lines {
+            effects.extend(self.microsoft(
+                &line.subscription,
+                format!("{}:{number}", line.subscription),
+                MicrosoftAction::Purchase {
+                    seats: line.seats,
+                    product: None,
+                },
+            ));
+        }
+        (PaymentOutcome::Restored, effects)
     }
 }
 

@@ -16,6 +16,10 @@ pub enum ParseError {
     TenantId(String),
     #[error("invalid subscription id `{0}`: expected TENANT-N, e.g. acme-1")]
     SubscriptionId(String),
+    #[error(
+        "invalid Microsoft id `{0}`: expected a GUID, e.g. 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    )]
+    MicrosoftId(String),
     #[error("invalid NIP `{0}`: a NIP has exactly 10 digits")]
     NipLength(String),
     #[error("invalid NIP `{0}`: the check digit does not match")]

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod document;
 pub mod error;
+pub mod microsoft;
 pub mod money;
 pub mod notice;
 pub mod policy;
@@ -22,6 +23,7 @@ pub use document::{
     SeriesKey, SessionId,
 };
 pub use error::{ParseError, Refusal};
+pub use microsoft::{parse_guid, MicrosoftAction, MicrosoftCommand};
 pub use money::{Money, Totals};
 pub use notice::{AlertCause, DeliveryProblem, Notice};
 pub use policy::Policy;

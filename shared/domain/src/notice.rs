@@ -110,6 +110,25 @@ pub enum DeliveryProblem {
     },
     /// The expiry job did not suspend: no e-mail about the document reached the customer.
     SuspensionHeld { due: NaiveDate },
+    /// A command for Microsoft's side was given up on (after its last attempt, or refused
+    /// for good): Microsoft does not have what we decided.
+    MicrosoftParked {
+        /// `quantity`, `schedule`, `auto_renew`, `cancel`.
+        command: String,
+        /// The outbox key of the command: one alert per command.
+        key: String,
+        subscription: String,
+        microsoft_subscription: String,
+        attempts: u32,
+        error: String,
+        /// A cancellation still not done 24 hours before Microsoft's window closes (it is
+        /// still being tried): the operator must act today.
+        #[serde(default)]
+        urgent: bool,
+        /// When the cancellation window closes, for a cancellation.
+        #[serde(default)]
+        window_closes: Option<NaiveDate>,
+    },
 }
 
 fn pln() -> String {
@@ -241,6 +260,17 @@ impl Notice {
                 problem: DeliveryProblem::EmailParked { key, .. },
                 ..
             } => format!("operator-alert:parked:{key}"),
+            Notice::DeliveryAlert {
+                problem: DeliveryProblem::MicrosoftParked { key, urgent, .. },
+                ..
+            } => {
+                let what = if *urgent {
+                    "microsoft-urgent"
+                } else {
+                    "microsoft"
+                };
+                format!("operator-alert:{what}:{key}")
+            }
             Notice::DeliveryAlert {
                 problem: DeliveryProblem::SuspensionHeld { .. },
                 document,

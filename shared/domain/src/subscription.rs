@@ -141,6 +141,12 @@ pub struct Subscription {
     /// stops renewing once this one's order is paid.
     #[serde(default)]
     pub replaces: Option<SubscriptionId>,
+    /// The Microsoft (Partner Center) subscription this one is carried out on, if linked.
+    #[serde(default)]
+    pub microsoft_subscription: Option<String>,
+    /// Next-term instructions sent to Microsoft so far: each one is its own command.
+    #[serde(default)]
+    pub microsoft_schedules: u32,
 }
 
 impl Subscription {

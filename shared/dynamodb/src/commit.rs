@@ -198,8 +198,8 @@ impl DynamoStore {
             emails,
             payment,
             review,
+            microsoft,
         } = change;
-
         // Within one change the unique keys hold as they do across changes (and DynamoDB
         // refuses two writes to one item in a transaction anyway).
         let mut numbers = HashSet::new();
@@ -214,6 +214,21 @@ impl DynamoStore {
             if !email_keys.insert(&m.key) {
                 return Err(conflict(&format!("e-mail {} already queued", m.key)));
             }
+        }
+        let mut command_keys = HashSet::new();
+        for c in &microsoft {
+            if !command_keys.insert(&c.key) {
+                return Err(conflict(&format!(
+                    "Microsoft command {} already queued",
+                    c.key
+                )));
+            }
+        }
+        let command_tenant = account.as_ref().map(|a| a.tenant.id.clone());
+        if !microsoft.is_empty() && command_tenant.is_none() {
+            return Err(unexpected(anyhow!(
+                "a Microsoft command without its account"
+            )));
         }
         // A series named twice must chain (before of the second = after of the first).
         let mut series: Vec<(renewals_domain::SeriesKey, u32, u32)> = vec![];
@@ -313,7 +328,7 @@ impl DynamoStore {
             writes.push(Write::claim(what, record));
         }
 
-        let count = |subs: usize| writes.len() + subs + 2 * emails.len();
+        let count = |subs: usize| writes.len() + subs + 2 * emails.len() + 2 * microsoft.len();
         if count(subscription_writes.len()) > MAX_TRANSACTION_ITEMS {
             if let Some(account) = account.as_ref().filter(|_| version > 0) {
                 let known = self.stored_subscriptions(account, version).await?;
@@ -331,6 +346,11 @@ impl DynamoStore {
 
         for m in &emails {
             writes.extend(email_writes(next_message_id(), m));
+        }
+        if let Some(tenant) = &command_tenant {
+            for c in &microsoft {
+                writes.extend(command_writes(next_message_id(), tenant, c)?);
+            }
         }
         check_sizes(&writes)?;
         let failed = match self.send(&writes).await {
@@ -611,6 +631,35 @@ fn email_writes(id: i64, m: &OutboxMessage) -> [Write; 2] {
         Write::claim(format!("e-mail {} already queued", m.key), claim),
         Write::claim(format!("e-mail {id} exists"), message),
     ]
+}
+
+/// The command, pending in the outbox index, and its cause's uniqueness item.
+fn command_writes(
+    id: i64,
+    tenant: &TenantId,
+    c: &renewals_domain::MicrosoftCommand,
+) -> Result<[Write; 2], StoreError> {
+    let claim = item(
+        &keys::microsoft_command_key(&c.key),
+        [("id", attrs::n(id)), ("tenant", attrs::s(tenant.as_str()))],
+    );
+    let command = item(
+        &keys::microsoft_command(tenant, id),
+        [
+            ("id", attrs::n(id)),
+            ("key", attrs::s(&c.key)),
+            ("tenant", attrs::s(tenant.as_str())),
+            ("body", json(c)?),
+            ("done", AttributeValue::Bool(false)),
+            ("attempts", attrs::n(0)),
+            (keys::GSI2PK, attrs::s(keys::MS_PENDING)),
+            (keys::GSI2SK, attrs::s(keys::outbox_due(0, id))),
+        ],
+    );
+    Ok([
+        Write::claim(format!("Microsoft command {} already queued", c.key), claim),
+        Write::claim(format!("Microsoft command {id} exists"), command),
+    ])
 }
 
 fn check_sizes(writes: &[Write]) -> Result<(), StoreError> {

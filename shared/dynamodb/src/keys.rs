@@ -12,11 +12,14 @@
 //! | e-mail key | `OUTBOX#{key}` | `OUTBOX` | uniqueness of the e-mail's cause |
 //! | payment | `PAYMENT#{key}` | `PAYMENT` | |
 //! | review | `REVIEW#{key}` | `REVIEW` | |
+//! | Microsoft command | `TENANT#{tenant}` | `MSCMD#{id:020}` | JSON `body`; `GSI2*` while pending |
+//! | Microsoft command key | `MSKEY#{key}` | `MSKEY` | uniqueness of the command's cause |
 //!
 //! GSI1 (keys only): `DUE#{shard}` / `{next action date}#{tenant}`, so the daily job reads only
 //! what is due and no partition takes every account's writes. GSI2 (all attributes):
 //! `UNSENT` / `{next attempt ms:020}#{id:020}`, the outbox's unsent messages, due first;
-//! `PARKED` / `{id:020}`, those given up on after their last attempt.
+//! `PARKED` / `{id:020}`, those given up on after their last attempt. Microsoft commands use
+//! the same index under `MSPENDING` and `MSPARKED`.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
@@ -62,6 +65,7 @@ impl Key {
 const TENANT: &str = "TENANT#";
 pub const DOC_PREFIX: &str = "DOC#";
 pub const EMAIL_PREFIX: &str = "EMAIL#";
+pub const MSCMD_PREFIX: &str = "MSCMD#";
 
 pub fn tenant_pk(tenant: &TenantId) -> String {
     format!("{TENANT}{tenant}")
@@ -157,6 +161,20 @@ pub fn due_upper(date: NaiveDate) -> String {
 pub const UNSENT: &str = "UNSENT";
 /// Messages given up on after their last attempt, for the operator.
 pub const PARKED: &str = "PARKED";
+
+/// Microsoft commands not done and not parked, in the outbox index.
+pub const MS_PENDING: &str = "MSPENDING";
+/// Microsoft commands given up on.
+pub const MS_PARKED: &str = "MSPARKED";
+
+pub fn microsoft_command(tenant: &TenantId, id: i64) -> Key {
+    Key::new(tenant_pk(tenant), &format!("{MSCMD_PREFIX}{}", padded(id)))
+}
+
+/// Uniqueness of a Microsoft command's cause.
+pub fn microsoft_command_key(key: &str) -> Key {
+    Key::new(format!("MSKEY#{key}"), "MSKEY")
+}
 
 /// A message's place in the unsent index: due first (epoch ms of its next attempt), then
 /// by id. A claim or a failed attempt moves it later.

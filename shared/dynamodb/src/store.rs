@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use renewals_app::ports::{
     Change, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
-    StoredMessage,
+    StoredCommand, StoredMessage,
 };
 use renewals_domain::{
     Document, DocumentNumber, DocumentStatus, SeriesKey, SessionId, SubscriptionId, TenantId,
@@ -289,6 +289,26 @@ fn sent_write(key: Key) -> Write {
 }
 
 /// The table key of an item (or of an index entry, which carries it).
+fn command_from(item: &Item) -> Result<StoredCommand, StoreError> {
+    let body = attrs::string(item, "body").map_err(unexpected)?;
+    Ok(StoredCommand {
+        id: attrs::number(item, "id").map_err(unexpected)?,
+        tenant: tenant_attribute(item)?,
+        command: serde_json::from_str(body)
+            .context("stored Microsoft command")
+            .map_err(unexpected)?,
+        done: attrs::boolean(item, "done").map_err(unexpected)?,
+        attempts: attrs::optional_number(item, "attempts")
+            .map_err(unexpected)?
+            .unwrap_or(0),
+        parked: attrs::optional_string(item, keys::GSI2PK).map_err(unexpected)?
+            == Some(keys::MS_PARKED),
+        last_error: attrs::optional_string(item, "last_error")
+            .map_err(unexpected)?
+            .map(str::to_string),
+    })
+}
+
 fn item_key(item: &Item) -> Result<Key, StoreError> {
     let text = |name| {
         attrs::string(item, name)
@@ -649,5 +669,135 @@ impl Store for DynamoStore {
 
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
         self.write_change(change).await
+    }
+
+    async fn microsoft_commands_of(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<StoredCommand>, StoreError> {
+        let items = self.tenant_items(tenant, keys::MSCMD_PREFIX).await?;
+        items.iter().map(command_from).collect()
+    }
+
+    /// As `claim_due`: read what is due in the index, then claim each with a condition on
+    /// the place it was seen at, so two workers never both get one.
+    async fn claim_commands(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredCommand>, StoreError> {
+        if limit == 0 {
+            return Ok(vec![]);
+        }
+        let items = self
+            .query(Query {
+                index: Some(keys::GSI2),
+                condition: "#pk = :pk AND #sk <= :due",
+                names: &[("#pk", keys::GSI2PK), ("#sk", keys::GSI2SK)],
+                values: vec![
+                    (":pk", attrs::s(keys::MS_PENDING)),
+                    (
+                        ":due",
+                        attrs::s(keys::outbox_due_upper(now.timestamp_millis())),
+                    ),
+                ],
+                projection: None,
+                limit: Some(limit),
+            })
+            .await?;
+        let mut claimed = vec![];
+        for item in &items {
+            let mut command = command_from(item)?;
+            let key = item_key(item)?;
+            let seen = attrs::string(item, keys::GSI2SK).map_err(unexpected)?;
+            let claim = Write::update(
+                format!("Microsoft command {} claimed", command.id),
+                key,
+                "SET #gsk = :until, #attempts = if_not_exists(#attempts, :zero) + :one",
+            )
+            .only_if("#gpk = :pending AND #gsk = :seen")
+            .name("#gpk", keys::GSI2PK)
+            .name("#gsk", keys::GSI2SK)
+            .name("#attempts", "attempts")
+            .value(":pending", attrs::s(keys::MS_PENDING))
+            .value(":seen", attrs::s(seen))
+            .value(
+                ":until",
+                attrs::s(keys::outbox_due(until.timestamp_millis(), command.id)),
+            )
+            .value(":zero", attrs::n(0))
+            .value(":one", attrs::n(1));
+            match self.send_one(&claim).await {
+                Ok(()) => {
+                    command.attempts += 1;
+                    claimed.push(command);
+                }
+                Err(Refused::Conditions(_)) => {}
+                Err(Refused::Store(e)) => return Err(e),
+            }
+        }
+        claimed.sort_by_key(|c| c.id);
+        Ok(claimed)
+    }
+
+    async fn mark_command_done(&self, command: &StoredCommand) -> Result<(), StoreError> {
+        let key = keys::microsoft_command(&command.tenant, command.id);
+        let write = Write::update(
+            format!("Microsoft command {} done", command.id),
+            key,
+            "SET #done = :yes REMOVE #gpk, #gsk, #error",
+        )
+        .only_if("attribute_exists(#pk)")
+        .name("#pk", keys::PK)
+        .name("#done", "done")
+        .name("#gpk", keys::GSI2PK)
+        .name("#gsk", keys::GSI2SK)
+        .name("#error", "last_error")
+        .value(":yes", AttributeValue::Bool(true));
+        match self.send_one(&write).await {
+            Ok(()) => Ok(()),
+            Err(Refused::Conditions(_)) => Err(StoreError::NotFound(format!(
+                "Microsoft command {}",
+                command.id
+            ))),
+            Err(Refused::Store(e)) => Err(e),
+        }
+    }
+
+    async fn mark_command_failed(
+        &self,
+        command: &StoredCommand,
+        retry: Retry,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let (id, key) = (
+            command.id,
+            keys::microsoft_command(&command.tenant, command.id),
+        );
+        let what = format!("Microsoft command {id} failed");
+        let write = match &retry {
+            Retry::At(at) => Write::update(what, key, "SET #gsk = :next, #error = :error").value(
+                ":next",
+                attrs::s(keys::outbox_due(at.timestamp_millis(), id)),
+            ),
+            Retry::Park => {
+                Write::update(what, key, "SET #gpk = :parked, #gsk = :id, #error = :error")
+                    .name("#gpk", keys::GSI2PK)
+                    .value(":parked", attrs::s(keys::MS_PARKED))
+                    .value(":id", attrs::s(keys::padded(id)))
+            }
+        }
+        // Not done meanwhile by another worker whose lease it was.
+        .only_if("#done = :no")
+        .name("#done", "done")
+        .value(":no", AttributeValue::Bool(false))
+        .name("#gsk", keys::GSI2SK)
+        .name("#error", "last_error")
+        .value(":error", attrs::s(error));
+        match self.send_one(&write).await {
+            Ok(()) | Err(Refused::Conditions(_)) => Ok(()),
+            Err(Refused::Store(e)) => Err(e),
+        }
     }
 }

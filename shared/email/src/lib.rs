@@ -467,6 +467,27 @@ impl Renderer {
                         document,
                         on => date(*on),
                     },
+                    DeliveryProblem::MicrosoftParked {
+                        command,
+                        subscription,
+                        microsoft_subscription,
+                        attempts,
+                        error,
+                        urgent,
+                        window_closes,
+                        ..
+                    } => context! {
+                        problem => "microsoft-parked",
+                        urgent,
+                        window_closes => window_closes.map(date),
+                        command,
+                        subscription,
+                        microsoft_subscription,
+                        attempts,
+                        error => one_line(error),
+                        document,
+                        on => date(*on),
+                    },
                     DeliveryProblem::SuspensionHeld { due } => context! {
                         problem => "suspension-held",
                         due_suspension => date(*due),

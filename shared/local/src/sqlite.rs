@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use renewals_app::ports::{
     Change, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
-    StoredMessage,
+    StoredCommand, StoredMessage,
 };
 use renewals_domain::{
     Account, Document, DocumentNumber, SeriesKey, SessionId, SubscriptionId, TenantId,
@@ -39,6 +39,14 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_attempt, id) WHERE sent = 0
 CREATE TABLE IF NOT EXISTS payments (key TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reviews (key TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS bank_notes (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS microsoft_commands (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL,
+    body TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL DEFAULT 0, parked INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT);
+CREATE INDEX IF NOT EXISTS microsoft_commands_tenant ON microsoft_commands(tenant);
+CREATE INDEX IF NOT EXISTS microsoft_commands_due ON microsoft_commands(next_attempt, id)
+    WHERE done = 0 AND parked = 0;
 ";
 
 /// How durable each commit is.
@@ -391,6 +399,18 @@ impl SqliteStore {
             })
             .map_err(|e| conflict_or(e, "e-mail already queued"))?;
         }
+        for c in &change.microsoft {
+            let tenant = change
+                .account
+                .as_ref()
+                .map(|a| a.tenant.id.as_str())
+                .ok_or_else(|| unexpected(anyhow::anyhow!("a command without its account")))?;
+            tx.prepare_cached(
+                "INSERT INTO microsoft_commands (key, tenant, body) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut s| s.execute(params![c.key, tenant, json(c).unwrap_or_default()]))
+            .map_err(|e| conflict_or(e, "Microsoft command already queued"))?;
+        }
         if let Some(p) = &change.payment {
             exec(
                 tx,
@@ -462,6 +482,23 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, OutboxMessa
         r.get::<_, i64>(9)? != 0,
     ))
 }
+
+fn command_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCommand> {
+    let body: String = r.get(2)?;
+    Ok(StoredCommand {
+        id: r.get(0)?,
+        tenant: TenantId::parse(&r.get::<_, String>(1)?).expect("stored tenant id"),
+        command: serde_json::from_str(&body).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
+        })?,
+        done: r.get::<_, i64>(3)? != 0,
+        attempts: r.get::<_, i64>(4)? as u32,
+        parked: r.get::<_, i64>(5)? != 0,
+        last_error: r.get(6)?,
+    })
+}
+
+const COMMAND_COLUMNS: &str = "id, tenant, body, done, attempts, parked, last_error";
 
 const MESSAGE_COLUMNS: &str =
     "id, key, tenant, kind, recipient, subject, document, date, mime, sent, attempts, parked";
@@ -714,5 +751,90 @@ impl Store for SqliteStore {
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
         let mut conn = self.conn();
         Self::write(&mut conn, change)
+    }
+
+    async fn microsoft_commands_of(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<StoredCommand>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {COMMAND_COLUMNS} FROM microsoft_commands WHERE tenant = ?1 ORDER BY id"
+            ))
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map([tenant.as_str()], command_from_row)
+            .map_err(unexpected)?;
+        rows.map(|r| r.map_err(unexpected)).collect()
+    }
+
+    async fn claim_commands(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredCommand>, StoreError> {
+        // As `claim_due`: one UPDATE … RETURNING under the write lock.
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "UPDATE microsoft_commands SET attempts = attempts + 1, next_attempt = ?2
+                 WHERE id IN (SELECT id FROM microsoft_commands
+                              WHERE done = 0 AND parked = 0 AND next_attempt <= ?1
+                              ORDER BY next_attempt, id LIMIT ?3)
+                 RETURNING {COMMAND_COLUMNS}"
+            ))
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    now.timestamp_millis(),
+                    until.timestamp_millis(),
+                    limit as i64
+                ],
+                command_from_row,
+            )
+            .map_err(unexpected)?;
+        let mut claimed = rows
+            .map(|r| r.map_err(unexpected))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Carried out in the order they were decided.
+        claimed.sort_by_key(|c| c.id);
+        Ok(claimed)
+    }
+
+    async fn mark_command_done(&self, command: &StoredCommand) -> Result<(), StoreError> {
+        let id = command.id;
+        let conn = self.conn();
+        exec(
+            &conn,
+            "UPDATE microsoft_commands SET done = 1, last_error = NULL WHERE id = ?1",
+            [id],
+        )
+        .map_err(unexpected)?;
+        Ok(())
+    }
+
+    async fn mark_command_failed(
+        &self,
+        command: &StoredCommand,
+        retry: Retry,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let id = command.id;
+        let conn = self.conn();
+        let (next, parked) = match retry {
+            Retry::At(at) => (at.timestamp_millis(), 0),
+            Retry::Park => (i64::MAX, 1),
+        };
+        exec(
+            &conn,
+            "UPDATE microsoft_commands SET next_attempt = ?2, parked = ?3, last_error = ?4
+             WHERE id = ?1 AND done = 0",
+            params![id, next, parked, error],
+        )
+        .map_err(unexpected)?;
+        Ok(())
     }
 }

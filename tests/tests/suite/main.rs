@@ -4,6 +4,7 @@
 mod alerts;
 mod bank;
 mod delivery;
+mod microsoft;
 mod payments;
 mod renewal_cycle;
 mod rules;
