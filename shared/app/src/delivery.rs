@@ -4,6 +4,7 @@
 //! after its last attempt it is parked and the operator alerted.
 
 use crate::error::ServiceError;
+use crate::microsoft::Commands;
 use crate::ports::{Change, MailError, Retry, StoredMessage};
 use crate::service::Service;
 use chrono::{DateTime, Duration, Utc};
@@ -25,6 +26,8 @@ pub struct Delivery {
     pub failed: usize,
     /// Messages given up on after their last attempt.
     pub parked: usize,
+    /// The Microsoft commands carried out (or failed, parked) before the e-mails.
+    pub commands: Commands,
 }
 
 /// When a message whose `attempt`-th try failed at `now` is tried again: 15 minutes, then
@@ -75,8 +78,11 @@ impl Service {
     pub async fn deliver(&self) -> Result<Delivery, ServiceError> {
         // Microsoft's side first: a command parked now queues its operator alert in time
         // for this delivery.
-        self.carry_out_microsoft().await?;
-        let mut delivery = Delivery::default();
+        let commands = self.carry_out_microsoft().await?;
+        let mut delivery = Delivery {
+            commands,
+            ..Delivery::default()
+        };
         let mut alerts = 0;
         loop {
             let now = self.clock.now();

@@ -46,6 +46,14 @@ pub struct RunSummary {
     /// Suspensions not carried out because none of the customer's e-mails about the
     /// document was ever delivered: the operator must act.
     pub suspensions_held: usize,
+    /// Microsoft commands carried out at Partner Center (or found done there already).
+    pub microsoft_done: usize,
+    /// Microsoft commands given up on (refused for good, or out of attempts): operator alerted.
+    pub microsoft_parked: usize,
+    /// Cancellations still failing a day before Microsoft's window closes: urgent.
+    pub microsoft_urgent: usize,
+    /// Differences found between our subscriptions and Microsoft's (reconciliation).
+    pub microsoft_drift: usize,
     /// Tenants left for the next run because the deadline came first.
     pub stopped_early: bool,
     pub failures: Vec<Failure>,
@@ -72,6 +80,12 @@ impl RunSummary {
             Action::ExpireOrder(_) => self.orders_expired += 1,
             Action::ChargeCard { .. } => self.card_charges += 1,
         }
+    }
+
+    pub fn record_commands(&mut self, c: &crate::microsoft::Commands) {
+        self.microsoft_done += c.done + c.already;
+        self.microsoft_parked += c.parked;
+        self.microsoft_urgent += c.urgent;
     }
 
     fn add(&mut self, other: RunSummary) {
@@ -143,6 +157,7 @@ impl Service {
         summary.emails_sent = delivery.sent;
         summary.emails_failed = delivery.failed;
         summary.emails_parked = delivery.parked;
+        summary.record_commands(&delivery.commands);
         Ok(summary)
     }
 

@@ -1,7 +1,9 @@
-//! Typed configuration of a function: the environment plus the Przelewy24 secret.
+//! Typed configuration of a function: the environment plus the secrets (Przelewy24, Partner
+//! Center) from Secrets Manager.
 
 use anyhow::{anyhow, Context};
 use renewals_app::config::{Defaults, Settings};
+use renewals_microsoft::PartnerCenterSettings;
 use renewals_przelewy24::P24Settings;
 use std::collections::HashMap;
 
@@ -11,6 +13,9 @@ pub struct FunctionConfig {
     pub settings: Settings,
     /// `None` for a function that never talks to Przelewy24 (`expiry`): no placeholders.
     pub p24: Option<P24Settings>,
+    /// Partner Center, where configured (`PARTNER_CENTER_*`): Microsoft commands are carried
+    /// out by every function that delivers; without it they wait in the outbox.
+    pub microsoft: Option<PartnerCenterSettings>,
 }
 
 /// The Przelewy24 secret in Secrets Manager: `{"crc": "...", "apiKey": "..."}`.
@@ -19,6 +24,30 @@ pub struct FunctionConfig {
 struct P24Secret {
     crc: String,
     api_key: String,
+}
+
+/// The Partner Center app's secret in Secrets Manager: `{"clientSecret": "..."}`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PartnerCenterSecret {
+    client_secret: String,
+}
+
+/// A JSON secret from Secrets Manager, or an error naming it and the shape it must have.
+async fn read_secret<T: serde::de::DeserializeOwned>(
+    sdk: &aws_config::SdkConfig,
+    arn: &str,
+    what: &str,
+    shape: &str,
+) -> anyhow::Result<T> {
+    let secret = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .with_context(|| format!("reading the {what} secret {arn}"))?;
+    serde_json::from_str(secret.secret_string().unwrap_or(""))
+        .map_err(|_| anyhow!("secret {arn} must be JSON {shape}"))
 }
 
 impl FunctionConfig {
@@ -35,22 +64,18 @@ impl FunctionConfig {
         get: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Self> {
         let mut overlay = HashMap::new();
-        if !needs_p24 {
-            return FunctionConfig::from_lookup(get, false);
-        }
-        if let Some(arn) = get("P24_SECRET_ARN") {
-            let secret = aws_sdk_secretsmanager::Client::new(sdk)
-                .get_secret_value()
-                .secret_id(&arn)
-                .send()
-                .await
-                .with_context(|| format!("reading the Przelewy24 secret {arn}"))?;
-            let p24: P24Secret = serde_json::from_str(secret.secret_string().unwrap_or(""))
-                .map_err(|_| anyhow!("secret {arn} must be JSON {{\"crc\": …, \"apiKey\": …}}"))?;
+        if let Some(arn) = get("P24_SECRET_ARN").filter(|_| needs_p24) {
+            let p24: P24Secret =
+                read_secret(sdk, &arn, "Przelewy24", "{\"crc\": …, \"apiKey\": …}").await?;
             overlay.insert("P24_CRC", p24.crc);
             overlay.insert("P24_API_KEY", p24.api_key);
         }
-        FunctionConfig::from_lookup(|k| overlay.get(k).cloned().or_else(|| get(k)), true)
+        if let Some(arn) = get("PARTNER_CENTER_SECRET_ARN") {
+            let pc: PartnerCenterSecret =
+                read_secret(sdk, &arn, "Partner Center", "{\"clientSecret\": …}").await?;
+            overlay.insert("PARTNER_CENTER_CLIENT_SECRET", pc.client_secret);
+        }
+        FunctionConfig::from_lookup(|k| overlay.get(k).cloned().or_else(|| get(k)), needs_p24)
     }
 
     pub fn from_lookup(
@@ -64,13 +89,16 @@ impl FunctionConfig {
             true => Some(P24Settings::from_lookup(Defaults::Required, &get)?),
             false => None,
         };
+        let microsoft = PartnerCenterSettings::from_lookup(&get)?;
         Ok(FunctionConfig {
             table,
             settings,
             p24,
+            microsoft,
         })
     }
 }
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

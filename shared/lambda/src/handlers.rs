@@ -16,6 +16,10 @@ pub struct ScheduledEvent {
     pub date: Option<String>,
     pub scheduled_time: Option<DateTime<Utc>>,
     pub time: Option<DateTime<Utc>>,
+    /// Instead of the function's job: `deliver` (the outboxes only: Microsoft commands, then
+    /// e-mails — hourly, so a cancellation is tried while Microsoft's window is open) or
+    /// `microsoft-sync` (the daily reconciliation with Partner Center, which changes nothing).
+    pub task: Option<String>,
 }
 
 impl ScheduledEvent {
@@ -51,10 +55,38 @@ pub async fn scheduled(
         let left = ms.saturating_sub(Utc::now().timestamp_millis().max(0) as u64);
         Instant::now() + Duration::from_millis(left).saturating_sub(SAFETY_MARGIN)
     });
-    let summary = svc.run_job(job, date, deadline).await?;
     let name = match job {
         Job::Daily => "daily-billing",
         Job::Expiry => "expiry",
+    };
+    let summary = match event.task.as_deref() {
+        None => svc.run_job(job, date, deadline).await?,
+        Some("deliver") => {
+            let delivery = svc.deliver().await?;
+            let mut summary = RunSummary {
+                job: "deliver".into(),
+                date,
+                emails_sent: delivery.sent,
+                emails_failed: delivery.failed,
+                emails_parked: delivery.parked,
+                ..RunSummary::default()
+            };
+            summary.record_commands(&delivery.commands);
+            summary
+        }
+        Some("microsoft-sync") => {
+            let found = svc.microsoft_sync().await?;
+            for d in &found.drift {
+                tracing::warn!(tenant = %d.tenant, subscription = %d.subscription, field = d.field, ours = %d.ours, microsoft = %d.microsoft, "drift between us and Microsoft");
+            }
+            RunSummary {
+                job: "microsoft-sync".into(),
+                date,
+                microsoft_drift: found.drift.len(),
+                ..RunSummary::default()
+            }
+        }
+        Some(other) => anyhow::bail!("unknown task `{other}`: use deliver or microsoft-sync"),
     };
     println!(
         "{}",

@@ -24,7 +24,7 @@ pub struct Function {
 }
 
 /// The service on DynamoDB and SES, with Przelewy24 over HTTPS where the function has it.
-pub fn aws_function(cfg: FunctionConfig, sdk: &aws_config::SdkConfig) -> Function {
+pub fn aws_function(cfg: FunctionConfig, sdk: &aws_config::SdkConfig) -> anyhow::Result<Function> {
     let store =
         renewals_dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), cfg.table.clone());
     let mailer = renewals_ses::SesMailer::new(
@@ -35,16 +35,23 @@ pub fn aws_function(cfg: FunctionConfig, sdk: &aws_config::SdkConfig) -> Functio
         .p24
         .clone()
         .map(|p24| Arc::new(Przelewy24Client::new(p24)) as Arc<dyn PaymentProvider>);
-    Function {
-        svc: service(
-            Arc::new(store),
-            Arc::new(mailer),
-            provider,
-            Arc::new(SystemClock),
-            cfg.settings,
-        ),
-        p24: cfg.p24,
+    let composer = Arc::new(Renderer::from_settings(&cfg.settings));
+    let mut svc = Service::new(
+        Arc::new(store),
+        Arc::new(mailer),
+        provider,
+        composer,
+        Arc::new(SystemClock),
+        cfg.settings,
+    );
+    if let Some(pc) = cfg.microsoft {
+        let client = renewals_microsoft::PartnerCenter::new(pc).context("Partner Center")?;
+        svc = svc.with_microsoft(Arc::new(client));
     }
+    Ok(Function {
+        svc: Arc::new(svc),
+        p24: cfg.p24,
+    })
 }
 
 /// The service over the given adapters, with the e-mail templates.
@@ -69,7 +76,7 @@ pub async fn cold_start(needs_p24: bool) -> anyhow::Result<Arc<Function>> {
     let cfg = FunctionConfig::load(&sdk, needs_p24)
         .await
         .context("configuration")?;
-    Ok(Arc::new(aws_function(cfg, &sdk)))
+    Ok(Arc::new(aws_function(cfg, &sdk)?))
 }
 
 /// Cold start for the `bank-import` function: as `cold_start` (no Przelewy24), plus the S3
@@ -81,5 +88,5 @@ pub async fn cold_start_s3() -> anyhow::Result<(Arc<Function>, aws_sdk_s3::Clien
         .await
         .context("configuration")?;
     let s3 = aws_sdk_s3::Client::new(&sdk);
-    Ok((Arc::new(aws_function(cfg, &sdk)), s3))
+    Ok((Arc::new(aws_function(cfg, &sdk)?), s3))
 }

@@ -15,6 +15,10 @@ pub fn emf_line(function: &str, summary: &RunSummary, timestamp_ms: i64) -> Stri
         ("EmailsFailed", summary.emails_failed),
         ("EmailsParked", summary.emails_parked),
         ("SuspensionsHeld", summary.suspensions_held),
+        ("MicrosoftDone", summary.microsoft_done),
+        ("MicrosoftParked", summary.microsoft_parked),
+        ("MicrosoftUrgent", summary.microsoft_urgent),
+        ("MicrosoftDrift", summary.microsoft_drift),
         ("TenantFailures", summary.failures.len()),
     ];
     let mut line = Map::new();

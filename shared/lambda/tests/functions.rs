@@ -217,6 +217,60 @@ mod embedded {
         assert!(summary.failures[0].error.contains("unknown product"));
     }
 
+    /// The hourly `deliver` task carries a pending Microsoft command out at Partner Center
+    /// (here its HTTP stand-in), and the daily `microsoft-sync` task reports drift.
+    #[tokio::test]
+    async fn the_hourly_delivery_carries_microsoft_commands_out_and_the_sync_reports_drift() {
+        const CID: &str = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+        const SID: &str = "a4c1340d-6911-4758-bba3-0c4c6007d161";
+        let pc = renewals_microsoft::standin::PartnerCenterStandIn::start().await;
+        let (without, clock, dir) = local();
+        customer(&without, "alfa").await;
+        let tenant = TenantId::parse("alfa").unwrap();
+        let sub = SubscriptionId::parse("alfa-1").unwrap();
+        without.link_microsoft_tenant(&tenant, CID).await.unwrap();
+        without
+            .link_microsoft_subscription(&sub, SID)
+            .await
+            .unwrap();
+        let term_start = date("2026-01-31").and_hms_opt(0, 0, 0).unwrap().and_utc();
+        pc.add_subscription(CID, SID, 3, term_start);
+        // Decided where no Partner Center is configured: the command waits in the outbox.
+        without.renewal_off(&sub).await.unwrap();
+        assert_eq!(pc.subscription(CID, SID)["autoRenewEnabled"], true);
+
+        let store = SqliteStore::open(&dir.path().join("db.sqlite3"), Durability::Normal).unwrap();
+        let composer = Arc::new(renewals_email::Renderer::from_settings(&settings()));
+        let with = Service::new(
+            Arc::new(store),
+            Arc::new(OutboxMailer::new(dir.path().join("outbox")).unwrap()),
+            None,
+            composer,
+            clock.clone(),
+            settings(),
+        )
+        .with_microsoft(Arc::new(
+            renewals_microsoft::PartnerCenter::new(pc.settings()).unwrap(),
+        ));
+        let hourly: ScheduledEvent = serde_json::from_str(r#"{"task": "deliver"}"#).unwrap();
+        let summary = scheduled(&with, Job::Expiry, hourly, None).await.unwrap();
+        assert_eq!((summary.microsoft_done, summary.microsoft_parked), (1, 0));
+        assert_eq!(
+            (summary.job.as_str(), summary.tenants_due),
+            ("deliver", 0),
+            "the outboxes only, not the job"
+        );
+        assert_eq!(pc.subscription(CID, SID)["autoRenewEnabled"], false);
+
+        // Someone added a seat in Partner Center by hand: reported, changed nowhere.
+        pc.set_field(CID, SID, "quantity", 4.into());
+        let daily: ScheduledEvent = serde_json::from_str(r#"{"task": "microsoft-sync"}"#).unwrap();
+        let sync = scheduled(&with, Job::Daily, daily, None).await.unwrap();
+        assert!(sync.microsoft_drift >= 1, "{sync:?}");
+        assert_eq!(pc.subscription(CID, SID)["quantity"], 4);
+        assert_eq!(status(&with, "alfa-1").await, Status::Active);
+    }
+
     #[tokio::test]
     async fn the_webhook_answers_only_post() {
         let (svc, _clock, _dir) = local();
@@ -599,9 +653,31 @@ mod secrets_on_the_aws_emulator {
         .map(|(k, v)| (k, v.to_string()))
         .collect();
         env.insert("P24_SECRET_ARN", secret.arn().unwrap().to_string());
+        let pc_secret = aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(format!("renewals-pc-{}", std::process::id()))
+            .secret_string(r#"{"clientSecret": "pc-from-secret"}"#)
+            .send()
+            .await
+            .unwrap();
+        env.insert(
+            "PARTNER_CENTER_SECRET_ARN",
+            pc_secret.arn().unwrap().to_string(),
+        );
+        env.insert(
+            "PARTNER_CENTER_TOKEN_URL",
+            "https://login.example/partner/oauth2/v2.0/token".into(),
+        );
+        env.insert("PARTNER_CENTER_CLIENT_ID", "app-id".into());
         let cfg = FunctionConfig::load_from(&sdk, true, |k| env.get(k).cloned())
             .await
             .unwrap();
+        let pc = cfg.microsoft.clone().expect("Partner Center configured");
+        assert_eq!(pc.client_secret.expose_secret(), "pc-from-secret");
+        assert!(
+            !format!("{pc:?}").contains("pc-from-secret"),
+            "never printed"
+        );
         let p24 = cfg.p24.expect("the webhook has Przelewy24 settings");
         assert_eq!(
             (p24.crc.expose_secret(), p24.api_key.expose_secret()),
