@@ -644,6 +644,8 @@ mod secrets_on_the_aws_emulator {
                 "PL61 1090 1014 0000 0712 1981 2874",
             ),
             ("RENEWALS_RESELLER_NAME", "Licencje365"),
+            ("RENEWALS_SELLER_NIP", "5260250274"),
+            ("RENEWALS_SELLER_ADDRESS", "ul. Prosta 51, 00-838 Warszawa"),
             ("RENEWALS_RETURN_URL", "https://x.example/ok"),
             ("P24_MERCHANT_ID", "100000"),
             ("P24_POS_ID", "100000"),
