@@ -188,7 +188,12 @@ fn party(w: &mut Writer, party: &Party) {
     w.open("Adres");
     w.leaf("KodKraju", &party.address.country);
     w.leaf("AdresL1", &party.address.line1);
-    if let Some(line2) = party.address.line2.as_deref().filter(|l| !l.trim().is_empty()) {
+    if let Some(line2) = party
+        .address
+        .line2
+        .as_deref()
+        .filter(|l| !l.trim().is_empty())
+    {
         w.leaf("AdresL2", line2);
     }
     w.close("Adres");

@@ -188,13 +188,19 @@ fn an_advance_invoice_for_a_proforma_paid_before_its_period_is_valid_zal_with_th
     assert_has(&xml, "<NIP>5260250274</NIP>");
     assert_has(&xml, "<NIP>7740001454</NIP>");
     // The order the advance pays for: its gross value and its lines.
-    assert_has(&xml, "<Zamowienie><WartoscZamowienia>754.05</WartoscZamowienia>");
+    assert_has(
+        &xml,
+        "<Zamowienie><WartoscZamowienia>754.05</WartoscZamowienia>",
+    );
     assert_has(
         &xml,
         "<ZamowienieWiersz><NrWierszaZam>1</NrWierszaZam><P_7Z>Microsoft 365 Business Standard</P_7Z><P_8AZ>szt.</P_8AZ><P_8BZ>10</P_8BZ><P_9AZ>56.10</P_9AZ><P_11NettoZ>561.00</P_11NettoZ><P_12Z>23</P_12Z></ZamowienieWiersz>",
     );
     assert_has(&xml, "<P_11NettoZ>52.05</P_11NettoZ>");
-    assert!(!xml.contains("<FaWiersz>"), "an advance has no invoice lines:\n{xml}");
+    assert!(
+        !xml.contains("<FaWiersz>"),
+        "an advance has no invoice lines:\n{xml}"
+    );
     assert_has(&xml, "<DataZaplaty>2026-02-20</DataZaplaty>");
 }
 
@@ -215,7 +221,10 @@ fn a_proforma_paid_in_grace_gets_a_valid_vat_invoice_with_its_service_period() {
         "<FaWiersz><NrWierszaFa>1</NrWierszaFa><P_7>Microsoft 365 Business Basic</P_7><P_8A>szt.</P_8A><P_8B>7</P_8B><P_9A>25.10</P_9A><P_11>175.70</P_11><P_12>23</P_12></FaWiersz>",
     );
     assert!(!xml.contains("<Zamowienie>"), "no order on VAT:\n{xml}");
-    assert_has(&xml, "<Zaplacono>1</Zaplacono><DataZaplaty>2026-02-03</DataZaplaty>");
+    assert_has(
+        &xml,
+        "<Zaplacono>1</Zaplacono><DataZaplaty>2026-02-03</DataZaplaty>",
+    );
 }
 
 #[test]

@@ -58,6 +58,8 @@ async fn customer(svc: &Service, id: &str) {
         name: format!("{id} sp. z o.o."),
         nip: Nip::parse("5260001246").unwrap(),
         address: String::new(),
+        address2: None,
+        country: "PL".into(),
         email: EmailAddress::parse(&format!("faktury@{id}.example.pl")).unwrap(),
         locale: Locale::Pl,
         payment_method: PaymentMethod::Blik,
