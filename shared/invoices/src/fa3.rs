@@ -61,7 +61,8 @@ pub struct Invoice {
     /// The service period, both days included (`OkresFa` on a `VAT` invoice).
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
-    /// The day the money was received (`P_6` on a `ZAL` invoice, `DataZaplaty`).
+    /// The day the money was received (`DataZaplaty`; `P_6` on a `ZAL` invoice when it is
+    /// not the issue day).
     pub paid_on: NaiveDate,
     /// The pro-forma or order this invoice settles.
     pub settles: String,
@@ -126,8 +127,14 @@ pub fn serialize(invoice: &Invoice) -> String {
     w.leaf("P_1", &day(invoice.issue_date));
     w.leaf("P_2", &invoice.number);
     match invoice.invoice_type {
-        // An advance: the day the payment was received.
-        InvoiceType::Zal => w.leaf("P_6", &day(invoice.paid_on)),
+        // An advance: the day the payment was received, when it is not the issue day
+        // (art. 106e ust. 1 pkt 6). One payment, so no `ZaliczkaCzesciowa` (that element lists
+        // several payments on one invoice); the order goes in `Zamowienie` below.
+        InvoiceType::Zal => {
+            if invoice.paid_on != invoice.issue_date {
+                w.leaf("P_6", &day(invoice.paid_on));
+            }
+        }
         InvoiceType::Vat => {
             w.open("OkresFa");
             w.leaf("P_6_Od", &day(invoice.period_start));

@@ -79,7 +79,7 @@ fn buyer(name: &str) -> Party {
     }
 }
 
-/// A pro-forma for March 2026 paid on 20 February: 10 × Business Standard at 56.10 = 561.00
+/// A pro-forma for March 2026 paid on 19 February, invoiced on the 20th: 10 × Business Standard at 56.10 = 561.00
 /// and 3 × Exchange Online (Plan 1) at 17.35 = 52.05; net 613.05, VAT 23 % of the total
 /// 141.0015 → 141.00, gross 754.05.
 fn advance() -> Invoice {
@@ -92,7 +92,7 @@ fn advance() -> Invoice {
         buyer: buyer("Stocznia Bałtyk S.A."),
         period_start: date(2026, 3, 1),
         period_end: date(2026, 3, 31),
-        paid_on: date(2026, 2, 20),
+        paid_on: date(2026, 2, 19),
         settles: "PF/2026/02/0007".into(),
         lines: vec![
             Line {
@@ -180,8 +180,8 @@ fn an_advance_invoice_for_a_proforma_paid_before_its_period_is_valid_zal_with_th
     assert_has(&xml, "<P_2>FV/2026/02/0001</P_2>");
     assert_has(&xml, "<RodzajFaktury>ZAL</RodzajFaktury>");
     assert_has(&xml, "<P_1>2026-02-20</P_1>");
-    // The day the advance was received, not a service period.
-    assert_has(&xml, "<P_6>2026-02-20</P_6>");
+    // The day the advance was received (it differs from the issue day), not a service period.
+    assert_has(&xml, "<P_6>2026-02-19</P_6>");
     assert!(!xml.contains("<OkresFa>"), "no OkresFa on ZAL:\n{xml}");
     assert_has(&xml, "<P_13_1>613.05</P_13_1><P_14_1>141.00</P_14_1>");
     assert_has(&xml, "<P_15>754.05</P_15>");
@@ -201,6 +201,18 @@ fn an_advance_invoice_for_a_proforma_paid_before_its_period_is_valid_zal_with_th
         !xml.contains("<FaWiersz>"),
         "an advance has no invoice lines:\n{xml}"
     );
+    assert_has(&xml, "<DataZaplaty>2026-02-19</DataZaplaty>");
+}
+
+#[test]
+fn an_advance_paid_on_its_issue_day_names_no_separate_payment_day() {
+    // Art. 106e ust. 1 pkt 6: the day of payment only when it differs from the issue day.
+    let mut invoice = advance();
+    invoice.paid_on = invoice.issue_date;
+    let xml = serialize(&invoice);
+    assert_valid_against_xsd(&xml);
+    assert!(!xml.contains("<P_6>"), "{xml}");
+    assert_has(&xml, "<P_2>FV/2026/02/0001</P_2><P_13_1>613.05</P_13_1>");
     assert_has(&xml, "<DataZaplaty>2026-02-20</DataZaplaty>");
 }
 
