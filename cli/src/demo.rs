@@ -248,6 +248,8 @@ async fn season(data_dir: &Path) -> anyhow::Result<Timeline> {
             name: name.to_string(),
             nip: Nip::parse(nip)?,
             address: String::new(),
+            address2: None,
+            country: "PL".into(),
             email: EmailAddress::parse(&format!("faktury@{id}.example.pl"))?,
             locale: *locale,
             payment_method: *method,

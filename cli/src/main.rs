@@ -124,6 +124,30 @@ enum Command {
 enum TenantCmd {
     /// Add a customer (creates the embedded database on first use).
     Add(TenantAdd),
+    /// Change a customer's name, e-mail or address (only what is given).
+    Update(TenantUpdateArgs),
+}
+
+#[derive(Args)]
+struct TenantUpdateArgs {
+    /// The tenant's id.
+    #[arg(long)]
+    id: String,
+    /// The customer's registered name.
+    #[arg(long)]
+    name: Option<String>,
+    /// The billing e-mail address: one mailbox.
+    #[arg(long)]
+    email: Option<String>,
+    /// Address line 1 (FA(3) `AdresL1`), e.g. the street.
+    #[arg(long, value_name = "LINE1")]
+    address: Option<String>,
+    /// Address line 2 (`AdresL2`), e.g. postcode and city; empty clears it.
+    #[arg(long, value_name = "LINE2")]
+    address2: Option<String>,
+    /// Country code (`KodKraju`), e.g. PL.
+    #[arg(long, value_name = "CC")]
+    country: Option<String>,
 }
 
 #[derive(Args)]
@@ -146,9 +170,15 @@ struct TenantAdd {
     /// How the customer pays.
     #[arg(long, default_value = "blik", value_parser = ["blik", "transfer", "card"])]
     payment_method: String,
-    /// The customer's address (one line).
-    #[arg(long, default_value = "", value_name = "LINE")]
+    /// Address line 1 (FA(3) `AdresL1`), e.g. the street; needed before a VAT invoice can go out.
+    #[arg(long, default_value = "", value_name = "LINE1")]
     address: String,
+    /// Address line 2 (`AdresL2`), e.g. postcode and city.
+    #[arg(long, value_name = "LINE2")]
+    address2: Option<String>,
+    /// Country code (`KodKraju`).
+    #[arg(long, default_value = "PL", value_name = "CC")]
+    country: String,
     /// Przelewy24 card reference (refId) for automatic payments; required with `card`.
     #[arg(long, value_name = "REF")]
     card_ref: Option<String>,
@@ -478,7 +508,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 id: TenantId::parse(&t.id)?,
                 name: non_empty(&t.name, "tenant name")?,
                 nip: Nip::parse(&t.nip)?,
-                address: t.address,
+                address: t.address.trim().to_string(),
+                address2: t
+                    .address2
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string),
+                country: renewals_domain::parse_country(&t.country)?,
                 email: EmailAddress::parse(&t.email)?,
                 locale: Locale::parse(&t.locale)?,
                 payment_method: PaymentMethod::parse(&t.payment_method)?,
@@ -515,6 +552,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.print(&view, || match &microsoft_tenant {
                 Some(guid) => format!("tenant {} added, Microsoft tenant {guid}", tenant.id),
                 None => format!("tenant {} added", tenant.id),
+            });
+        }
+        Command::Tenant(TenantCmd::Update(t)) => {
+            let id = TenantId::parse(&t.id)?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
+            svc.update_tenant(
+                &id,
+                renewals_app::TenantUpdate {
+                    name: t.name,
+                    email: t.email,
+                    address: t.address,
+                    address2: t.address2,
+                    country: t.country,
+                },
+            )
+            .await?;
+            out.print(&serde_json::json!({"id": id}), || {
+                format!("tenant {id} updated")
             });
         }
         Command::Subscription(SubscriptionCmd::Add {

@@ -187,6 +187,8 @@ pub async fn run(
             name: format!("Firma {i} sp. z o.o."),
             nip: renewals_domain::Nip::parse(&valid_nip(&mut rng))?,
             address: String::new(),
+            address2: None,
+            country: "PL".into(),
             email: renewals_domain::EmailAddress::parse(&format!("faktury@t{i:06}.example.pl"))?,
             locale: if rng.chance(80) {
                 renewals_domain::Locale::Pl

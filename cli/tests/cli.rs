@@ -955,3 +955,49 @@ fn a_run_whose_emails_fail_exits_1_and_says_they_stay_in_the_outbox() {
     let summary = cli.json(&["run", "daily", "--date", "2026-02-21"]);
     assert_eq!(summary["emails_sent"], 1, "delivered by the next run");
 }
+
+#[test]
+fn tenant_update_changes_the_address_and_refuses_in_one_line() {
+    let cli = Cli::new();
+    onboard(&cli);
+    let out = cli.ok(&[
+        "tenant",
+        "update",
+        "--id",
+        "acme",
+        "--address",
+        "ul. Prosta 1",
+        "--address2",
+        "00-001 Warszawa",
+        "--country",
+        "pl",
+    ]);
+    assert_eq!(out.trim(), "tenant acme updated");
+    assert_eq!(
+        cli.json(&["tenant", "update", "--id", "acme", "--name", "ACME S.A."]),
+        serde_json::json!({"id": "acme"})
+    );
+    let err = cli.refused(&["tenant", "update", "--id", "acme"]);
+    assert!(err.contains("nothing to update"), "{err}");
+    let err = cli.refused(&["tenant", "update", "--id", "acme", "--country", "Polska"]);
+    assert!(err.contains("country"), "{err}");
+    let err = cli.refused(&["tenant", "update", "--id", "nobody", "--name", "X"]);
+    assert!(err.contains("nobody"), "{err}");
+    let err = cli.refused(&[
+        "tenant",
+        "add",
+        "--id",
+        "beta",
+        "--name",
+        "Beta",
+        "--nip",
+        "526-000-12-46",
+        "--email",
+        "faktury@beta.pl",
+        "--address",
+        "Hauptstraße 5",
+        "--country",
+        "Deutschland",
+    ]);
+    assert!(err.contains("country"), "{err}");
+}

@@ -67,6 +67,8 @@ pub fn tenant(id: &str, locale: Locale, method: PaymentMethod) -> Tenant {
         name: format!("{id} sp. z o.o."),
         nip: Nip::parse("5260001246").unwrap(),
         address: "ul. Prosta 1, 00-001 Warszawa".into(),
+        address2: None,
+        country: "PL".into(),
         email: EmailAddress::parse(&format!("faktury@{id}.example.pl")).unwrap(),
         locale,
         payment_method: method,

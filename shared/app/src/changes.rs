@@ -8,11 +8,76 @@ use crate::unit_of_work::{Decision, Draft};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use renewals_domain::{
-    Account, Document, DocumentKind, Effect, Numbering, Refusal, SeriesKey, SubscriptionId, Tenant,
-    TenantId, Term,
+    parse_country, Account, Document, DocumentKind, Effect, EmailAddress, Numbering, ParseError,
+    Refusal, SeriesKey, SubscriptionId, Tenant, TenantId, Term,
 };
 
+/// What `tenant update` changes: only the fields given. `address2` given empty clears line 2.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TenantUpdate {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+    pub address2: Option<String>,
+    pub country: Option<String>,
+}
+
 impl Service {
+    /// Changes a tenant's name, e-mail or address (FA(3) `TAdres`): everything is checked
+    /// before anything is written, and the change is one unit of work on the account.
+    pub async fn update_tenant(
+        &self,
+        tenant: &TenantId,
+        update: TenantUpdate,
+    ) -> Result<(), ServiceError> {
+        if update == TenantUpdate::default() {
+            return Err(Refusal::NothingToUpdate(tenant.clone()).into());
+        }
+        let not_blank = |v: Option<String>, what: &'static str| {
+            v.map(|v| {
+                let t = v.trim().to_string();
+                if t.is_empty() {
+                    Err(ParseError::Empty(what))
+                } else {
+                    Ok(t)
+                }
+            })
+            .transpose()
+        };
+        let name = not_blank(update.name, "tenant name")?;
+        let address = not_blank(update.address, "address")?;
+        let email = update
+            .email
+            .as_deref()
+            .map(|e| EmailAddress::parse(e.trim()))
+            .transpose()?;
+        let country = update.country.as_deref().map(parse_country).transpose()?;
+        let address2 = update
+            .address2
+            .map(|l| Some(l.trim().to_string()).filter(|l| !l.is_empty()));
+        let today = self.today();
+        self.person_change(tenant, today, |acc, _| {
+            let t = &mut acc.tenant;
+            if let Some(name) = &name {
+                t.name = name.clone();
+            }
+            if let Some(email) = &email {
+                t.email = email.clone();
+            }
+            if let Some(address) = &address {
+                t.address = address.clone();
+            }
+            if let Some(address2) = &address2 {
+                t.address2 = address2.clone();
+            }
+            if let Some(country) = &country {
+                t.country = country.clone();
+            }
+            Ok(((), vec![]))
+        })
+        .await
+    }
+
     /// Runs a person's change on an account; a document it issues gets its payment link
     /// before the e-mail is written, and the e-mails go out after the commit.
     #[tracing::instrument(skip_all, fields(tenant = %tenant))]

@@ -1,7 +1,7 @@
 //! Typed configuration, read once from the environment (same names in Lambda and the CLI).
 
 use anyhow::{anyhow, Context};
-use renewals_domain::{Catalog, EmailAddress, Policy};
+use renewals_domain::{Catalog, EmailAddress, Nip, Policy};
 
 /// Who sends, who gets operator alerts, and what the transfer details say.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,9 +16,25 @@ pub struct MailSettings {
     pub reseller_name: String,
 }
 
+/// Who issues the invoices (FA(3) `Podmiot1`): the reseller's name, NIP and address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SellerSettings {
+    /// `RENEWALS_RESELLER_NAME`, as on the e-mails.
+    pub name: String,
+    /// `RENEWALS_SELLER_NIP`, checksum verified at start.
+    pub nip: Nip,
+    /// `RENEWALS_SELLER_ADDRESS` up to its first comma (`AdresL1`)…
+    pub address_line1: String,
+    /// …and after it (`AdresL2`), if there is one.
+    pub address_line2: Option<String>,
+    /// `KodKraju`: the seller is Polish.
+    pub country: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub mail: MailSettings,
+    pub seller: SellerSettings,
     /// Przelewy24 `urlStatus`; only the functions that register payments need it.
     pub webhook_url: Option<String>,
     /// Where Przelewy24 sends the customer back after paying.
@@ -71,25 +87,39 @@ impl Settings {
                 .map_err(|_| anyhow!("RENEWALS_REMINDER_DAYS must be like 3,1,0, got `{r}`"))?;
         }
         policy.validate().map_err(|e| anyhow!(e))?;
+        let sender = mailbox(
+            var("RENEWALS_SENDER_EMAIL", "faktury@reseller.example")?,
+            "RENEWALS_SENDER_EMAIL",
+        )?;
+        let operator = mailbox(
+            var("RENEWALS_OPERATOR_EMAIL", "operator@reseller.example")?,
+            "RENEWALS_OPERATOR_EMAIL",
+        )?;
+        let bank_account = iban(
+            var(
+                "RENEWALS_BANK_ACCOUNT",
+                "PL61 1090 1014 0000 0712 1981 2874",
+            )?,
+            "RENEWALS_BANK_ACCOUNT",
+        )?;
+        let reseller_name = var("RENEWALS_RESELLER_NAME", "Licencje365 sp. z o.o.")?;
+        let seller = seller(
+            reseller_name.clone(),
+            var("RENEWALS_SELLER_NIP", "5260250274")?,
+            var(
+                "RENEWALS_SELLER_ADDRESS",
+                "ul. Przykładowa 1, 00-001 Warszawa",
+            )?,
+        )?;
+        let mail = MailSettings {
+            sender,
+            operator,
+            bank_account,
+            reseller_name,
+        };
         Ok(Settings {
-            mail: MailSettings {
-                sender: mailbox(
-                    var("RENEWALS_SENDER_EMAIL", "faktury@reseller.example")?,
-                    "RENEWALS_SENDER_EMAIL",
-                )?,
-                operator: mailbox(
-                    var("RENEWALS_OPERATOR_EMAIL", "operator@reseller.example")?,
-                    "RENEWALS_OPERATOR_EMAIL",
-                )?,
-                bank_account: iban(
-                    var(
-                        "RENEWALS_BANK_ACCOUNT",
-                        "PL61 1090 1014 0000 0712 1981 2874",
-                    )?,
-                    "RENEWALS_BANK_ACCOUNT",
-                )?,
-                reseller_name: var("RENEWALS_RESELLER_NAME", "Licencje365 sp. z o.o.")?,
-            },
+            seller,
+            mail,
             webhook_url: get("RENEWALS_WEBHOOK_URL")
                 .filter(|v| !v.trim().is_empty())
                 .or_else(|| {
@@ -108,6 +138,27 @@ fn mailbox(value: String, name: &str) -> anyhow::Result<String> {
     EmailAddress::parse(value.trim())
         .map(|a| a.as_str().to_string())
         .map_err(|e| anyhow!("setting {name}: {e}"))
+}
+
+/// The seller: the NIP must pass its checksum; the address is split at its first comma.
+fn seller(name: String, nip: String, address: String) -> anyhow::Result<SellerSettings> {
+    let nip = Nip::parse(&nip).map_err(|e| anyhow!("setting RENEWALS_SELLER_NIP: {e}"))?;
+    let (line1, line2) = match address.split_once(',') {
+        Some((l1, l2)) => (l1.trim(), Some(l2.trim()).filter(|l| !l.is_empty())),
+        None => (address.trim(), None),
+    };
+    if line1.is_empty() {
+        return Err(anyhow!(
+            "setting RENEWALS_SELLER_ADDRESS: `{address}` has no street line"
+        ));
+    }
+    Ok(SellerSettings {
+        name,
+        nip,
+        address_line1: line1.to_string(),
+        address_line2: line2.map(str::to_string),
+        country: "PL".to_string(),
+    })
 }
 
 /// The account printed for transfers: an IBAN whose check digits match (electronic
@@ -199,5 +250,58 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("7-day"), "{err}");
+    }
+    #[test]
+    fn the_local_seller_defaults_are_a_valid_nip_and_a_two_line_address() {
+        let s = Settings::from_lookup(Defaults::Local, |_| None).unwrap();
+        assert!(renewals_domain::Nip::parse(s.seller.nip.as_str()).is_ok());
+        assert_eq!(s.seller.name, s.mail.reseller_name);
+        assert_eq!(s.seller.country, "PL");
+        assert!(!s.seller.address_line1.is_empty());
+        assert!(s.seller.address_line2.is_some());
+    }
+
+    #[test]
+    fn the_seller_nip_must_pass_its_checksum_and_the_error_names_the_setting() {
+        let err = with("RENEWALS_SELLER_NIP", "5260250275")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("RENEWALS_SELLER_NIP") && err.contains("5260250275"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        let ok = with("RENEWALS_SELLER_NIP", "526-025-02-74").unwrap();
+        assert_eq!(ok.seller.nip.as_str(), "5260250274");
+    }
+
+    #[test]
+    fn the_seller_address_is_split_into_two_lines_at_the_first_comma() {
+        let s = with("RENEWALS_SELLER_ADDRESS", "ul. Prosta 51, 00-838 Warszawa").unwrap();
+        assert_eq!(s.seller.address_line1, "ul. Prosta 51");
+        assert_eq!(s.seller.address_line2.as_deref(), Some("00-838 Warszawa"));
+        let one = with("RENEWALS_SELLER_ADDRESS", "ul. Prosta 51").unwrap();
+        assert_eq!(one.seller.address_line2, None);
+    }
+
+    #[test]
+    fn production_requires_the_seller_nip_and_address() {
+        for name in ["RENEWALS_SELLER_NIP", "RENEWALS_SELLER_ADDRESS"] {
+            let err = Settings::from_lookup(Defaults::Required, |k| {
+                let value = match k {
+                    "RENEWALS_SELLER_NIP" => "5260250274",
+                    "RENEWALS_SELLER_ADDRESS" => "ul. Prosta 51, 00-838 Warszawa",
+                    "RENEWALS_BANK_ACCOUNT" => "PL61109010140000071219812874",
+                    "RENEWALS_SENDER_EMAIL" | "RENEWALS_OPERATOR_EMAIL" => "ops@licencje365.pl",
+                    "RENEWALS_RESELLER_NAME" => "Licencje365 sp. z o.o.",
+                    "RENEWALS_RETURN_URL" => "https://licencje365.pl/dziekujemy",
+                    _ => return None,
+                };
+                (k != name).then(|| value.to_string())
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(name), "{err}");
+        }
     }
 }

@@ -15,3 +15,5 @@ pub mod settlement;
 pub mod transfers;
 pub mod unit_of_work;
 pub mod views;
+
+pub use changes::TenantUpdate;

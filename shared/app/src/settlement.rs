@@ -495,6 +495,8 @@ fn operator(email: &str) -> Tenant {
         name: "Dział rozliczeń".into(),
         nip: Nip::parse("5260001246").expect("valid NIP"),
         address: String::new(),
+        address2: None,
+        country: "PL".into(),
         email: EmailAddress::parse(email).unwrap_or_else(|_| {
             EmailAddress::parse("operator@reseller.example").expect("valid address")
         }),

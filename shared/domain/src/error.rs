@@ -56,6 +56,10 @@ pub enum ParseError {
     GraceDays(i64),
     #[error("reminder days before due must not be negative")]
     ReminderDays,
+    #[error("invalid country code `{0}`: use two letters (ISO 3166), e.g. PL or DE")]
+    Country(String),
+    #[error("the {0} must not be empty")]
+    Empty(&'static str),
 }
 
 /// A change the rules do not allow. `what` names the change as a person asked for it
@@ -66,6 +70,10 @@ pub enum Refusal {
     TenantExists(TenantId),
     #[error("the card reference must not be empty")]
     NoCardReference,
+    #[error(
+        "nothing to update for tenant `{0}`: give --name, --email, --address, --address2 or --country"
+    )]
+    NothingToUpdate(TenantId),
     #[error("a transfer needs the bank reference (or the statement line) as --reference")]
     NoTransferReference,
     #[error("a recorded transfer needs the name of the representative who saw it")]

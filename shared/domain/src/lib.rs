@@ -28,4 +28,4 @@ pub use money::{Money, Totals};
 pub use notice::{AlertCause, DeliveryProblem, Notice};
 pub use policy::Policy;
 pub use subscription::{Status, Subscription, SubscriptionId, MIN_SEATS};
-pub use tenant::{EmailAddress, Locale, Nip, PaymentMethod, Tenant, TenantId};
+pub use tenant::{parse_country, EmailAddress, Locale, Nip, PaymentMethod, Tenant, TenantId};

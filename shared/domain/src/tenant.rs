@@ -149,11 +149,32 @@ pub struct Tenant {
     pub id: TenantId,
     pub name: String,
     pub nip: Nip,
+    /// The buyer's address, line 1 (FA(3) `AdresL1`); empty while unknown.
     #[serde(default)]
     pub address: String,
+    /// Line 2 (`AdresL2`), e.g. postcode and city.
+    #[serde(default)]
+    pub address2: Option<String>,
+    /// `KodKraju`: two capital letters, `PL` unless told.
+    #[serde(default = "poland")]
+    pub country: String,
     pub email: EmailAddress,
     pub locale: Locale,
     pub payment_method: PaymentMethod,
+}
+
+fn poland() -> String {
+    "PL".to_string()
+}
+
+/// A country code as FA(3) `TKodKraju` writes it: two letters, upper case (`de` → `DE`).
+pub fn parse_country(s: &str) -> Result<String, ParseError> {
+    let code = s.trim().to_ascii_uppercase();
+    if code.len() == 2 && code.chars().all(|c| c.is_ascii_uppercase()) {
+        Ok(code)
+    } else {
+        Err(ParseError::Country(s.to_string()))
+    }
 }
 
 #[cfg(test)]

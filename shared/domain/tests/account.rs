@@ -26,6 +26,8 @@ fn tenant() -> Tenant {
         name: "ACME sp. z o.o.".into(),
         nip: Nip::parse("5260001246").unwrap(),
         address: "ul. Prosta 1, 00-001 Warszawa".into(),
+        address2: None,
+        country: "PL".into(),
         email: EmailAddress::parse("faktury@acme.pl").unwrap(),
         locale: Locale::Pl,
         payment_method: PaymentMethod::Blik,

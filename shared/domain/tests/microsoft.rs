@@ -31,6 +31,8 @@ fn books(linked: bool) -> Books {
         name: "ACME".into(),
         nip: Nip::parse("5260001246").unwrap(),
         address: String::new(),
+        address2: None,
+        country: "PL".into(),
         email: EmailAddress::parse("faktury@acme.pl").unwrap(),
         locale: Locale::Pl,
         payment_method: PaymentMethod::Blik,

@@ -147,6 +147,8 @@ fn tenant(id: &str) -> Tenant {
         name: format!("{id} sp. z o.o."),
         nip: Nip::parse("5260001246").unwrap(),
         address: "ul. Prosta 1, 00-001 Warszawa".into(),
+        address2: None,
+        country: "PL".into(),
         email: EmailAddress::parse(&format!("faktury@{id}.example.pl")).unwrap(),
         locale: Locale::Pl,
         payment_method: PaymentMethod::Blik,

@@ -52,6 +52,8 @@ fn tenant() -> Tenant {
         name: "Acme".into(),
         nip: Nip::parse("5260001246").unwrap(),
         address: String::new(),
+        address2: None,
+        country: "PL".into(),
         email: EmailAddress::parse("faktury@acme.example.pl").unwrap(),
         locale: Locale::Pl,
         payment_method: PaymentMethod::Blik,

@@ -886,6 +886,8 @@ mod tests {
             name: "Kowalski & Syn <Sp. z o.o.>".into(),
             nip: Nip::parse("5260001246").unwrap(),
             address: "ul. Polna 1, 00-001 Warszawa".into(),
+            address2: None,
+            country: "PL".into(),
             email: EmailAddress::parse("faktury@kowalski.pl").unwrap(),
             locale,
             payment_method: method,

@@ -91,6 +91,8 @@ async fn a_statement_uploaded_to_the_bucket_is_imported_once_on_the_emulator() {
         name: "Acme sp. z o.o.".into(),
         nip: Nip::parse("5260001200").unwrap(),
         address: String::new(),
+        address2: None,
+        country: "PL".into(),
         email: EmailAddress::parse("faktury@acme.example.pl").unwrap(),
         locale: Locale::Pl,
         payment_method: PaymentMethod::Transfer,

@@ -89,6 +89,8 @@ async fn issue_proforma(svc: &Service, tenant: &str) {
         name: "Kwiatkowski Ogrody sp. z o.o.".into(),
         nip: Nip::parse("5260001246").unwrap(),
         address: String::new(),
+        address2: None,
+        country: "PL".into(),
         email: EmailAddress::parse(&format!("faktury@{tenant}.example.pl")).unwrap(),
         locale: Locale::Pl,
         payment_method: PaymentMethod::Transfer,

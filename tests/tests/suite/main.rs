@@ -4,6 +4,7 @@
 mod alerts;
 mod bank;
 mod delivery;
+mod invoices;
 mod microsoft;
 mod payments;
 mod renewal_cycle;
