@@ -71,6 +71,9 @@ enum Command {
         #[arg(long, value_name = "ID")]
         tenant: String,
     },
+    /// One document: its PDF.
+    #[command(subcommand)]
+    Document(DocumentCmd),
     /// E-mails sent to a tenant.
     Emails {
         /// The tenant's id.
@@ -333,6 +336,19 @@ enum BankCmd {
         /// The code page of MT940 files: utf-8, windows-1250 or iso-8859-2 (default: detected).
         #[arg(long, value_parser = encoding, value_name = "NAME")]
         encoding: Option<renewals_bank::Encoding>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DocumentCmd {
+    /// Write a pro-forma's or order's PDF, the one its e-mails attach.
+    Pdf {
+        /// The document's number, e.g. PF/2026/02/0001.
+        #[arg(long, value_name = "NUMBER")]
+        number: String,
+        /// Where to write the PDF.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
 }
 
@@ -725,6 +741,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.print(
                 &serde_json::json!({"subscription": sub, "auto_renew": false}),
                 || format!("renewal of {sub} is off; it ends at the end of its period"),
+            );
+        }
+        Command::Document(DocumentCmd::Pdf { number, out: file }) => {
+            let number = DocumentNumber::parse(&number)?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
+            let document = svc
+                .store
+                .document(&number)
+                .await?
+                .ok_or_else(|| anyhow!("no document {number}"))?;
+            let account = svc.account(&document.tenant).await?;
+            let pdf = renewals_email::Renderer::from_settings(&svc.settings)
+                .pdf(&document, &account.tenant);
+            std::fs::write(&file, &pdf).with_context(|| format!("writing {}", file.display()))?;
+            out.print(
+                &serde_json::json!({
+                    "number": number,
+                    "file": file.display().to_string(),
+                    "bytes": pdf.len(),
+                }),
+                || format!("{number}: {} ({} bytes)", file.display(), pdf.len()),
             );
         }
         Command::Documents { tenant } => {

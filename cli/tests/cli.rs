@@ -1001,3 +1001,79 @@ fn tenant_update_changes_the_address_and_refuses_in_one_line() {
     ]);
     assert!(err.contains("country"), "{err}");
 }
+
+#[test]
+fn document_pdf_writes_the_pdf_the_proforma_email_attaches() {
+    let cli = Cli::new();
+    onboard(&cli);
+    cli.json(&["run", "daily", "--date", "2026-02-21"]);
+    let file = cli.dir.path().join("pf.pdf");
+    let file_s = file.to_str().unwrap();
+    let written = cli.json(&[
+        "document",
+        "pdf",
+        "--number",
+        "PF/2026/02/0001",
+        "--out",
+        file_s,
+    ]);
+    assert_eq!(written["number"], "PF/2026/02/0001");
+    let pdf = std::fs::read(&file).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(written["bytes"], pdf.len());
+    // The same document, the same bytes.
+    cli.ok(&[
+        "document",
+        "pdf",
+        "--number",
+        "PF/2026/02/0001",
+        "--out",
+        file_s,
+    ]);
+    assert_eq!(std::fs::read(&file).unwrap(), pdf);
+
+    let text = Command::new("pdftotext")
+        .args(["-layout", file_s, "-"])
+        .output()
+        .expect("pdftotext (Debian: poppler-utils; scripts/test installs it)");
+    let text = String::from_utf8(text.stdout).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") + "\n")
+        .collect();
+    for expected in [
+        "nr PF/2026/02/0001",
+        "ACME sp. z o.o.",
+        "NIP: 5260001246",
+        // The seller, from RENEWALS_SELLER_NIP / RENEWALS_SELLER_ADDRESS (local defaults).
+        "NIP: 5260250274",
+        "ul. Przykładowa 1",
+        "4 30,50 zł 122,00 zł 23%",
+        "VAT 23% 28,06 zł",
+        "Razem brutto 150,06 zł",
+        "Tytuł przelewu PF/2026/02/0001",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    // The pro-forma e-mail in the outbox carries it, named after the number.
+    let eml = std::fs::read_dir(cli.dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-acme-proforma.eml"))
+        .expect("the pro-forma e-mail");
+    let eml = std::fs::read_to_string(eml).unwrap();
+    assert!(eml.contains("multipart/mixed"), "{eml}");
+    assert!(eml.contains("application/pdf"), "{eml}");
+    assert!(eml.contains("PF-2026-02-0001.pdf"), "{eml}");
+
+    let err = cli.refused(&[
+        "document",
+        "pdf",
+        "--number",
+        "PF/2026/02/0099",
+        "--out",
+        file_s,
+    ]);
+    assert!(err.contains("PF/2026/02/0099"), "{err}");
+}

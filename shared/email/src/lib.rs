@@ -10,7 +10,7 @@
 //!
 //! Everything is parsed once in [`Renderer::new`]; a render is three template evaluations.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::raw::Raw;
 use mail_builder::mime::MimePart;
@@ -25,7 +25,6 @@ use renewals_domain::{
     Notice, PaymentMethod, Period, Tenant,
 };
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 
 const LAYOUT_HTML: &str = include_str!("../templates/layout.html");
 const LAYOUT_TXT: &str = include_str!("../templates/layout.txt");
@@ -45,6 +44,19 @@ pub struct RenderedEmail {
     pub subject: String,
     pub html: String,
     pub text: String,
+    /// The document as a PDF, on the e-mails that ask for its payment (pro-forma, reminder,
+    /// overdue, order).
+    #[serde(skip)]
+    pub attachment: Option<Attachment>,
+}
+
+/// A file attached to an e-mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// `PF-2026-02-0001.pdf`
+    pub name: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
 }
 
 /// Renders notices; the template environment is built once and shared.
@@ -56,6 +68,8 @@ pub struct Renderer {
     names: HashMap<String, String>,
     labels_pl: Value,
     labels_en: Value,
+    /// The seller's NIP and address lines for the documents' PDFs (from the settings).
+    seller: Option<(String, Vec<String>)>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -70,7 +84,13 @@ impl std::fmt::Debug for Renderer {
 impl Renderer {
     /// The renderer for the configured seller and catalog.
     pub fn from_settings(settings: &Settings) -> Renderer {
-        Renderer::new(settings.mail.clone(), settings.catalog.clone())
+        let mut renderer = Renderer::new(settings.mail.clone(), settings.catalog.clone());
+        let s = &settings.seller;
+        let address = std::iter::once(s.address_line1.clone())
+            .chain(s.address_line2.clone())
+            .collect();
+        renderer.seller = Some((s.nip.as_str().to_string(), address));
+        renderer
     }
 
     pub fn new(settings: MailSettings, catalog: Catalog) -> Renderer {
@@ -124,6 +144,7 @@ impl Renderer {
             settings,
             catalog,
             names,
+            seller: None,
         }
     }
 
@@ -141,20 +162,69 @@ impl Renderer {
             subject: plain_spaces(subject),
             html,
             text,
+            attachment: self.attachment(notice, tenant),
         }
     }
 
-    /// The whole message: `multipart/alternative` (text/plain, then text/html), UTF-8.
-    /// Deterministic for the same e-mail, id and instant (the boundary derives from the id).
+    /// The seller as the PDFs print it. Hook: the seller's NIP and address join here once the
+    /// settings carry them (`RENEWALS_SELLER_NIP`, `RENEWALS_SELLER_ADDRESS`).
+    pub fn seller(&self) -> renewals_pdf::Seller {
+        let (nip, address) = self.seller.clone().unzip();
+        renewals_pdf::Seller {
+            name: self.settings.reseller_name.clone(),
+            nip,
+            address: address.unwrap_or_default(),
+            bank_account: self.settings.bank_account.clone(),
+        }
+    }
+
+    /// The document as a PDF for this tenant: what the e-mails attach and
+    /// `renewals document pdf` writes.
+    pub fn pdf(&self, document: &Document, tenant: &Tenant) -> Vec<u8> {
+        renewals_pdf::render(document, &self.seller(), &renewals_pdf::Buyer::of(tenant))
+    }
+
+    /// The PDF of the document an e-mail asks the customer to pay, if it asks.
+    fn attachment(&self, notice: &Notice, tenant: &Tenant) -> Option<Attachment> {
+        let document = match notice {
+            Notice::Proforma { document }
+            | Notice::Reminder { document, .. }
+            | Notice::Overdue { document, .. }
+            | Notice::Order { document } => document,
+            _ => return None,
+        };
+        Some(Attachment {
+            name: renewals_pdf::file_name(document),
+            content_type: "application/pdf",
+            bytes: self.pdf(document, tenant),
+        })
+    }
+
+    /// The whole message: `multipart/alternative` (text/plain, then text/html), UTF-8; with an
+    /// attachment, that inside `multipart/mixed` followed by the file (base64).
+    /// Deterministic for the same e-mail, id and instant (the boundaries derive from the id).
     pub fn mime(&self, email: &RenderedEmail, message_id: &str, sent_at: DateTime<Utc>) -> Vec<u8> {
-        let boundary = format!("=_renewals_{:016x}", fnv1a(message_id.as_bytes()));
-        let body = MimePart::new(
+        let id_hash = fnv1a(message_id.as_bytes());
+        let boundary = format!("=_renewals_{id_hash:016x}");
+        let alternative = MimePart::new(
             ContentType::new("multipart/alternative").attribute("boundary", boundary),
             vec![
                 MimePart::new("text/plain", email.text.as_str()),
                 MimePart::new("text/html", email.html.as_str()),
             ],
         );
+        let body = match &email.attachment {
+            None => alternative,
+            Some(file) => MimePart::new(
+                ContentType::new("multipart/mixed")
+                    .attribute("boundary", format!("=_renewals_mixed_{id_hash:016x}")),
+                vec![
+                    alternative,
+                    MimePart::new(file.content_type, file.bytes.as_slice())
+                        .attachment(file.name.as_str()),
+                ],
+            ),
+        };
         MessageBuilder::new()
             .from((
                 self.settings.reseller_name.as_str(),
@@ -542,73 +612,7 @@ impl Composer for Renderer {
     }
 }
 
-/// `1 234,56 zł` (Polish, plain space between thousands) or `PLN 1,234.56` (English).
-pub fn format_amount(m: Money, locale: Locale) -> String {
-    let grosze = m.grosze();
-    let (zl, gr) = (grosze.unsigned_abs() / 100, grosze.unsigned_abs() % 100);
-    let (thousands, decimal) = match locale {
-        Locale::Pl => (' ', ','),
-        Locale::En => (',', '.'),
-    };
-    let digits = zl.to_string();
-    let mut out = String::with_capacity(digits.len() + 12);
-    if locale == Locale::En {
-        out.push_str("PLN ");
-    }
-    if grosze < 0 {
-        out.push('-');
-    }
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(thousands);
-        }
-        out.push(ch);
-    }
-    let _ = write!(out, "{decimal}{gr:02}");
-    if locale == Locale::Pl {
-        out.push_str(" zł");
-    }
-    out
-}
-
-const MONTHS_PL_GENITIVE: [&str; 12] = [
-    "stycznia",
-    "lutego",
-    "marca",
-    "kwietnia",
-    "maja",
-    "czerwca",
-    "lipca",
-    "sierpnia",
-    "września",
-    "października",
-    "listopada",
-    "grudnia",
-];
-
-const MONTHS_EN: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-/// `27 lutego 2026` (Polish, month in the genitive) or `27 February 2026` (English).
-pub fn format_date(d: NaiveDate, locale: Locale) -> String {
-    let months = match locale {
-        Locale::Pl => &MONTHS_PL_GENITIVE,
-        Locale::En => &MONTHS_EN,
-    };
-    format!("{} {} {}", d.day(), months[d.month0() as usize], d.year())
-}
+pub use renewals_pdf::{format_amount, format_date};
 
 /// A half-open period shown by its first and last day: `1 marca 2026 – 31 marca 2026`.
 fn format_period(p: Period, locale: Locale) -> String {
@@ -1480,7 +1484,9 @@ mod tests {
         );
         let s = String::from_utf8(bytes).unwrap();
         let headers = &s[..s.find("\r\n\r\n").unwrap()];
-        assert!(headers.contains("multipart/alternative"), "{headers}");
+        // A pro-forma carries its PDF: the alternative part sits inside multipart/mixed.
+        assert!(headers.contains("multipart/mixed"), "{headers}");
+        assert!(s.contains("multipart/alternative"), "{s}");
         assert!(s.contains("text/plain") && s.contains("text/html"), "{s}");
         assert!(
             s.to_ascii_lowercase().contains("charset=\"utf-8\"")
@@ -1511,6 +1517,99 @@ mod tests {
         );
         assert!(headers.is_ascii(), "{headers}");
         assert!(s.is_ascii(), "bodies are transfer-encoded");
+    }
+
+    #[test]
+    fn payment_emails_attach_the_document_pdf_and_keep_their_text_and_html_parts() {
+        use mail_parser::{MessageParser, MimeHeaders};
+        let r = renderer();
+        let t = tenant(Locale::Pl, PaymentMethod::Blik);
+        let doc = proforma();
+        let at = DateTime::parse_from_rfc3339("2026-02-22T06:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut order = doc.clone();
+        order.number = renewals_domain::DocumentNumber::parse("ZAM/2026/02/0003").unwrap();
+        order.kind = DocumentKind::Order;
+        let notices = [
+            Notice::Proforma {
+                document: doc.clone(),
+            },
+            Notice::Reminder {
+                document: doc.clone(),
+                stage: d("2026-02-25"),
+            },
+            Notice::Overdue {
+                document: doc.clone(),
+                suspension_on: d("2026-03-06"),
+            },
+            Notice::Order {
+                document: order.clone(),
+            },
+        ];
+        for n in &notices {
+            let e = sent(&r, n, &t);
+            let document = n.document().unwrap();
+            let file = e
+                .attachment
+                .as_ref()
+                .expect("a payment e-mail carries its PDF");
+            assert_eq!(
+                file.name,
+                format!("{}.pdf", document.number.to_string().replace('/', "-"))
+            );
+            assert_eq!(file.bytes, r.pdf(document, &t), "{}", e.kind);
+            let bytes = r.mime(&e, "m.1", at);
+            assert_eq!(bytes, r.mime(&sent(&r, n, &t), "m.1", at), "byte-identical");
+            let message = MessageParser::default().parse(&bytes).unwrap();
+            let ct = message.content_type().unwrap();
+            assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("mixed")));
+            let lf = |s: &str| s.replace("\r\n", "\n").trim_end().to_string();
+            assert_eq!(lf(&message.body_text(0).unwrap()), lf(&e.text));
+            assert_eq!(lf(&message.body_html(0).unwrap()), lf(&e.html));
+            assert_eq!(message.attachment_count(), 1, "{}", e.kind);
+            let pdf = message.attachment(0).unwrap();
+            let ct = pdf.content_type().unwrap();
+            assert_eq!((ct.ctype(), ct.subtype()), ("application", Some("pdf")));
+            assert_eq!(pdf.attachment_name(), Some(file.name.as_str()));
+            assert!(pdf.contents().starts_with(b"%PDF-"));
+            assert_eq!(pdf.contents(), file.bytes.as_slice());
+
+            // The alternative part is the message without the PDF, byte for byte.
+            let plain = RenderedEmail {
+                attachment: None,
+                ..e.clone()
+            };
+            let without = String::from_utf8(r.mime(&plain, "m.1", at)).unwrap();
+            let alternative =
+                &without[without.find("Content-Type: multipart/alternative").unwrap()..];
+            let with = String::from_utf8(bytes).unwrap();
+            assert!(with.contains(alternative), "{with}");
+        }
+        assert_eq!(renewals_pdf::file_name(&doc), "PF-2026-02-0007.pdf");
+    }
+
+    #[test]
+    fn other_emails_stay_multipart_alternative_without_attachment() {
+        let r = renderer();
+        let t = tenant(Locale::Pl, PaymentMethod::Blik);
+        for n in all_notices() {
+            let e = sent(&r, &n, &t);
+            let pays = matches!(
+                n,
+                Notice::Proforma { .. }
+                    | Notice::Reminder { .. }
+                    | Notice::Overdue { .. }
+                    | Notice::Order { .. }
+            );
+            assert_eq!(e.attachment.is_some(), pays, "{}", e.kind);
+            if !pays {
+                let s = String::from_utf8(r.mime(&e, "m.2", Utc::now())).unwrap();
+                let headers = &s[..s.find("\r\n\r\n").unwrap()];
+                assert!(headers.contains("multipart/alternative"), "{headers}");
+                assert!(!s.contains("application/pdf"), "{}", e.kind);
+            }
+        }
     }
 
     /// Writes every kind in both locales (.txt, .html, .eml) for a look in a browser or client.
