@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the XSD validator the invoice tests call (Python's xmlschema, pinned) into the same
 # .venv that scripts/moto.sh creates. The tests run `.venv/bin/python -c 'import xmlschema …'`
-# against the official FA(3) schema set in ../shared/ksef/fa3.
+# against the official FA(3) schema set in shared/invoices/schema/fa3.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv"

@@ -1,5 +1,5 @@
 //! The FA(3) serializer, case by case: every XML written here is validated against the
-//! official schema set (`../shared/ksef/fa3`) with Python's `xmlschema` from the project's
+//! official schema set (`shared/invoices/schema/fa3`, a copy of the handbook's `ksef/fa3`) with Python's `xmlschema` from the project's
 //! `.venv` (installed by `scripts/xmlschema.sh`, which `scripts/test` runs), and its amounts,
 //! NIPs, dates, number, `OkresFa` and the `ZAL` order fields are compared with values
 //! computed by hand in the comments.
@@ -18,10 +18,10 @@ fn workspace_root() -> PathBuf {
 /// Validates `xml` against `schemat_FA(3)_v1-0E.xsd`; panics with the validator's message.
 fn assert_valid_against_xsd(xml: &str) {
     let root = workspace_root();
-    let schema = root.join("../shared/ksef/fa3/schemat_FA(3)_v1-0E.xsd");
+    let schema = root.join("shared/invoices/schema/fa3/schemat_FA(3)_v1-0E.xsd");
     assert!(
         schema.exists(),
-        "the FA(3) schema is missing at {} (the handbook folder ../shared must sit next to the repository)",
+        "the FA(3) schema is missing at {}",
         schema.display()
     );
     let python = root.join(".venv/bin/python");
