@@ -431,6 +431,52 @@ impl SqliteStore {
     }
 }
 
+/// Which rows of an outbox are due at `now`, claimed until `until`, at most `limit`.
+struct Due {
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: usize,
+}
+
+/// Claims the due rows of an outbox table (e-mails, Microsoft commands) in one
+/// UPDATE … RETURNING: SQLite runs it under the database's write lock, so a row claimed by
+/// one connection (or process) is not due for any other. The claim counts as an attempt and
+/// moves the row's next attempt to the end of the lease.
+fn claim_rows<T>(
+    conn: &Connection,
+    table: &str,
+    finished: &str,
+    columns: &str,
+    due: Due,
+    from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "UPDATE {table} SET attempts = attempts + 1, next_attempt = ?2
+             WHERE id IN (SELECT id FROM {table}
+                          WHERE {finished} = 0 AND parked = 0 AND next_attempt <= ?1
+                          ORDER BY next_attempt, id LIMIT ?3)
+             RETURNING {columns}"
+        ))
+        .map_err(unexpected)?;
+    let rows = stmt
+        .query_map(
+            params![
+                due.now.timestamp_millis(),
+                due.until.timestamp_millis(),
+                due.limit as i64
+            ],
+            from_row,
+        )
+        .map_err(unexpected)?;
+    rows.map(|r| r.map_err(unexpected)).collect()
+}
+
+fn sorted_by<T>(mut rows: Vec<T>, id: impl Fn(&T) -> i64) -> Vec<T> {
+    rows.sort_by_key(|r| id(r));
+    rows
+}
+
 /// A store made before messages had attempts gets the columns (with their defaults).
 fn add_delivery_columns(conn: &Connection) -> rusqlite::Result<()> {
     let has_outbox: Option<String> = one(
@@ -676,33 +722,16 @@ impl Store for SqliteStore {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        // One UPDATE … RETURNING: SQLite runs it under the database's write lock, so a
-        // row claimed by one connection (or process) is not due for any other.
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2
-                 WHERE id IN (SELECT id FROM outbox
-                              WHERE sent = 0 AND parked = 0 AND next_attempt <= ?1
-                              ORDER BY next_attempt, id LIMIT ?3)
-                 RETURNING {MESSAGE_COLUMNS}"
-            ))
-            .map_err(unexpected)?;
-        let rows = stmt
-            .query_map(
-                params![
-                    now.timestamp_millis(),
-                    until.timestamp_millis(),
-                    limit as i64
-                ],
-                stored_from_row,
-            )
-            .map_err(unexpected)?;
-        let mut claimed = rows
-            .map(|r| r.map_err(unexpected))
-            .collect::<Result<Vec<_>, _>>()?;
-        claimed.sort_by_key(|m| m.id);
-        Ok(claimed)
+        let due = Due { now, until, limit };
+        let claimed = claim_rows(
+            &self.conn(),
+            "outbox",
+            "sent",
+            MESSAGE_COLUMNS,
+            due,
+            stored_from_row,
+        )?;
+        Ok(sorted_by(claimed, |m| m.id))
     }
 
     async fn mark_failed(&self, id: i64, retry: Retry, error: &str) -> Result<(), StoreError> {
@@ -775,33 +804,17 @@ impl Store for SqliteStore {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<StoredCommand>, StoreError> {
-        // As `claim_due`: one UPDATE … RETURNING under the write lock.
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "UPDATE microsoft_commands SET attempts = attempts + 1, next_attempt = ?2
-                 WHERE id IN (SELECT id FROM microsoft_commands
-                              WHERE done = 0 AND parked = 0 AND next_attempt <= ?1
-                              ORDER BY next_attempt, id LIMIT ?3)
-                 RETURNING {COMMAND_COLUMNS}"
-            ))
-            .map_err(unexpected)?;
-        let rows = stmt
-            .query_map(
-                params![
-                    now.timestamp_millis(),
-                    until.timestamp_millis(),
-                    limit as i64
-                ],
-                command_from_row,
-            )
-            .map_err(unexpected)?;
-        let mut claimed = rows
-            .map(|r| r.map_err(unexpected))
-            .collect::<Result<Vec<_>, _>>()?;
+        let due = Due { now, until, limit };
+        let claimed = claim_rows(
+            &self.conn(),
+            "microsoft_commands",
+            "done",
+            COMMAND_COLUMNS,
+            due,
+            command_from_row,
+        )?;
         // Carried out in the order they were decided.
-        claimed.sort_by_key(|c| c.id);
-        Ok(claimed)
+        Ok(sorted_by(claimed, |c| c.id))
     }
 
     async fn mark_command_done(&self, command: &StoredCommand) -> Result<(), StoreError> {
