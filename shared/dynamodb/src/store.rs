@@ -204,6 +204,34 @@ impl DynamoStore {
         Ok(targets)
     }
 
+    /// The items of an outbox partition of the due index (e-mails `UNSENT`, Microsoft
+    /// commands `MS_PENDING`) whose next attempt is due at `now`, due first, at most `limit`.
+    async fn due_in(
+        &self,
+        partition: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        if limit == 0 {
+            return Ok(vec![]);
+        }
+        self.query(Query {
+            index: Some(keys::GSI2),
+            condition: "#pk = :pk AND #sk <= :due",
+            names: &[("#pk", keys::GSI2PK), ("#sk", keys::GSI2SK)],
+            values: vec![
+                (":pk", attrs::s(partition)),
+                (
+                    ":due",
+                    attrs::s(keys::outbox_due_upper(now.timestamp_millis())),
+                ),
+            ],
+            projection: None,
+            limit: Some(limit),
+        })
+        .await
+    }
+
     /// Where the messages with this id live: remembered from a claim, else looked up.
     async fn message_keys(&self, id: i64) -> Result<Vec<Key>, StoreError> {
         match self.take_message_keys(id) {
@@ -517,25 +545,7 @@ impl Store for DynamoStore {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        if limit == 0 {
-            return Ok(vec![]);
-        }
-        let items = self
-            .query(Query {
-                index: Some(keys::GSI2),
-                condition: "#pk = :pk AND #sk <= :due",
-                names: &[("#pk", keys::GSI2PK), ("#sk", keys::GSI2SK)],
-                values: vec![
-                    (":pk", attrs::s(keys::UNSENT)),
-                    (
-                        ":due",
-                        attrs::s(keys::outbox_due_upper(now.timestamp_millis())),
-                    ),
-                ],
-                projection: None,
-                limit: Some(limit),
-            })
-            .await?;
+        let items = self.due_in(keys::UNSENT, now, limit).await?;
         let until_ms = until.timestamp_millis();
         let items = &items;
         let claimed: Vec<(StoredMessage, Key)> = futures::stream::iter(0..items.len())
@@ -687,25 +697,7 @@ impl Store for DynamoStore {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<StoredCommand>, StoreError> {
-        if limit == 0 {
-            return Ok(vec![]);
-        }
-        let items = self
-            .query(Query {
-                index: Some(keys::GSI2),
-                condition: "#pk = :pk AND #sk <= :due",
-                names: &[("#pk", keys::GSI2PK), ("#sk", keys::GSI2SK)],
-                values: vec![
-                    (":pk", attrs::s(keys::MS_PENDING)),
-                    (
-                        ":due",
-                        attrs::s(keys::outbox_due_upper(now.timestamp_millis())),
-                    ),
-                ],
-                projection: None,
-                limit: Some(limit),
-            })
-            .await?;
+        let items = self.due_in(keys::MS_PENDING, now, limit).await?;
         let mut claimed = vec![];
         for item in &items {
             let mut command = command_from(item)?;
