@@ -517,3 +517,85 @@ impl Clock for ManualClock {
             .expect("valid timestamp")
     }
 }
+
+/// One VAT invoice handed to KSeF: the stored FA(3) bytes, sent byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceToSend {
+    /// Our number, `FV/YYYY/MM/NNNN` (`P_2`).
+    pub number: String,
+    /// The FA(3) XML exactly as stored (its SHA-256 is the one stored beside it).
+    pub xml: Vec<u8>,
+}
+
+/// An invoice KSeF has taken in (`202` with a reference) and not yet decided on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentInvoice {
+    /// The online session's reference number (`…-SO-…`).
+    pub session: String,
+    /// The invoice's reference number in that session (`…-EE-…`).
+    pub invoice: String,
+}
+
+/// KSeF's decision on a sent invoice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KsefVerdict {
+    /// 100/150: still processing; ask again later.
+    Processing,
+    /// 200, or 440 (a duplicate: already registered, `ksef_number` is the original one).
+    /// `upo` is the UPO XML as received, when KSeF already offers it.
+    Accepted {
+        ksef_number: String,
+        upo: Option<Vec<u8>>,
+        duplicate: bool,
+    },
+    /// 430 (schema), 435 (decryption), 450 (semantics) and the like: the invoice will not be
+    /// accepted as it is; parked for the operator with KSeF's reason.
+    Rejected { code: u16, reason: String },
+    /// 550 (cancelled by the system) or a session error: send the same bytes again.
+    Resend { reason: String },
+}
+
+/// What went wrong talking to KSeF.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KsefError {
+    /// 429: wait at least this long (`Retry-After`) before the next call.
+    #[error("KSeF asks us to wait {retry_after_s} s (429)")]
+    RateLimited { retry_after_s: u64 },
+    /// 5xx, no answer, a timeout: the same call may pass later.
+    #[error("KSeF is unavailable: {0}")]
+    Unavailable(String),
+    /// Our token or context was refused (401/403, auth status 4xx): retried once a person
+    /// fixes the configuration, and the operator is told.
+    #[error("KSeF refused our credentials: {0}")]
+    Credentials(String),
+    /// Any other refusal of the request itself, with KSeF's code and description.
+    #[error("KSeF refused the request ({status}, code {code}): {description}")]
+    Refused {
+        status: u16,
+        code: String,
+        description: String,
+    },
+}
+
+impl KsefError {
+    /// Whether the same call may pass later without a person changing anything.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            KsefError::RateLimited { .. } | KsefError::Unavailable(_)
+        )
+    }
+}
+
+/// KSeF (API 2.0) as the invoice outbox needs it. The adapter keeps its own authentication
+/// (token → access/refresh) and its open online session; `finish` closes that session at the
+/// end of a run so that KSeF prepares the session UPO.
+#[async_trait]
+pub trait Ksef: Send + Sync {
+    /// Sends one invoice in the current online session (opening one if needed).
+    async fn send(&self, invoice: &InvoiceToSend) -> Result<SentInvoice, KsefError>;
+    /// Asks for the verdict on a sent invoice; on success also fetches its UPO.
+    async fn verdict(&self, sent: &SentInvoice) -> Result<KsefVerdict, KsefError>;
+    /// Closes the online session opened by `send`, if any.
+    async fn finish(&self) -> Result<(), KsefError>;
+}
