@@ -473,7 +473,13 @@ impl<'a> Writer<'a> {
             .iter()
             .map(|(label, _, _)| text_width(label, 9.0, false))
             .fold(104.0, f32::max);
-        let value_x = label_x + label_width + 12.0;
+        // Beside a QR code the values are narrow: each label goes above its value instead.
+        let stacked = p.qr.is_some();
+        let value_x = if stacked {
+            label_x
+        } else {
+            label_x + label_width + 12.0
+        };
         // The QR code sits at the right edge, in a white square with its quiet zone.
         let qr = p.qr.as_ref().map(|qr| {
             let module = QR_SIDE / qr.size as f32;
@@ -495,7 +501,7 @@ impl<'a> Writer<'a> {
         let text_height = 30.0
             + wrapped
                 .iter()
-                .map(|(_, v, _)| v.len() as f32 * 14.0)
+                .map(|(_, v, _)| (v.len() + usize::from(stacked)) as f32 * 14.0)
                 .sum::<f32>();
         let height = match &qr {
             Some((_, _, _, box_height)) => text_height.max(box_height + 20.0),
@@ -509,6 +515,9 @@ impl<'a> Writer<'a> {
         y += 17.0;
         for (label, values, bold) in wrapped {
             self.text_at(label_x, y, 9.0, false, MUTED, Align::Left, label);
+            if stacked {
+                y += 14.0;
+            }
             for v in values {
                 self.text_at(value_x, y, 10.0, bold, INK, Align::Left, &v);
                 y += 14.0;

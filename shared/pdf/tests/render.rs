@@ -7,7 +7,9 @@ use renewals_domain::{
     Document, DocumentNumber, Line, LinePurpose, Money, Period, SubscriptionId, TenantId,
 };
 use renewals_pdf::{file_name, render, Buyer, Seller};
-use std::process::Command;
+mod common;
+
+use common::text_of;
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -99,44 +101,6 @@ fn order() -> Document {
             purpose: LinePurpose::SeatAddition,
         }],
     )
-}
-
-/// The text of a PDF, in reading order, with runs of spaces collapsed.
-fn text_of(pdf: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("renewals-pdf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{:016x}.pdf", fnv(pdf)));
-    std::fs::write(&path, pdf).unwrap();
-    let out = Command::new("pdftotext")
-        .args(["-layout", "-enc", "UTF-8"])
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (Debian: poppler-utils; scripts/test installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _ = std::fs::remove_file(&path);
-    let text = String::from_utf8(out.stdout)
-        .unwrap()
-        .replace('\u{a0}', " ");
-    text.lines()
-        .map(|l| {
-            l.split(' ')
-                .filter(|w| !w.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
 }
 
 #[test]

@@ -1,0 +1,120 @@
+//! Reading a PDF back as a person would: its text (`pdftotext`), its first page as an image
+//! (`pdftoppm`), its fonts (`pdffonts`); all three are poppler-utils, installed by
+//! `scripts/test`.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Writes the PDF to a temporary file named after its content.
+fn temp_file(pdf: &[u8], ext: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("renewals-pdf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{:016x}.{ext}", fnv(pdf)));
+    std::fs::write(&path, pdf).unwrap();
+    path
+}
+
+fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .expect("poppler-utils (Debian: poppler-utils; scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The text of a PDF, in reading order, with runs of spaces collapsed.
+pub fn text_of(pdf: &[u8]) -> String {
+    let path = temp_file(pdf, "pdf");
+    let out = run(Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-"));
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8(out).unwrap().replace('\u{a0}', " ");
+    text.lines()
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// Every QR code on page `page` rendered at 150 dpi (as a printer or a screen shows it),
+/// decoded: the texts they hold.
+pub fn qr_codes_on_page(pdf: &[u8], page: usize) -> Vec<String> {
+    let path = temp_file(pdf, "pdf");
+    let prefix = path.with_extension("");
+    run(Command::new("pdftoppm")
+        .args(["-png", "-r", "150", "-singlefile"])
+        .args(["-f", &page.to_string(), "-l", &page.to_string()])
+        .arg(&path)
+        .arg(&prefix));
+    let png_path = prefix.with_extension("png");
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&png_path).unwrap(),
+    ));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&png_path);
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    let channels = match info.color_type {
+        png::ColorType::Grayscale => 1,
+        png::ColorType::Rgb => 3,
+        other => panic!("pdftoppm wrote {other:?}"),
+    };
+    let (width, height) = (info.width as usize, info.height as usize);
+    let stride = info.line_size;
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+        let px = &buf[y * stride + x * channels..][..channels];
+        // Luma of an RGB pixel (ITU-R BT.601 weights); grey is itself.
+        let sum: u32 = match px {
+            [g] => u32::from(*g) * 1000,
+            [r, g, b] => 299 * u32::from(*r) + 587 * u32::from(*g) + 114 * u32::from(*b),
+            _ => unreachable!(),
+        };
+        (sum / 1000) as u8
+    });
+    image
+        .detect_grids()
+        .into_iter()
+        .map(|grid| grid.decode().expect("a QR code that decodes").1)
+        .collect()
+}
+
+/// `pdffonts` rows: (name, embedded, subset) for each font of the PDF.
+pub fn fonts_of(pdf: &[u8]) -> Vec<(String, bool, bool)> {
+    let path = temp_file(pdf, "pdf");
+    let out = String::from_utf8(run(Command::new("pdffonts").arg(&path))).unwrap();
+    let _ = std::fs::remove_file(&path);
+    // name type encoding emb sub uni object ID: the three yes/no columns end each row
+    // before the object number and generation.
+    out.lines()
+        .skip(2)
+        .map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let n = cols.len();
+            (
+                cols[0].to_string(),
+                cols[n - 5] == "yes",
+                cols[n - 4] == "yes",
+            )
+        })
+        .collect()
+}
