@@ -457,9 +457,10 @@ impl<'a> Writer<'a> {
         }
         if let Some(words) = &t.in_words {
             let text = format!("Słownie: {words}");
-            for part in wrap(&text, 8.5, false, RIGHT - 4.0 - label_x) {
+            // Right-aligned under the gross amount, as wide as the page allows.
+            for part in wrap(&text, 8.5, false, RIGHT - 4.0 - MARGIN) {
                 self.room(12.0);
-                self.text_at(label_x, self.y, 8.5, false, MUTED, Align::Left, &part);
+                self.text_at(RIGHT - 4.0, self.y, 8.5, false, MUTED, Align::Right, &part);
                 self.y += 12.0;
             }
         }

@@ -121,7 +121,11 @@ fn base64url(bytes: &[u8]) -> String {
 
 fn mark(invoice: &Invoice) -> KsefMark {
     KsefMark {
-        number: ksef_number(&invoice.seller.nip, "20260302", "0100001AF629"),
+        number: ksef_number(
+            &invoice.seller.nip,
+            &invoice.issue_date.format("%Y%m%d").to_string(),
+            "0100001AF629",
+        ),
         qr_url: kod_i(invoice),
     }
 }
@@ -167,6 +171,7 @@ fn vat_invoice_holds_number_parties_lines_totals_payment_and_ksef_number() {
             "Razem netto 1 230,00 zł",
             "VAT 23% 282,90 zł",
             "Razem brutto 1 512,90 zł",
+            "Słownie: tysiąc pięćset dwanaście złotych 90/100",
             "Zapłacono 1 512,90 zł",
             "Forma płatności przelew",
             "Pozostało do zapłaty 0,00 zł",
@@ -174,6 +179,7 @@ fn vat_invoice_holds_number_parties_lines_totals_payment_and_ksef_number() {
         ],
     );
     assert!(!text.contains("zaliczkowa"), "{text}");
+    assert!(!text.contains("kolejnej faktury"), "{text}");
     assert!(!text.contains("zostanie nadany"), "{text}");
     // Under the QR code as well as in the panel.
     assert_eq!(text.matches(&mark.number).count(), 2, "{text}");
@@ -191,6 +197,7 @@ fn zal_invoice_is_titled_as_an_advance_and_names_the_order_it_pays() {
             "Data wystawienia 20 lutego 2026",
             "Data otrzymania zapłaty 20 lutego 2026",
             "Zaliczka na poczet zamówienia ZAM/2026/02/0003",
+            "Wartość zamówienia 1 512,90 zł",
             "Okres usługi 1 marca 2026 – 31 marca 2026",
             "NIP: 5265877635",
             "NIP: 5260001246",
@@ -198,6 +205,7 @@ fn zal_invoice_is_titled_as_an_advance_and_names_the_order_it_pays() {
             "Zapłacono 1 512,90 zł",
         ],
     );
+    assert!(text.contains("nie wystawia się kolejnej faktury"), "{text}");
     assert!(!text.contains("Faktura VAT"), "{text}");
     assert!(!text.contains("Okres świadczenia usług"), "{text}");
 
