@@ -302,26 +302,26 @@ impl<'a> Writer<'a> {
     /// The seller's name left, the kind and number right, then the dates.
     fn header(&mut self, s: &Sheet) {
         let y = self.y;
-        self.text_at(
-            MARGIN,
-            y + 14.0,
-            15.0,
-            true,
-            INK,
-            Align::Left,
-            &s.seller.name,
-        );
+        let number = format!("nr {}", s.number);
         self.text_at(RIGHT, y + 14.0, 15.0, true, ACCENT, Align::Right, s.kind);
-        self.text_at(
-            RIGHT,
-            y + 32.0,
-            12.0,
-            true,
-            INK,
-            Align::Right,
-            &format!("nr {}", s.number),
-        );
-        self.y += 44.0;
+        self.text_at(RIGHT, y + 32.0, 12.0, true, INK, Align::Right, &number);
+        // A long name wraps (smaller from the third line on) left of the kind and number.
+        let width = RIGHT
+            - MARGIN
+            - 24.0
+            - text_width(s.kind, 15.0, true).max(text_width(&number, 12.0, true));
+        let mut size = 15.0;
+        let mut name = wrap(&s.seller.name, size, true, width);
+        if name.len() > 2 {
+            size = 11.0;
+            name = wrap(&s.seller.name, size, true, width);
+        }
+        let mut line_y = y + 14.0;
+        for part in &name {
+            self.text_at(MARGIN, line_y, size, true, INK, Align::Left, part);
+            line_y += size * 1.25;
+        }
+        self.y += 44.0f32.max(line_y - size * 1.25 - y + 16.0);
         self.rule(MARGIN, RIGHT, self.y, 1.2, ACCENT);
         self.y += 18.0;
 

@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use common::{fonts_of, qr_codes_on_page, text_of};
+use common::{fonts_of, overlapping_words, qr_codes_on_page, text_of};
 use renewals_invoices::{fa3, Address, Invoice, InvoiceType, Line, Party, Stored};
 use renewals_pdf::{invoice_file_name, render_invoice, KsefMark};
 
@@ -284,6 +284,41 @@ fn the_same_invoice_renders_byte_for_byte_the_same_with_fonts_embedded_and_subse
     assert_eq!(invoice_file_name("FV/2026/02/0001"), "FV-2026-02-0001.pdf");
 }
 
+/// A ZAL whose names and first product are as long as Polish company and product names get.
+fn long_names() -> Invoice {
+    let mut invoice = zal_invoice();
+    invoice.seller.name =
+        "Licencje365 Spółka z ograniczoną odpowiedzialnością Spółka Komandytowa".into();
+    invoice.buyer.name =
+        "Przedsiębiorstwo Produkcyjno-Handlowo-Usługowe Kowalski i Synowie Spółka Jawna".into();
+    invoice.lines[0].product =
+        "Microsoft 365 Business Premium (roczna subskrypcja, płatność miesięczna) z dodatkiem Teams Phone Standard".into();
+    invoice
+}
+
+#[test]
+fn long_names_wrap_without_running_into_the_title_or_each_other() {
+    let invoice = long_names();
+    for ksef in [Some(mark(&invoice)), None] {
+        let pdf = render_invoice(&invoice, ksef.as_ref());
+        assert_eq!(overlapping_words(&pdf), vec![]);
+        let text = text_of(&pdf);
+        for word in invoice
+            .seller
+            .name
+            .split(' ')
+            .chain(invoice.buyer.name.split(' '))
+        {
+            assert!(text.contains(word), "missing {word:?} in:\n{text}");
+        }
+        assert!(text.contains("Faktura zaliczkowa"), "{text}");
+    }
+    for invoice in [vat_invoice(), zal_invoice()] {
+        let pdf = render_invoice(&invoice, Some(&mark(&invoice)));
+        assert_eq!(overlapping_words(&pdf), vec![]);
+    }
+}
+
 /// Writes the sample invoices to `$RENEWALS_PDF_SAMPLES` (for `pdftoppm` and docs/).
 #[test]
 fn write_samples() {
@@ -297,6 +332,7 @@ fn write_samples() {
         ("invoice", render_invoice(&vat, Some(&mark(&vat)))),
         ("invoice-zal", render_invoice(&zal, Some(&mark(&zal)))),
         ("invoice-pending", render_invoice(&vat, None)),
+        ("invoice-long-names", render_invoice(&long_names(), None)),
     ] {
         let path = std::path::Path::new(&dir).join(format!("{name}.pdf"));
         std::fs::write(&path, &pdf).unwrap();

@@ -9,7 +9,7 @@ use renewals_domain::{
 use renewals_pdf::{file_name, render, Buyer, Seller};
 mod common;
 
-use common::text_of;
+use common::{fonts_of, overlapping_words, text_of};
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -174,8 +174,28 @@ fn the_same_document_renders_byte_for_byte_the_same() {
     let b = render(&proforma(), &seller(), &buyer());
     assert_eq!(a, b);
     assert_ne!(a, render(&order(), &seller(), &buyer()));
+    for (name, embedded, subset) in fonts_of(&a) {
+        assert!(
+            embedded && subset,
+            "{name}: embedded {embedded}, subset {subset}"
+        );
+    }
     assert_eq!(file_name(&proforma()), "PF-2026-02-0007.pdf");
     assert_eq!(file_name(&order()), "ZAM-2026-03-0002.pdf");
+}
+
+#[test]
+fn no_words_run_into_each_other_even_with_a_long_seller_name() {
+    let long = Seller {
+        name: "Licencje365 Spółka z ograniczoną odpowiedzialnością Spółka Komandytowa".into(),
+        ..seller()
+    };
+    for seller in [seller(), long] {
+        for doc in [proforma(), order()] {
+            let pdf = render(&doc, &seller, &buyer());
+            assert_eq!(overlapping_words(&pdf), vec![], "{}", doc.number);
+        }
+    }
 }
 
 #[test]

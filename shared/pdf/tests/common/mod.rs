@@ -118,3 +118,64 @@ pub fn fonts_of(pdf: &[u8]) -> Vec<(String, bool, bool)> {
         })
         .collect()
 }
+
+/// A word as `pdftotext -bbox` places it: page (from 1), text and box in points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    pub page: usize,
+    pub text: String,
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+pub fn words_of(pdf: &[u8]) -> Vec<Word> {
+    let path = temp_file(pdf, "pdf");
+    let out = String::from_utf8(run(Command::new("pdftotext")
+        .args(["-bbox", "-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")))
+    .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let attr = |line: &str, name: &str| -> f32 {
+        let start = line.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        line[start..].split('"').next().unwrap().parse().unwrap()
+    };
+    let mut page = 0;
+    let mut words = Vec::new();
+    for line in out.lines().map(str::trim) {
+        if line.starts_with("<page ") {
+            page += 1;
+        } else if line.starts_with("<word ") {
+            let text = line[line.find('>').unwrap() + 1..line.rfind("</word>").unwrap()]
+                .replace("&amp;", "&");
+            words.push(Word {
+                page,
+                text,
+                x0: attr(line, "xMin"),
+                y0: attr(line, "yMin"),
+                x1: attr(line, "xMax"),
+                y1: attr(line, "yMax"),
+            });
+        }
+    }
+    words
+}
+
+/// Pairs of words that overlap on the page (by more than a hair: boxes of neighbouring
+/// lines may touch).
+pub fn overlapping_words(pdf: &[u8]) -> Vec<(Word, Word)> {
+    let words = words_of(pdf);
+    let mut pairs = Vec::new();
+    for (i, a) in words.iter().enumerate() {
+        for b in &words[i + 1..] {
+            let overlap_x = a.x1.min(b.x1) - a.x0.max(b.x0);
+            let overlap_y = a.y1.min(b.y1) - a.y0.max(b.y0);
+            if a.page == b.page && overlap_x > 0.5 && overlap_y > 0.5 {
+                pairs.push((a.clone(), b.clone()));
+            }
+        }
+    }
+    pairs
+}
