@@ -487,7 +487,7 @@ impl<'a> Writer<'a> {
             let quiet = QR_QUIET_MODULES * module;
             let caption_width = text_width(&qr.caption, 7.0, false) + 8.0;
             let box_width = (QR_SIDE + 2.0 * quiet).max(caption_width);
-            let box_height = QR_SIDE + 2.0 * quiet + 12.0;
+            let box_height = QR_SIDE + 2.0 * quiet + 14.0;
             (qr, module, box_width, box_height)
         });
         let text_right = match &qr {
@@ -532,7 +532,8 @@ impl<'a> Writer<'a> {
             let y0 = box_y + QR_QUIET_MODULES * module;
             self.qr(qr, x0, y0, module);
             let centre = box_x + box_width / 2.0;
-            let caption_y = y0 + QR_SIDE + QR_QUIET_MODULES * module + 4.0;
+            // The caption starts below the quiet zone (7 pt text rises about 5 pt).
+            let caption_y = y0 + QR_SIDE + QR_QUIET_MODULES * module + 7.0;
             self.text_at(
                 centre,
                 caption_y,

@@ -225,7 +225,10 @@ fn kod_i_decodes_to_exactly_the_verification_link() {
     for invoice in [vat_invoice(), zal_invoice()] {
         let mark = mark(&invoice);
         let pdf = render_invoice(&invoice, Some(&mark));
-        assert_eq!(qr_codes_on_page(&pdf, 1), vec![mark.qr_url.clone()]);
+        // As a viewer shows the e-mailed PDF, and as a printer prints it.
+        for dpi in [150, 300] {
+            assert_eq!(qr_codes_on_page(&pdf, 1, dpi), vec![mark.qr_url.clone()]);
+        }
     }
 }
 
@@ -242,7 +245,7 @@ fn before_ksef_accepts_it_the_invoice_says_the_number_comes_later_and_has_no_qr_
         ],
     );
     assert!(!text.contains("Zeskanuj"), "{text}");
-    assert_eq!(qr_codes_on_page(&pdf, 1), Vec::<String>::new());
+    assert_eq!(qr_codes_on_page(&pdf, 1, 150), Vec::<String>::new());
 }
 
 #[test]
@@ -263,7 +266,7 @@ fn many_lines_push_the_ksef_panel_whole_onto_the_last_page() {
         &["Razem netto 29 200,00 zł", "Razem brutto 35 916,00 zł"],
     );
     assert_eq!(text.matches("Microsoft 365 Business Premium").count(), 40);
-    assert_eq!(qr_codes_on_page(&pdf, pages), vec![mark.qr_url]);
+    assert_eq!(qr_codes_on_page(&pdf, pages, 150), vec![mark.qr_url]);
 }
 
 #[test]

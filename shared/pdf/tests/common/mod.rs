@@ -54,13 +54,13 @@ fn fnv(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Every QR code on page `page` rendered at 150 dpi (as a printer or a screen shows it),
+/// Every QR code on page `page` rendered at `dpi` (anti-aliased, as a viewer shows it),
 /// decoded: the texts they hold.
-pub fn qr_codes_on_page(pdf: &[u8], page: usize) -> Vec<String> {
+pub fn qr_codes_on_page(pdf: &[u8], page: usize, dpi: u32) -> Vec<String> {
     let path = temp_file(pdf, "pdf");
     let prefix = path.with_extension("");
     run(Command::new("pdftoppm")
-        .args(["-png", "-r", "150", "-singlefile"])
+        .args(["-png", "-r", &dpi.to_string(), "-singlefile"])
         .args(["-f", &page.to_string(), "-l", &page.to_string()])
         .arg(&path)
         .arg(&prefix));
