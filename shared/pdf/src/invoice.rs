@@ -67,6 +67,8 @@ pub(crate) fn sheet(inv: &Invoice, ksef: Option<&KsefMark>) -> Sheet {
         dates,
         seller: party(&inv.seller),
         buyer: party(&inv.buyer),
+        // The unit FA(3) states (`P_8A`): an accountant reads quantities with their unit.
+        quantity: "Ilość (szt.)",
         rows: inv
             .lines
             .iter()
@@ -116,7 +118,7 @@ fn ksef_panel(ksef: Option<&KsefMark>) -> Panel {
             heading: "KSeF",
             rows: vec![(
                 "Numer KSeF",
-                "zostanie nadany po przyjęciu faktury do KSeF".to_string(),
+                "zostanie nadany po przyjęciu faktury przez KSeF".to_string(),
                 false,
             )],
             qr: None,

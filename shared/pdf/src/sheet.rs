@@ -28,6 +28,8 @@ pub(crate) struct Sheet {
     pub dates: Vec<(&'static str, String)>,
     pub seller: Party,
     pub buyer: Party,
+    /// The heading of the quantity column (`Licencje`, `Ilość (szt.)`).
+    pub quantity: &'static str,
     pub rows: Vec<Row>,
     pub totals: Totals,
     pub panels: Vec<Panel>,
@@ -289,7 +291,7 @@ impl<'a> Writer<'a> {
     fn sheet(&mut self, s: &Sheet) {
         self.header(s);
         self.parties(&s.seller, &s.buyer);
-        self.lines(&s.rows);
+        self.lines(s.quantity, &s.rows);
         self.totals(&s.totals);
         for panel in &s.panels {
             self.panel(panel);
@@ -372,7 +374,7 @@ impl<'a> Writer<'a> {
         self.y = bottom + 16.0;
     }
 
-    fn lines(&mut self, rows: &[Row]) {
+    fn lines(&mut self, quantity: &str, rows: &[Row]) {
         // Columns: Lp. | product (and detail) | seats | unit net | net | VAT.
         let x_no = MARGIN + 4.0;
         let x_product = MARGIN + 26.0;
@@ -387,7 +389,7 @@ impl<'a> Writer<'a> {
             let h = |w: &mut Writer, x, align, t: &str| w.text_at(x, y, 8.0, true, MUTED, align, t);
             h(w, x_no, Align::Left, "Lp.");
             h(w, x_product, Align::Left, "Produkt");
-            h(w, x_seats, Align::Right, "Licencje");
+            h(w, x_seats, Align::Right, quantity);
             h(w, x_unit, Align::Right, "Cena jedn. netto");
             h(w, x_net, Align::Right, "Wartość netto");
             h(w, x_vat, Align::Right, "VAT");

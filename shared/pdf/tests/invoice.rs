@@ -166,6 +166,7 @@ fn vat_invoice_holds_number_parties_lines_totals_payment_and_ksef_number() {
             "Kowalski & Syn Sp. z o.o.",
             "NIP: 5260001246",
             "00-001 Warszawa",
+            "Lp. Produkt Ilość (szt.) Cena jedn. netto Wartość netto VAT",
             "1. Microsoft 365 Business Premium 8 91,25 zł 730,00 zł 23%",
             "2. Exchange Online (Plan 1) 25 20,00 zł 500,00 zł 23%",
             "Razem netto 1 230,00 zł",
@@ -241,7 +242,7 @@ fn before_ksef_accepts_it_the_invoice_says_the_number_comes_later_and_has_no_qr_
         &text,
         &[
             "Faktura VAT",
-            "Numer KSeF zostanie nadany po przyjęciu faktury do KSeF",
+            "Numer KSeF zostanie nadany po przyjęciu faktury przez KSeF",
         ],
     );
     assert!(!text.contains("Zeskanuj"), "{text}");
