@@ -143,14 +143,18 @@ fn wrap(text: &str, size: f32, bold: bool, width: f32) -> Vec<String> {
             line = word.to_string();
         }
         while text_width(&line, size, bold) > width && line.chars().count() > 1 {
-            let mut cut = line.chars().count() - 1;
-            while cut > 1
-                && text_width(&line.chars().take(cut).collect::<String>(), size, bold) > width
-            {
-                cut -= 1;
+            // The longest prefix that fits (at least one character), measured in one pass.
+            let mut used = 0.0;
+            let mut cut = line.len();
+            for (n, (i, c)) in line.char_indices().enumerate() {
+                used += text_width(c.encode_utf8(&mut [0; 4]), size, bold);
+                if used > width && n > 0 {
+                    cut = i;
+                    break;
+                }
             }
-            lines.push(line.chars().take(cut).collect());
-            line = line.chars().skip(cut).collect();
+            lines.push(line[..cut].to_string());
+            line = line[cut..].to_string();
         }
     }
     if !line.is_empty() || lines.is_empty() {

@@ -250,6 +250,25 @@ fn before_ksef_accepts_it_the_invoice_says_the_number_comes_later_and_has_no_qr_
 }
 
 #[test]
+fn a_link_too_long_for_any_qr_code_is_printed_as_text_instead() {
+    let invoice = vat_invoice();
+    let mark = KsefMark {
+        qr_url: format!(
+            "https://qr-test.ksef.mf.gov.pl/invoice/{}",
+            "A".repeat(3000)
+        ),
+        ..mark(&invoice)
+    };
+    let pdf = render_invoice(&invoice, Some(&mark));
+    assert_eq!(qr_codes_on_page(&pdf, 1, 150), Vec::<String>::new());
+    let text = text_of(&pdf);
+    assert_holds(
+        &text,
+        &[&mark.number, "https://qr-test.ksef.mf.gov.pl/invoice/AAAA"],
+    );
+}
+
+#[test]
 fn many_lines_push_the_ksef_panel_whole_onto_the_last_page() {
     let mut invoice = vat_invoice();
     let line = invoice.lines[0].clone();
