@@ -1,0 +1,293 @@
+//! The KSeF client against the HTTP stand-in, with real FA(3) XML from the repository's
+//! serializer: the whole flow with the calls counted per endpoint, the bytes KSeF decrypts,
+//! 429 + Retry-After, a duplicate, an XSD failure, a wrong token, an expired access token,
+//! an invoice still processing and a seller that is not the context.
+
+mod common;
+
+use renewals_app::ports::{InvoiceToSend, Ksef, KsefError, KsefVerdict, SentInvoice};
+use renewals_invoices::InvoiceType;
+use renewals_ksef::standin::KsefStandIn;
+use renewals_ksef::{check_ksef_number, HttpKsef};
+use std::time::Duration;
+
+const CERTS: &str = "GET /security/public-key-certificates";
+const CHALLENGE: &str = "POST /auth/challenge";
+const KSEF_TOKEN: &str = "POST /auth/ksef-token";
+const AUTH_STATUS: &str = "GET /auth/{referenceNumber}";
+const REDEEM: &str = "POST /auth/token/redeem";
+const REFRESH: &str = "POST /auth/token/refresh";
+const OPEN: &str = "POST /sessions/online";
+const SEND: &str = "POST /sessions/online/{ref}/invoices";
+const STATUS: &str = "GET /sessions/{ref}/invoices/{invRef}";
+const UPO: &str = "GET /sessions/{ref}/invoices/{invRef}/upo";
+const CLOSE: &str = "POST /sessions/online/{ref}/close";
+
+fn to_send(number: &str, kind: InvoiceType) -> InvoiceToSend {
+    InvoiceToSend {
+        number: number.into(),
+        xml: common::xml(number, kind),
+    }
+}
+
+async fn accepted(ksef: &HttpKsef, sent: &SentInvoice) -> (String, Option<Vec<u8>>, bool) {
+    match ksef.verdict(sent).await.expect("a verdict") {
+        KsefVerdict::Accepted {
+            ksef_number,
+            upo,
+            duplicate,
+        } => (ksef_number, upo, duplicate),
+        other => panic!("expected Accepted, got {other:?}"),
+    }
+}
+
+fn total(standin: &KsefStandIn) -> usize {
+    standin.calls().len()
+}
+
+#[tokio::test]
+async fn the_whole_flow_with_calls_counted() {
+    let standin = KsefStandIn::start().await;
+    standin.keep_authenticating(1);
+    let ksef = HttpKsef::new(standin.settings()).unwrap();
+
+    let first = to_send("FV/2026/02/0001", InvoiceType::Zal);
+    let sent = ksef.send(&first).await.unwrap();
+    assert_eq!(sent.session.len(), 36);
+    assert!(sent.session.contains("-SO-") && sent.invoice.contains("-EE-"));
+    // KSeF decrypted exactly the bytes handed to `send`.
+    assert_eq!(standin.decrypted(&sent.invoice).unwrap(), first.xml);
+    let (number, upo, duplicate) = accepted(&ksef, &sent).await;
+    assert!(!duplicate);
+    assert_eq!(check_ksef_number(&number), Ok(()));
+    assert!(number.starts_with("5260250274-"));
+    let upo = String::from_utf8(upo.expect("the UPO")).unwrap();
+    assert!(upo.contains("http://upo.schematy.mf.gov.pl/KSeF/v4-3"));
+    assert!(upo.contains(&format!(
+        "<NumerKSeFDokumentu>{number}</NumerKSeFDokumentu>"
+    )));
+
+    // First invoice of a run: keys, challenge, token, status (100 then 200), redeem, open,
+    // send, status, UPO.
+    let counts = standin.counts();
+    for (endpoint, n) in [
+        (CERTS, 1),
+        (CHALLENGE, 1),
+        (KSEF_TOKEN, 1),
+        (AUTH_STATUS, 2),
+        (REDEEM, 1),
+        (OPEN, 1),
+        (SEND, 1),
+        (STATUS, 1),
+        (UPO, 1),
+    ] {
+        assert_eq!(counts.get(endpoint), Some(&n), "{endpoint}: {counts:?}");
+    }
+    let after_first = total(&standin);
+    assert_eq!(after_first, 10);
+
+    // Further invoices in the same session: send, status, UPO; no new auth or session.
+    let mut numbers = vec![number];
+    for n in 2..=3 {
+        let invoice = to_send(&format!("FV/2026/02/000{n}"), InvoiceType::Vat);
+        let sent_n = ksef.send(&invoice).await.unwrap();
+        assert_eq!(sent_n.session, sent.session);
+        assert_eq!(standin.decrypted(&sent_n.invoice).unwrap(), invoice.xml);
+        let (number, upo, duplicate) = accepted(&ksef, &sent_n).await;
+        assert!(!duplicate && upo.is_some());
+        assert_eq!(check_ksef_number(&number), Ok(()));
+        numbers.push(number);
+    }
+    assert_eq!(total(&standin), after_first + 2 * 3);
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 3);
+    assert_eq!(standin.count(OPEN), 1);
+    assert_eq!(standin.count(CHALLENGE), 1);
+
+    // The end of the run closes the session once.
+    assert_eq!(standin.session_open(&sent.session), Some(true));
+    ksef.finish().await.unwrap();
+    ksef.finish().await.unwrap();
+    assert_eq!(standin.count(CLOSE), 1);
+    assert_eq!(standin.session_open(&sent.session), Some(false));
+    assert_eq!(standin.registered(), 3);
+
+    // The next run opens a new session with the tokens it has.
+    let next = ksef
+        .send(&to_send("FV/2026/03/0001", InvoiceType::Vat))
+        .await
+        .unwrap();
+    assert_ne!(next.session, sent.session);
+    assert_eq!(standin.count(OPEN), 2);
+    assert_eq!(standin.count(CHALLENGE), 1);
+    assert!(
+        standin.calls().iter().all(|c| c.status < 400),
+        "{:?}",
+        standin.calls()
+    );
+}
+
+#[tokio::test]
+async fn a_429_carries_retry_after_and_the_call_passes_after_it() {
+    let standin = KsefStandIn::start().await;
+    let ksef = HttpKsef::new(standin.settings()).unwrap();
+    standin.throttle(SEND, 1, 1);
+    let invoice = to_send("FV/2026/02/0001", InvoiceType::Vat);
+    assert_eq!(
+        ksef.send(&invoice).await,
+        Err(KsefError::RateLimited { retry_after_s: 1 })
+    );
+    // Too early: still blocked.
+    assert_eq!(
+        ksef.send(&invoice).await,
+        Err(KsefError::RateLimited { retry_after_s: 1 })
+    );
+    tokio::time::sleep(Duration::from_millis(1050)).await;
+    let sent = ksef.send(&invoice).await.expect("passes after Retry-After");
+    let (number, _, duplicate) = accepted(&ksef, &sent).await;
+    assert!(!duplicate && check_ksef_number(&number).is_ok());
+    let sends: Vec<u16> = standin
+        .calls()
+        .iter()
+        .filter(|c| c.endpoint == SEND)
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(sends, vec![429, 429, 202]);
+    // The session opened before the 429 was kept.
+    assert_eq!(standin.count(OPEN), 1);
+    assert_eq!(standin.registered(), 1);
+}
+
+#[tokio::test]
+async fn a_duplicate_is_accepted_with_the_original_number() {
+    let standin = KsefStandIn::start().await;
+    let ksef = HttpKsef::new(standin.settings()).unwrap();
+    let invoice = to_send("FV/2026/02/0007", InvoiceType::Zal);
+    let first = ksef.send(&invoice).await.unwrap();
+    let (original, _, _) = accepted(&ksef, &first).await;
+    // Sent again, e.g. after an answer that never arrived.
+    let again = ksef.send(&invoice).await.unwrap();
+    assert_ne!(again.invoice, first.invoice);
+    assert_eq!(
+        ksef.verdict(&again).await.unwrap(),
+        KsefVerdict::Accepted {
+            ksef_number: original,
+            upo: None,
+            duplicate: true
+        }
+    );
+    assert_eq!(standin.registered(), 1);
+}
+
+#[tokio::test]
+async fn xml_failing_the_xsd_is_rejected_with_the_validators_reason() {
+    let standin = KsefStandIn::start().await;
+    let ksef = HttpKsef::new(standin.settings()).unwrap();
+    let xml = String::from_utf8(common::xml("FV/2026/02/0009", InvoiceType::Vat)).unwrap();
+    let broken = xml.replace(
+        "<RodzajFaktury>VAT</RodzajFaktury>",
+        "<RodzajFaktury>PROFORMA</RodzajFaktury>",
+    );
+    assert_ne!(broken, xml);
+    let sent = ksef
+        .send(&InvoiceToSend {
+            number: "FV/2026/02/0009".into(),
+            xml: broken.into_bytes(),
+        })
+        .await
+        .unwrap();
+    match ksef.verdict(&sent).await.unwrap() {
+        KsefVerdict::Rejected { code: 430, reason } => {
+            assert!(reason.contains("RodzajFaktury"), "{reason}");
+            assert!(reason.contains("value must be one of"), "{reason}");
+        }
+        other => panic!("expected a 430 rejection, got {other:?}"),
+    }
+    assert_eq!(standin.count(UPO), 0);
+    assert_eq!(standin.registered(), 0);
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_a_credentials_error() {
+    let standin = KsefStandIn::start().await;
+    let wrong = renewals_ksef::standin::TOKEN.replace("8a3f", "0000");
+    let ksef = HttpKsef::new(standin.settings_with_token(&wrong)).unwrap();
+    match ksef
+        .send(&to_send("FV/2026/02/0001", InvoiceType::Vat))
+        .await
+    {
+        Err(KsefError::Credentials(why)) => assert!(why.contains("450"), "{why}"),
+        other => panic!("expected Credentials, got {other:?}"),
+    }
+    assert_eq!(standin.count(REDEEM), 0);
+    assert_eq!(standin.count(OPEN), 0);
+    assert_eq!(standin.count(SEND), 0);
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refreshed_not_reauthenticated() {
+    let standin = KsefStandIn::start().await;
+    standin.set_access_lifetime(Duration::from_secs(3));
+    let mut settings = standin.settings();
+    // Use the token to its last second, so that it really lapses.
+    settings.refresh_margin = Duration::ZERO;
+    let ksef = HttpKsef::new(settings).unwrap();
+    let sent = ksef
+        .send(&to_send("FV/2026/02/0001", InvoiceType::Vat))
+        .await
+        .unwrap();
+    accepted(&ksef, &sent).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let next = ksef
+        .send(&to_send("FV/2026/02/0002", InvoiceType::Vat))
+        .await
+        .unwrap();
+    accepted(&ksef, &next).await;
+    assert!(standin.count(REFRESH) >= 1);
+    assert_eq!(standin.count(CHALLENGE), 1);
+    assert_eq!(standin.count(REDEEM), 1);
+    assert!(
+        standin.calls().iter().all(|c| c.status != 401),
+        "{:?}",
+        standin.calls()
+    );
+}
+
+#[tokio::test]
+async fn an_invoice_still_processing_is_asked_again() {
+    let standin = KsefStandIn::start().await;
+    standin.keep_processing(2);
+    let ksef = HttpKsef::new(standin.settings()).unwrap();
+    let sent = ksef
+        .send(&to_send("FV/2026/02/0001", InvoiceType::Vat))
+        .await
+        .unwrap();
+    assert_eq!(ksef.verdict(&sent).await.unwrap(), KsefVerdict::Processing);
+    assert_eq!(ksef.verdict(&sent).await.unwrap(), KsefVerdict::Processing);
+    let (number, upo, _) = accepted(&ksef, &sent).await;
+    assert!(check_ksef_number(&number).is_ok() && upo.is_some());
+    assert_eq!(standin.count(STATUS), 3);
+    assert_eq!(standin.count(UPO), 1);
+}
+
+#[tokio::test]
+async fn an_invoice_of_another_seller_is_rejected() {
+    let standin = KsefStandIn::start().await;
+    let ksef = HttpKsef::new(standin.settings()).unwrap();
+    let mut invoice = common::invoice("FV/2026/02/0001", InvoiceType::Vat);
+    invoice.seller.nip = "7740001454".into();
+    let sent = ksef
+        .send(&InvoiceToSend {
+            number: "FV/2026/02/0001".into(),
+            xml: renewals_invoices::fa3::serialize(&invoice).into_bytes(),
+        })
+        .await
+        .unwrap();
+    match ksef.verdict(&sent).await.unwrap() {
+        KsefVerdict::Rejected { code: 410, reason } => {
+            assert!(reason.contains("7740001454"), "{reason}")
+        }
+        other => panic!("expected a 410 rejection, got {other:?}"),
+    }
+}
