@@ -168,6 +168,14 @@ struct InvoiceStatus {
     status: Status,
 }
 
+fn code_of(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => String::new(),
+    }
+}
+
 /// KSeF's refusal of a call, from either error format (`exception` or problem+json).
 fn refusal(status: StatusCode, body: &[u8]) -> KsefError {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -188,7 +196,7 @@ fn refusal(status: StatusCode, body: &[u8]) -> KsefError {
     };
     let (code, description) = if let Some(first) = v.pointer("/exception/exceptionDetailList/0") {
         (
-            first["exceptionCode"].to_string(),
+            code_of(&first["exceptionCode"]),
             with(
                 text(&first["exceptionDescription"]).unwrap_or_default(),
                 details(&first["details"]),
@@ -196,7 +204,7 @@ fn refusal(status: StatusCode, body: &[u8]) -> KsefError {
         )
     } else if let Some(first) = v.pointer("/errors/0") {
         (
-            first["code"].to_string(),
+            code_of(&first["code"]),
             with(
                 text(&first["description"]).unwrap_or_default(),
                 details(&first["details"]),
@@ -370,6 +378,10 @@ impl HttpKsef {
         let access = fresh.access.clone();
         *tokens = Some(fresh);
         Ok(access)
+    }
+
+    async fn has_tokens(&self) -> bool {
+        self.tokens.lock().await.is_some()
     }
 
     async fn forget_access_token(&self) {
@@ -591,10 +603,11 @@ impl HttpKsef {
 #[async_trait]
 impl Ksef for HttpKsef {
     async fn send(&self, invoice: &InvoiceToSend) -> Result<SentInvoice, KsefError> {
+        let had_tokens = self.has_tokens().await;
         match self.try_send(invoice).await {
             // An access token refused before its time, or a session KSeF no longer has:
-            // once more with a new token / session.
-            Err(KsefError::Credentials(_)) => {
+            // once more with a new token / session. A refused authentication is final.
+            Err(KsefError::Credentials(_)) if had_tokens => {
                 self.forget_access_token().await;
                 self.try_send(invoice).await
             }
@@ -606,8 +619,9 @@ impl Ksef for HttpKsef {
     }
 
     async fn verdict(&self, sent: &SentInvoice) -> Result<KsefVerdict, KsefError> {
+        let had_tokens = self.has_tokens().await;
         match self.try_verdict(sent).await {
-            Err(KsefError::Credentials(_)) => {
+            Err(KsefError::Credentials(_)) if had_tokens => {
                 self.forget_access_token().await;
                 self.try_verdict(sent).await
             }

@@ -46,6 +46,35 @@ pub const NIP: &str = "5260250274";
 
 const CERT_DER: &[u8] = include_bytes!("standin/cert.der");
 const KEY_PEM: &str = include_str!("standin/key.pem");
+/// The key that replaces the first one in [`KsefStandIn::rotate_keys`] (made the same way).
+const CERT2_DER: &[u8] = include_bytes!("standin/cert2.der");
+const KEY2_PEM: &str = include_str!("standin/key2.pem");
+
+/// One of the stand-in's RSA keys, listed with its certificate for both usages.
+struct ServedKey {
+    private: RsaPrivateKey,
+    cert: &'static [u8],
+    /// `b64(sha256(SPKI DER))`, as KSeF computes `publicKeyId`.
+    id: String,
+    valid_from: DateTime<Utc>,
+    valid_to: DateTime<Utc>,
+    revoked: bool,
+}
+
+impl ServedKey {
+    fn load(cert: &'static [u8], pem: &str, valid_from: DateTime<Utc>) -> ServedKey {
+        let private = RsaPrivateKey::from_pkcs8_pem(pem).expect("the stand-in's key");
+        let (_, spki) = public_key_of(cert).expect("the stand-in's certificate");
+        ServedKey {
+            private,
+            cert,
+            id: sha256_b64(&spki),
+            valid_from,
+            valid_to: valid_from + Duration::days(365),
+            revoked: false,
+        }
+    }
+}
 
 /// One call as the stand-in saw it: `"POST /sessions/online/{ref}/invoices"` and its status.
 #[derive(Clone, Debug)]
@@ -103,9 +132,7 @@ struct StoredInvoice {
 }
 
 struct Inner {
-    key: RsaPrivateKey,
-    public_key_id: String,
-    started: DateTime<Utc>,
+    keys: Vec<ServedKey>,
     token: String,
     nip: String,
     access_lifetime: Duration,
@@ -119,6 +146,8 @@ struct Inner {
     invoices: HashMap<String, StoredInvoice>,
     registered: HashMap<(String, String, String), (String, String)>,
     throttles: HashMap<String, Throttle>,
+    /// Endpoint → how many more calls answer 503.
+    outages: HashMap<String, u32>,
     calls: Vec<Call>,
 }
 
@@ -228,9 +257,16 @@ async fn count_and_throttle(State(inner): State<Shared>, req: Request, next: Nex
         req.method(),
         template.strip_prefix("/v2").unwrap_or(&template)
     );
-    let throttled = {
+    let (throttled, down) = {
         let mut state = lock(&inner);
-        match state.throttles.get_mut(&endpoint) {
+        let down = match state.outages.get_mut(&endpoint) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        };
+        let throttled = match state.throttles.get_mut(&endpoint) {
             Some(t) if t.left > 0 || t.blocked_until.is_some_and(|b| Instant::now() < b) => {
                 if t.left > 0 {
                     t.left -= 1;
@@ -240,7 +276,8 @@ async fn count_and_throttle(State(inner): State<Shared>, req: Request, next: Nex
                 Some(t.retry_after_s)
             }
             _ => None,
-        }
+        };
+        (throttled, down)
     };
     let response = match throttled {
         Some(s) => (
@@ -248,6 +285,12 @@ async fn count_and_throttle(State(inner): State<Shared>, req: Request, next: Nex
             [("Retry-After", s.to_string())],
             Json(json!({"status": {"code": 429, "description": "Too Many Requests",
                 "details": [format!("Przekroczono limit żądań dla {endpoint}. Spróbuj ponownie za {s} s.")]}})),
+        )
+            .into_response(),
+        None if down => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("Content-Type", "application/problem+json")],
+            json!({"title": "Service Unavailable", "status": 503, "detail": "Usługa chwilowo niedostępna.", "timestamp": Utc::now()}).to_string(),
         )
             .into_response(),
         None => next.run(req).await,
@@ -261,23 +304,38 @@ async fn count_and_throttle(State(inner): State<Shared>, req: Request, next: Nex
 
 async fn certificates(State(inner): State<Shared>) -> Response {
     let state = lock(&inner);
-    // The certificate's own dates are those of the machine that made it; the listing says
-    // the key is valid from a day before the stand-in started, so any clock accepts it.
-    let entry = |usage: &str| {
-        json!({
-            "certificate": b64(CERT_DER),
-            "certificateId": sha256_b64(CERT_DER),
-            "publicKeyId": state.public_key_id,
-            "validFrom": state.started - Duration::days(1),
-            "validTo": state.started + Duration::days(365),
-            "usage": [usage],
-        })
+    // The certificates' own dates are those of the machine that made them; the listing says
+    // a key is valid from a day before the stand-in started, so any clock accepts it.
+    let mut list = vec![];
+    for key in &state.keys {
+        for usage in ["KsefTokenEncryption", "SymmetricKeyEncryption"] {
+            list.push(json!({
+                "certificate": b64(key.cert),
+                "certificateId": sha256_b64(key.cert),
+                "publicKeyId": key.id,
+                "validFrom": key.valid_from,
+                "validTo": key.valid_to,
+                "usage": [usage],
+            }));
+        }
+    }
+    Json(Value::Array(list)).into_response()
+}
+
+/// The private key for `publicKeyId` (21470 when unknown or revoked); without one, the
+/// current key.
+fn private_key<'a>(state: &'a Inner, id: Option<&str>) -> Result<&'a RsaPrivateKey, Response> {
+    let key = match id {
+        Some(id) => state.keys.iter().find(|k| k.id == id && !k.revoked),
+        None => state.keys.iter().rfind(|k| !k.revoked),
     };
-    Json(json!([
-        entry("KsefTokenEncryption"),
-        entry("SymmetricKeyEncryption")
-    ]))
-    .into_response()
+    key.map(|k| &k.private).ok_or_else(|| {
+        exception(
+            21470,
+            "Nieznany lub unieważniony klucz publiczny.",
+            &[format!("publicKeyId {}", id.unwrap_or("(brak)"))],
+        )
+    })
 }
 
 async fn challenge(State(inner): State<Shared>) -> Response {
@@ -317,15 +375,10 @@ async fn ksef_token(State(inner): State<Shared>, body: Bytes) -> Response {
         );
     }
     let mut state = lock(&inner);
-    if let Some(id) = body["publicKeyId"].as_str() {
-        if id != state.public_key_id {
-            return exception(
-                21470,
-                "Nieznany lub unieważniony klucz publiczny.",
-                &[format!("publicKeyId {id}")],
-            );
-        }
-    }
+    let key = match private_key(&state, body["publicKeyId"].as_str()) {
+        Ok(k) => k.clone(),
+        Err(r) => return r,
+    };
     let fresh = match state.challenges.get_mut(&challenge) {
         Some((ms, at, used)) if !*used && Utc::now() - *at < Duration::minutes(10) => {
             *used = true;
@@ -343,7 +396,7 @@ async fn ksef_token(State(inner): State<Shared>, body: Bytes) -> Response {
     // Really decrypt and compare `token|timestampMs`.
     let plain = unb64(&encrypted)
         .ok()
-        .and_then(|c| state.key.decrypt(Oaep::new::<Sha256>(), &c).ok())
+        .and_then(|c| key.decrypt(Oaep::new::<Sha256>(), &c).ok())
         .and_then(|p| String::from_utf8(p).ok());
     let expected = format!("{}|{timestamp_ms}", state.token);
     let (code, description) = if plain.as_deref() != Some(expected.as_str()) {
@@ -523,19 +576,14 @@ async fn open_session(State(inner): State<Shared>, headers: HeaderMap, body: Byt
         );
     }
     let enc = &body["encryption"];
-    if let Some(id) = enc["publicKeyId"].as_str() {
-        if id != state.public_key_id {
-            return exception(
-                21470,
-                "Nieznany lub unieważniony klucz publiczny.",
-                &[format!("publicKeyId {id}")],
-            );
-        }
-    }
+    let private = match private_key(&state, enc["publicKeyId"].as_str()) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
     let key = enc["encryptedSymmetricKey"]
         .as_str()
         .and_then(|k| unb64(k).ok())
-        .and_then(|c| state.key.decrypt(Oaep::new::<Sha256>(), &c).ok())
+        .and_then(|c| private.decrypt(Oaep::new::<Sha256>(), &c).ok())
         .and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok());
     let iv = enc["initializationVector"]
         .as_str()
@@ -966,12 +1014,13 @@ async fn close_session(
 impl KsefStandIn {
     /// Starts on a free local port, accepting [`TOKEN`] for [`NIP`].
     pub async fn start() -> KsefStandIn {
-        let key = RsaPrivateKey::from_pkcs8_pem(KEY_PEM).expect("the stand-in's key");
-        let (_, spki) = public_key_of(CERT_DER).expect("the stand-in's certificate");
+        let started = Utc::now();
         let inner = Arc::new(Mutex::new(Inner {
-            key,
-            public_key_id: sha256_b64(&spki),
-            started: Utc::now(),
+            keys: vec![ServedKey::load(
+                CERT_DER,
+                KEY_PEM,
+                started - Duration::days(1),
+            )],
             token: TOKEN.into(),
             nip: NIP.into(),
             access_lifetime: Duration::minutes(15),
@@ -985,6 +1034,7 @@ impl KsefStandIn {
             invoices: HashMap::new(),
             registered: HashMap::new(),
             throttles: HashMap::new(),
+            outages: HashMap::new(),
             calls: vec![],
         }));
         let v2 = Router::new()
@@ -1037,6 +1087,22 @@ impl KsefStandIn {
         self.settings_with_token(TOKEN)
     }
 
+    /// MF replaces its keys: the current ones lapse now and are refused (21470); the
+    /// listing shows them expired beside the new key, valid from a minute ago.
+    pub fn rotate_keys(&self) {
+        let mut state = self.lock();
+        let now = Utc::now();
+        for key in state.keys.iter_mut() {
+            key.revoked = true;
+            key.valid_to = now;
+        }
+        state.keys.push(ServedKey::load(
+            CERT2_DER,
+            KEY2_PEM,
+            now - Duration::minutes(1),
+        ));
+    }
+
     /// Access tokens issued from now on live this long.
     pub fn set_access_lifetime(&self, lifetime: std::time::Duration) {
         self.lock().access_lifetime = Duration::from_std(lifetime).expect("a short lifetime");
@@ -1064,6 +1130,11 @@ impl KsefStandIn {
                 blocked_until: None,
             },
         );
+    }
+
+    /// The next `calls` calls of `endpoint` answer 503.
+    pub fn fail(&self, endpoint: &str, calls: u32) {
+        self.lock().outages.insert(endpoint.to_string(), calls);
     }
 
     pub fn calls(&self) -> Vec<Call> {

@@ -220,6 +220,8 @@ async fn a_wrong_token_is_a_credentials_error() {
         Err(KsefError::Credentials(why)) => assert!(why.contains("450"), "{why}"),
         other => panic!("expected Credentials, got {other:?}"),
     }
+    // A refused authentication is not tried again on its own.
+    assert_eq!(standin.count(CHALLENGE), 1);
     assert_eq!(standin.count(REDEEM), 0);
     assert_eq!(standin.count(OPEN), 0);
     assert_eq!(standin.count(SEND), 0);
@@ -290,4 +292,141 @@ async fn an_invoice_of_another_seller_is_rejected() {
         }
         other => panic!("expected a 410 rejection, got {other:?}"),
     }
+}
+
+fn statuses(standin: &KsefStandIn, endpoint: &str) -> Vec<u16> {
+    standin
+        .calls()
+        .iter()
+        .filter(|c| c.endpoint == endpoint)
+        .map(|c| c.status)
+        .collect()
+}
+
+#[tokio::test]
+async fn replaced_keys_are_fetched_again_after_21470() {
+    let standin = KsefStandIn::start().await;
+    let ksef = HttpKsef::new(standin.settings()).unwrap();
+    let sent = ksef
+        .send(&to_send("FV/2026/02/0001", InvoiceType::Vat))
+        .await
+        .unwrap();
+    accepted(&ksef, &sent).await;
+    ksef.finish().await.unwrap();
+
+    // MF replaces its keys between two runs; the client still holds the old publicKeyId.
+    standin.rotate_keys();
+    let invoice = to_send("FV/2026/02/0002", InvoiceType::Vat);
+    let next = ksef.send(&invoice).await.unwrap();
+    assert_eq!(standin.decrypted(&next.invoice).unwrap(), invoice.xml);
+    accepted(&ksef, &next).await;
+    assert_eq!(statuses(&standin, OPEN), vec![201, 400, 201]);
+    assert_eq!(standin.count(CERTS), 2);
+
+    // A new client picks the key valid now (the old one is listed as lapsed) at once.
+    let fresh = HttpKsef::new(standin.settings()).unwrap();
+    let third = fresh
+        .send(&to_send("FV/2026/02/0003", InvoiceType::Vat))
+        .await
+        .unwrap();
+    accepted(&fresh, &third).await;
+    assert_eq!(statuses(&standin, KSEF_TOKEN), vec![202, 202]);
+    assert_eq!(statuses(&standin, OPEN), vec![201, 400, 201, 201]);
+}
+
+#[tokio::test]
+async fn a_5xx_is_unavailable_and_retryable() {
+    let standin = KsefStandIn::start().await;
+    let ksef = HttpKsef::new(standin.settings()).unwrap();
+    let sent = ksef
+        .send(&to_send("FV/2026/02/0001", InvoiceType::Vat))
+        .await
+        .unwrap();
+    standin.fail(STATUS, 1);
+    match ksef.verdict(&sent).await {
+        Err(e @ KsefError::Unavailable(_)) => assert!(e.is_retryable()),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    accepted(&ksef, &sent).await;
+    assert_eq!(statuses(&standin, STATUS), vec![503, 200]);
+}
+
+/// The stand-in itself: an authentication is redeemed once; the second redeem is 21301.
+#[tokio::test]
+async fn the_standin_redeems_an_authentication_once() {
+    use renewals_ksef::crypto::{b64, public_key_of, rsa_oaep, unb64};
+    use serde_json::{json, Value};
+    let standin = KsefStandIn::start().await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", standin.base_url);
+    let certs: Value = http
+        .get(url("/security/public-key-certificates"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cert = &certs[0];
+    let (key, _) = public_key_of(&unb64(cert["certificate"].as_str().unwrap()).unwrap()).unwrap();
+    let challenge: Value = http
+        .post(url("/auth/challenge"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let plain = format!(
+        "{}|{}",
+        renewals_ksef::standin::TOKEN,
+        challenge["timestampMs"]
+    );
+    let init: Value = http
+        .post(url("/auth/ksef-token"))
+        .json(&json!({
+            "challenge": challenge["challenge"],
+            "contextIdentifier": {"type": "Nip", "value": renewals_ksef::standin::NIP},
+            "encryptedToken": b64(&rsa_oaep(&key, plain.as_bytes()).unwrap()),
+            "publicKeyId": cert["publicKeyId"],
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let auth = init["authenticationToken"]["token"].as_str().unwrap();
+    let status: Value = http
+        .get(url(&format!(
+            "/auth/{}",
+            init["referenceNumber"].as_str().unwrap()
+        )))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"]["code"], 200);
+    let first = http
+        .post(url("/auth/token/redeem"))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let second = http
+        .post(url("/auth/token/redeem"))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 400);
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(
+        body["exception"]["exceptionDetailList"][0]["exceptionCode"],
+        21301
+    );
 }
