@@ -562,7 +562,7 @@ impl HttpKsef {
         let st: InvoiceStatus = reply.json("the invoice status")?;
         let s = st.status;
         Ok(match s.code {
-            100 | 150 => KsefVerdict::Processing,
+            100..=199 => KsefVerdict::Processing,
             200 => {
                 let ksef_number = st.ksef_number.ok_or_else(|| {
                     KsefError::Unavailable("status 200 without a ksefNumber".into())
