@@ -351,13 +351,14 @@ async fn a_5xx_is_unavailable_and_retryable() {
     assert_eq!(statuses(&standin, STATUS), vec![503, 200]);
 }
 
-/// The stand-in itself: an authentication is redeemed once; the second redeem is 21301.
-#[tokio::test]
-async fn the_standin_redeems_an_authentication_once() {
+/// Talks to the stand-in by hand, as KSeF's documentation describes: keys, challenge,
+/// encrypted token, status. Returns the key certificate entry and the authentication token.
+async fn authenticate_by_hand(
+    standin: &KsefStandIn,
+    http: &reqwest::Client,
+) -> (serde_json::Value, String) {
     use renewals_ksef::crypto::{b64, public_key_of, rsa_oaep, unb64};
     use serde_json::{json, Value};
-    let standin = KsefStandIn::start().await;
-    let http = reqwest::Client::new();
     let url = |p: &str| format!("{}{p}", standin.base_url);
     let certs: Value = http
         .get(url("/security/public-key-certificates"))
@@ -367,7 +368,7 @@ async fn the_standin_redeems_an_authentication_once() {
         .json()
         .await
         .unwrap();
-    let cert = &certs[0];
+    let cert = certs[0].clone();
     let (key, _) = public_key_of(&unb64(cert["certificate"].as_str().unwrap()).unwrap()).unwrap();
     let challenge: Value = http
         .post(url("/auth/challenge"))
@@ -396,13 +397,16 @@ async fn the_standin_redeems_an_authentication_once() {
         .json()
         .await
         .unwrap();
-    let auth = init["authenticationToken"]["token"].as_str().unwrap();
+    let auth = init["authenticationToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let status: Value = http
         .get(url(&format!(
             "/auth/{}",
             init["referenceNumber"].as_str().unwrap()
         )))
-        .bearer_auth(auth)
+        .bearer_auth(&auth)
         .send()
         .await
         .unwrap()
@@ -410,23 +414,113 @@ async fn the_standin_redeems_an_authentication_once() {
         .await
         .unwrap();
     assert_eq!(status["status"]["code"], 200);
-    let first = http
-        .post(url("/auth/token/redeem"))
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(first.status(), 200);
-    let second = http
-        .post(url("/auth/token/redeem"))
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
+    (cert, auth)
+}
+
+fn exception_code(body: &serde_json::Value) -> serde_json::Value {
+    body["exception"]["exceptionDetailList"][0]["exceptionCode"].clone()
+}
+
+/// The stand-in itself: an authentication is redeemed once; the second redeem is 21301.
+#[tokio::test]
+async fn the_standin_redeems_an_authentication_once() {
+    let standin = KsefStandIn::start().await;
+    let http = reqwest::Client::new();
+    let (_, auth) = authenticate_by_hand(&standin, &http).await;
+    let redeem = || {
+        http.post(format!("{}/auth/token/redeem", standin.base_url))
+            .bearer_auth(&auth)
+            .send()
+    };
+    assert_eq!(redeem().await.unwrap().status(), 200);
+    let second = redeem().await.unwrap();
     assert_eq!(second.status(), 400);
-    let body: Value = second.json().await.unwrap();
-    assert_eq!(
-        body["exception"]["exceptionDetailList"][0]["exceptionCode"],
-        21301
-    );
+    let body: serde_json::Value = second.json().await.unwrap();
+    assert_eq!(exception_code(&body), 21301);
+}
+
+/// The stand-in itself: an invoice whose declared hash or size does not match what it
+/// decrypts is refused (21403, 21402), so the byte-for-byte check above has teeth.
+#[tokio::test]
+async fn the_standin_checks_hashes_and_sizes() {
+    use renewals_ksef::crypto::{aes_encrypt, b64, public_key_of, rsa_oaep, sha256_b64, unb64};
+    use serde_json::{json, Value};
+    let standin = KsefStandIn::start().await;
+    let http = reqwest::Client::new();
+    let (cert, auth) = authenticate_by_hand(&standin, &http).await;
+    let url = |p: &str| format!("{}{p}", standin.base_url);
+    let tokens: Value = http
+        .post(url("/auth/token/redeem"))
+        .bearer_auth(&auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["accessToken"]["token"].as_str().unwrap().to_string();
+    let (rsa, _) = public_key_of(&unb64(cert["certificate"].as_str().unwrap()).unwrap()).unwrap();
+    let (key, iv) = ([0x42u8; 32], [0x24u8; 16]);
+    let opened = http
+        .post(url("/sessions/online"))
+        .bearer_auth(&access)
+        .json(&json!({
+            "formCode": {"systemCode": "FA (3)", "schemaVersion": "1-0E", "value": "FA"},
+            "encryption": {"encryptedSymmetricKey": b64(&rsa_oaep(&rsa, &key).unwrap()),
+                "initializationVector": b64(&iv), "publicKeyId": cert["publicKeyId"]},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 201);
+    let session: Value = opened.json().await.unwrap();
+    let path = url(&format!(
+        "/sessions/online/{}/invoices",
+        session["referenceNumber"].as_str().unwrap()
+    ));
+    let xml = common::xml("FV/2026/02/0001", InvoiceType::Vat);
+    let other = common::xml("FV/2026/02/0002", InvoiceType::Vat);
+    let c = aes_encrypt(&key, &iv, &xml);
+    let body = |hash: String, size: usize, c_hash: String, c_size: usize| {
+        json!({"invoiceHash": hash, "invoiceSize": size, "encryptedInvoiceHash": c_hash,
+            "encryptedInvoiceSize": c_size, "encryptedInvoiceContent": b64(&c), "offlineMode": false})
+    };
+    for (request, code) in [
+        (
+            body(sha256_b64(&other), xml.len(), sha256_b64(&c), c.len()),
+            21403,
+        ),
+        (
+            body(sha256_b64(&xml), xml.len() + 1, sha256_b64(&c), c.len()),
+            21402,
+        ),
+        (
+            body(sha256_b64(&xml), xml.len(), sha256_b64(&xml), c.len()),
+            21403,
+        ),
+        (
+            body(sha256_b64(&xml), xml.len(), sha256_b64(&c), c.len() - 16),
+            21402,
+        ),
+    ] {
+        let reply = http
+            .post(&path)
+            .bearer_auth(&access)
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 400);
+        let err: Value = reply.json().await.unwrap();
+        assert_eq!(exception_code(&err), code, "{err}");
+    }
+    let good = http
+        .post(&path)
+        .bearer_auth(&access)
+        .json(&body(sha256_b64(&xml), xml.len(), sha256_b64(&c), c.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 202);
+    assert_eq!(standin.registered(), 1);
 }
