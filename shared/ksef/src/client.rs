@@ -40,6 +40,7 @@ pub struct HttpKsef {
 struct PublicKey {
     id: String,
     key: RsaPublicKey,
+    valid_to: DateTime<Utc>,
 }
 
 #[derive(Clone)]
@@ -264,10 +265,16 @@ impl HttpKsef {
         body: Option<&Value>,
     ) -> Result<Reply, KsefError> {
         let url = format!("{}{path}", self.settings.base_url);
+        // A UPO is XML; everything else (errors included) is JSON.
+        let accept = if path.ends_with("/upo") {
+            "application/xml, application/json"
+        } else {
+            "application/json"
+        };
         let mut req = self
             .http
             .request(method.clone(), &url)
-            .header("Accept", "application/json");
+            .header("Accept", accept);
         if let Some(token) = bearer {
             req = req.bearer_auth(token);
         }
@@ -306,14 +313,18 @@ impl HttpKsef {
     /// MF's public keys, one per usage: valid now, the latest `validFrom`.
     async fn keys(&self) -> Result<Keys, KsefError> {
         let mut cached = self.keys.lock().await;
-        if let Some(k) = cached.as_ref() {
+        let now = Utc::now();
+        // Kept until one of them lapses (or KSeF refuses it with 21470).
+        if let Some(k) = cached
+            .as_ref()
+            .filter(|k| now < k.token.valid_to && now < k.symmetric.valid_to)
+        {
             return Ok(k.clone());
         }
         let reply = self
             .call(Method::GET, "/security/public-key-certificates", None, None)
             .await?;
         let certs: Vec<CertificateInfo> = reply.json("the public key certificates")?;
-        let now = Utc::now();
         let pick = |usage: &str| -> Result<PublicKey, KsefError> {
             let cert = certs
                 .iter()
@@ -330,6 +341,7 @@ impl HttpKsef {
             Ok(PublicKey {
                 id: cert.public_key_id.clone(),
                 key,
+                valid_to: cert.valid_to,
             })
         };
         let keys = Keys {
