@@ -257,6 +257,23 @@ async fn an_expired_access_token_is_refreshed_not_reauthenticated() {
 }
 
 #[tokio::test]
+async fn a_token_within_60_s_of_its_end_is_refreshed_before_use() {
+    let standin = KsefStandIn::start().await;
+    standin.set_access_lifetime(Duration::from_secs(50));
+    // The default settings: refresh when less than 60 s are left.
+    let ksef = HttpKsef::new(standin.settings()).unwrap();
+    let sent = ksef
+        .send(&to_send("FV/2026/02/0001", InvoiceType::Vat))
+        .await
+        .unwrap();
+    assert_eq!(standin.count(REFRESH), 0);
+    accepted(&ksef, &sent).await;
+    // The verdict found the token with 50 s left: one refresh, then status and UPO with it.
+    assert_eq!(standin.count(REFRESH), 1);
+    assert_eq!(standin.count(REDEEM), 1);
+}
+
+#[tokio::test]
 async fn an_invoice_still_processing_is_asked_again() {
     let standin = KsefStandIn::start().await;
     standin.keep_processing(2);
