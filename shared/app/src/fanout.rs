@@ -157,6 +157,7 @@ pub struct Plan {
 pub struct MemoryQueue {
     batches: Mutex<Vec<TenantBatch>>,
     seen: Mutex<std::collections::HashSet<String>>,
+    receives: Mutex<HashMap<String, usize>>,
 }
 
 impl MemoryQueue {
@@ -165,7 +166,24 @@ impl MemoryQueue {
         let mut batches = self.batches.lock().await;
         (!batches.is_empty()).then(|| batches.remove(0))
     }
+
+    /// Puts a batch back at the end, as SQS brings back a message its worker reported,
+    /// unless it was taken `MAX_RECEIVES` times already (then: false, it stays failed).
+    pub async fn put_back(&self, batch: TenantBatch) -> bool {
+        let mut receives = self.receives.lock().await;
+        let received = receives.entry(batch.dedup_id()).or_insert(1);
+        if *received >= MAX_RECEIVES {
+            return false;
+        }
+        *received += 1;
+        self.batches.lock().await.push(batch);
+        true
+    }
 }
+
+/// Receives of one batch before the in-process run gives up on it (SQS's `maxReceiveCount`
+/// in the template).
+const MAX_RECEIVES: usize = 5;
 
 #[async_trait]
 impl WorkQueue for MemoryQueue {
@@ -302,6 +320,11 @@ impl Service {
                 let mut summary = RunSummary::default();
                 while let Some(batch) = queue.take().await {
                     let outcome = svc.work(&batch, &mut counters).await;
+                    if outcome.retry && queue.put_back(batch).await {
+                        // Its other tenants find nothing left to do next time.
+                        summary.add(outcome.summary);
+                        continue;
+                    }
                     summary.tenants_due += outcome.summary.tenants_due;
                     summary.failures.extend(outcome.summary.failures.clone());
                     summary.add(outcome.summary);

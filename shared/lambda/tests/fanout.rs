@@ -479,20 +479,17 @@ async fn release(queue: &SqsQueue, received: &Received, failed: &BTreeSet<String
     }
 }
 
-/// `workers` workers, each its own process (store, state), taking messages until the queue
-/// is empty; a reported message comes back, as SQS brings it back. Returns each worker's
-/// store for its request counts, and how many messages came back.
+/// One worker per store in `stores` (its own service and state, as its own Lambda
+/// instance), taking messages until the queue is empty; a reported message comes back, as
+/// SQS brings it back after its visibility timeout. Returns how many messages came back.
 async fn run_workers(
-    table: &str,
+    stores: Vec<Arc<dyn Store>>,
     queue: Arc<SqsQueue>,
     mailer: Arc<RecordingMailer>,
-    workers: usize,
-) -> (Vec<Arc<DynamoStore>>, usize) {
+) -> usize {
+    let workers = stores.len();
     let mut tasks = tokio::task::JoinSet::new();
-    let mut stores = vec![];
-    for _ in 0..workers {
-        let store = store_on(table).await;
-        stores.push(store.clone());
+    for store in stores {
         let svc = service(store, mailer.clone());
         let queue = queue.clone();
         tasks.spawn(async move {
@@ -516,7 +513,7 @@ async fn run_workers(
         returned += f;
     }
     println!("{workers} workers: {receives} receives, {returned} messages came back");
-    (stores, returned)
+    returned
 }
 
 fn total(counts: impl IntoIterator<Item = RequestCounts>) -> RequestCounts {
@@ -545,45 +542,48 @@ fn report(what: &str, tenants: usize, c: &RequestCounts) {
     );
 }
 
-/// `FANOUT_TENANTS` (default 2,000) customers due on one day: the planner and 4 workers
-/// through SQS on one table, the single-process run on another, then the same documents
-/// and e-mails in both, and every series gapless.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_day_fanned_out_ends_as_the_single_process_run() {
-    let count: usize = std::env::var("FANOUT_TENANTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
+/// Where one day runs: the single process on one store, the fan-out on another, each worker
+/// with its own handle on it.
+struct Day {
+    count: usize,
+    single: Arc<dyn Store>,
+    planner: Arc<dyn Store>,
+    workers: Vec<Arc<dyn Store>>,
+    /// The DynamoDB handles of `single` and `planner`, to count their requests.
+    counted: Option<(Arc<DynamoStore>, Arc<DynamoStore>)>,
+}
+
+/// `count` customers due on one day: the single-process run (`run_job`, as `renewals run
+/// daily` and the unfanned function do it) on one store; the planner and the workers through
+/// the SQS work queue on the other. Both end with the same documents and e-mails, and every
+/// series gapless. Returns how many batches came back for another try.
+async fn same_day_both_ways(day: Day) -> usize {
+    let count = day.count;
     let tenants: Vec<TenantId> = (0..count).map(|n| id(&format!("t-{n}"))).collect();
 
-    // The single process, as `renewals run daily` and the unfanned function do it.
-    let single_table = table("single").await;
-    let single_store = store_on(&single_table).await;
     let single_mail = Arc::new(RecordingMailer::default());
-    let single = service(single_store.clone(), single_mail.clone());
-    let clock = std::time::Instant::now();
+    let single = service(day.single.clone(), single_mail.clone());
     customers(&single, "t", 0..count, "2026-01-31").await;
-    println!("{count} customers added in {:?}", clock.elapsed());
+    let counts = || {
+        day.counted
+            .as_ref()
+            .map(|(s, p)| (s.request_counts(), p.request_counts()))
+    };
+    let before = counts();
     let clock = std::time::Instant::now();
-    let before = single_store.request_counts();
     let summary = single.run_job(Job::Daily, date(DAY), None).await.unwrap();
+    println!("single-process run of {count} in {:?}", clock.elapsed());
+    if let (Some((s0, _)), Some((s1, _))) = (before, counts()) {
+        report("single process", count, &s1.since(&s0));
+    }
     assert!(summary.failures.is_empty(), "{:?}", summary.failures);
     assert_eq!(summary.proformas_issued, count);
-    println!("single-process run in {:?}", clock.elapsed());
-    report(
-        "single process",
-        count,
-        &single_store.request_counts().since(&before),
-    );
 
-    // Fanned out: the planner enqueues, 4 workers take the batches.
-    let fan_table = table("fan").await;
-    let planner_store = store_on(&fan_table).await;
     let fan_mail = Arc::new(RecordingMailer::default());
-    let planner = service(planner_store.clone(), fan_mail.clone());
+    let planner = service(day.planner.clone(), fan_mail.clone());
     customers(&planner, "t", 0..count, "2026-01-31").await;
-    let planned_from = planner_store.request_counts();
     let queue = Arc::new(queue("day").await);
+    let before = counts();
     let plan = planner
         .plan(
             Job::Daily,
@@ -597,11 +597,9 @@ async fn a_day_fanned_out_ends_as_the_single_process_run() {
         .await
         .unwrap();
     assert_eq!(plan.tenants_due, count);
-    report(
-        "planner",
-        count,
-        &planner_store.request_counts().since(&planned_from),
-    );
+    if let (Some((_, p0)), Some((_, p1))) = (before, counts()) {
+        report("planner", count, &p1.since(&p0));
+    }
     println!(
         "planner: {} batches, {} index pages, {} SendMessageBatch requests",
         plan.batches,
@@ -609,36 +607,231 @@ async fn a_day_fanned_out_ends_as_the_single_process_run() {
         queue.requests()
     );
     let clock = std::time::Instant::now();
-    let (workers, returned) = run_workers(&fan_table, queue.clone(), fan_mail.clone(), 4).await;
-    println!("fanned-out run in {:?}", clock.elapsed());
-    let worked = total(workers.iter().map(|s| s.request_counts()));
-    report("4 workers", count, &worked);
-    // Commit attempts beyond one per issuing tenant are conflicts (all on the series counter:
-    // each account is worked by one worker at a time).
-    let attempts = worked.transact_write + worked.put;
-    println!(
-        "numbering: {count} documents, {attempts} commit attempts, {} conflicts, {} counter reads, {returned} batches retried",
-        attempts - count as u64,
-        worked.get - count as u64
-    );
+    let returned = run_workers(day.workers, queue.clone(), fan_mail.clone()).await;
+    println!("fanned-out run of {count} in {:?}", clock.elapsed());
 
     assert_eq!(
         outcome(&planner, &tenants).await,
         outcome(&single, &tenants).await,
         "the same documents and e-mails"
     );
-    assert_eq!(
-        fan_mail.1.load(Ordering::SeqCst),
-        single_mail.1.load(Ordering::SeqCst),
-        "as many e-mails sent"
-    );
-    assert_eq!(fan_mail.1.load(Ordering::SeqCst), count);
+    assert_eq!(fan_mail.1.load(Ordering::SeqCst), count, "one e-mail each");
+    assert_eq!(single_mail.1.load(Ordering::SeqCst), count);
     assert_eq!(assert_gapless(&planner, &tenants).await, count);
     assert_eq!(assert_gapless(&single, &tenants).await, count);
-    // Nothing left due: a second day's plan for the same date finds no one.
-    assert!(planner_store
-        .due_tenants(date(DAY), None, 10)
+    assert!(
+        day.planner
+            .due_tenants(date(DAY), None, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nobody left due"
+    );
+    returned
+}
+
+/// 2,000 customers due on one day, the batches through SQS on the emulator, the state in the
+/// embedded store (on the emulator's DynamoDB every transaction copies the whole table, so a
+/// day of 2,000 takes hours there; the store's own contract is tested on both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_day_of_2000_tenants_through_sqs_ends_as_the_single_process_run() {
+    use renewals_local::sqlite::Durability;
+    use renewals_local::SqliteStore;
+    let count = std::env::var("FANOUT_TENANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let dir = tempfile::tempdir().unwrap();
+    let open = |name: &str| -> Arc<dyn Store> {
+        Arc::new(SqliteStore::open(&dir.path().join(name), Durability::Normal).unwrap())
+    };
+    let fanned = open("fanned.sqlite3");
+    same_day_both_ways(Day {
+        count,
+        single: open("single.sqlite3"),
+        planner: fanned.clone(),
+        workers: vec![fanned.clone(); 4],
+        counted: None,
+    })
+    .await;
+}
+
+/// A day on DynamoDB (the emulator), with the requests of each kind counted per due tenant
+/// and the numbering conflicts of concurrent workers (`FANOUT_WORKERS`, 4 unless set): the
+/// counts `docs/capacity.md` uses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_day_on_dynamodb_counts_its_requests_per_tenant() {
+    let count = std::env::var("FANOUT_DYNAMODB_TENANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let single = store_on(&table("single").await).await;
+    let fan_table = table("fan").await;
+    let planner = store_on(&fan_table).await;
+    let concurrency = std::env::var("FANOUT_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let mut workers = vec![];
+    for _ in 0..concurrency {
+        workers.push(store_on(&fan_table).await);
+    }
+    let returned = same_day_both_ways(Day {
+        count,
+        single: single.clone(),
+        planner: planner.clone(),
+        workers: workers
+            .iter()
+            .map(|w| w.clone() as Arc<dyn Store>)
+            .collect(),
+        counted: Some((single.clone(), planner.clone())),
+    })
+    .await;
+    let worked = total(workers.iter().map(|s| s.request_counts()));
+    report(&format!("{concurrency} workers"), count, &worked);
+    // Commit attempts beyond one per issuing tenant are conflicts, all on the series
+    // counter (each account is worked by one worker at a time).
+    let attempts = worked.transact_write + worked.put;
+    println!(
+        "numbering: {count} documents, {attempts} commit attempts, {} conflicts, {} counter reads, {returned} batches retried",
+        attempts - count as u64,
+        worked.get - count as u64
+    );
+    assert!(attempts >= count as u64);
+    item_sizes(&fan_table).await;
+}
+
+/// Prints the size of each kind of item (by sort-key prefix) as DynamoDB bills it: attribute
+/// names plus values. What a write costs in WRU follows from it.
+async fn item_sizes(table: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    fn size(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => n.len() / 2 + 1,
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::M(m) => 3 + m.iter().map(|(k, v)| k.len() + size(v) + 1).sum::<usize>(),
+            AttributeValue::L(l) => 3 + l.iter().map(|v| size(v) + 1).sum::<usize>(),
+            _ => 1,
+        }
+    }
+    let client = aws_sdk_dynamodb::Client::new(&emulator().await);
+    let mut kinds: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let Some(AttributeValue::S(sk)) = item.get(keys::SK) else {
+                continue;
+            };
+            let kind = sk.split('#').next().unwrap().to_string();
+            let bytes = item.iter().map(|(k, v)| k.len() + size(v)).sum();
+            kinds.entry(kind).or_default().push(bytes);
+        }
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => break,
+        }
+    }
+    for (kind, sizes) in kinds {
+        let max = sizes.iter().max().unwrap();
+        let avg = sizes.iter().sum::<usize>() / sizes.len();
+        println!(
+            "item {kind}: {} items, {avg} B on average, {max} B at most",
+            sizes.len()
+        );
+    }
+}
+
+/// The planner and its workers in one process (the in-memory queue), as a local run does it:
+/// the same documents and e-mails as the single-process run, every series gapless.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_fan_out_in_one_process_ends_as_the_single_process_run() {
+    use renewals_local::sqlite::Durability;
+    use renewals_local::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let open = |name: &str| -> Arc<dyn Store> {
+        Arc::new(SqliteStore::open(&dir.path().join(name), Durability::Normal).unwrap())
+    };
+    let count = 40;
+    let tenants: Vec<TenantId> = (0..count).map(|n| id(&format!("t-{n}"))).collect();
+    let single = service(open("single.sqlite3"), Arc::default());
+    customers(&single, "t", 0..count, "2026-01-31").await;
+    single.run_job(Job::Daily, date(DAY), None).await.unwrap();
+    let mail = Arc::new(RecordingMailer::default());
+    let fanned = service(open("fanned.sqlite3"), mail.clone());
+    customers(&fanned, "t", 0..count, "2026-01-31").await;
+
+    let summary = fanned
+        .run_fanned_out(Job::Daily, date(DAY), 3, Sizes { batch: 4, page: 7 })
         .await
-        .unwrap()
-        .is_empty());
+        .unwrap();
+
+    assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+    assert_eq!(summary.tenants_due, count);
+    assert_eq!(summary.proformas_issued, count);
+    assert_eq!(summary.emails_sent, count);
+    assert_eq!(
+        outcome(&fanned, &tenants).await,
+        outcome(&single, &tenants).await
+    );
+    assert_eq!(assert_gapless(&fanned, &tenants).await, count);
+}
+
+/// The scheduled function with a work queue: the daily event plans (no tenant is worked in
+/// it), a task runs as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_scheduled_function_plans_the_day_onto_the_queue() {
+    use renewals_lambda::fanout::plan_scheduled;
+    use renewals_lambda::handlers::ScheduledEvent;
+    let table = table("scheduled").await;
+    let store = store_on(&table).await;
+    let mailer = Arc::new(RecordingMailer::default());
+    let svc = service(store.clone(), mailer.clone());
+    customers(&svc, "s", 0..3, "2026-01-31").await;
+    let queue = queue("scheduled").await;
+    let event = |json: &str| -> ScheduledEvent { serde_json::from_str(json).unwrap() };
+
+    let summary = plan_scheduled(
+        &svc,
+        &queue,
+        Job::Daily,
+        event(r#"{"date": "2026-02-21"}"#),
+        None,
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(summary.tenants_due, 3);
+    assert_eq!(
+        summary.proformas_issued, 0,
+        "the workers issue, not the planner"
+    );
+    let mut planned = 0;
+    while let Some(received) = receive(&queue).await {
+        planned += batches_of(&received)
+            .iter()
+            .map(|b| b.tenants.len())
+            .sum::<usize>();
+        acknowledge(&queue, &received, &BTreeSet::new()).await;
+    }
+    assert_eq!(planned, 3);
+    assert!(svc.store.documents_of(&id("s-0")).await.unwrap().is_empty());
+
+    let delivered = plan_scheduled(
+        &svc,
+        &queue,
+        Job::Daily,
+        event(r#"{"task": "deliver"}"#),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(delivered.job, "deliver");
 }
