@@ -15,6 +15,8 @@ const BATCH: usize = 200;
 /// How long a claimed message is left to its deliverer: a deliverer that died releases
 /// its messages when this has passed.
 const LEASE_MINUTES: i64 = 10;
+/// How long a throttled message waits before it is tried again.
+const THROTTLED_PAUSE_MINUTES: i64 = 1;
 /// Attempts before a message is parked.
 pub const MAX_ATTEMPTS: u32 = 5;
 
@@ -28,6 +30,8 @@ pub struct Delivery {
     pub parked: usize,
     /// The Microsoft commands carried out (or failed, parked) before the e-mails.
     pub commands: Commands,
+    /// Messages the mail service throttled: left in the outbox for a minute.
+    pub throttled: usize,
 }
 
 /// When a message whose `attempt`-th try failed at `now` is tried again: 15 minutes, then
@@ -76,6 +80,15 @@ impl Service {
 
     /// Sends the messages that are due; what fails waits for its next attempt.
     pub async fn deliver(&self) -> Result<Delivery, ServiceError> {
+        self.deliver_until(None).await
+    }
+
+    /// As `deliver`, stopping at `deadline` (a worker's time is up): what it claimed and did
+    /// not send comes back when the lease ends.
+    pub async fn deliver_until(
+        &self,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Delivery, ServiceError> {
         // Microsoft's side first: a command parked now queues its operator alert in time
         // for this delivery.
         let commands = self.carry_out_microsoft().await?;
@@ -90,10 +103,22 @@ impl Service {
             let batch = self.store.claim_due(now, until, BATCH).await?;
             let full = batch.len() == BATCH;
             let mut sent = vec![];
+            let mut out_of_time = false;
             for stored in batch {
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    out_of_time = true;
+                    break;
+                }
                 let error = match self.mailer.send(stored.id, &stored.message).await {
                     Ok(()) => {
                         sent.push(stored.id);
+                        continue;
+                    }
+                    Err(MailError::Throttled(e)) => {
+                        // The account's rate, not the message: soon again, never parked.
+                        delivery.throttled += 1;
+                        let soon = Retry::At(now + Duration::minutes(THROTTLED_PAUSE_MINUTES));
+                        self.store.mark_failed(stored.id, soon, &e).await?;
                         continue;
                     }
                     Err(MailError::Temporary(e)) | Err(MailError::Rejected(e)) => e,
@@ -120,7 +145,7 @@ impl Service {
             delivery.sent += sent.len();
             // Every claimed message moved past `now` (sent, leased or retried later), so
             // the next claim only finds messages not seen yet (and the alerts just queued).
-            if !full && alerts == 0 {
+            if out_of_time || (!full && alerts == 0) {
                 break;
             }
             alerts = 0;

@@ -88,7 +88,7 @@ impl RunSummary {
         self.microsoft_urgent += c.urgent;
     }
 
-    fn add(&mut self, other: RunSummary) {
+    pub(crate) fn add(&mut self, other: RunSummary) {
         self.tenants_changed += other.tenants_changed;
         self.proformas_issued += other.proformas_issued;
         self.reminders_sent += other.reminders_sent;

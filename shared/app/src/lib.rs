@@ -6,6 +6,7 @@ pub mod changes;
 pub mod config;
 pub mod delivery;
 pub mod error;
+pub mod fanout;
 pub mod jobs;
 pub mod microsoft;
 pub mod payments;

@@ -151,6 +151,14 @@ impl StoredCommand {
     }
 }
 
+/// One page of a shard of the due index: its tenants, and where the next page starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DuePage {
+    pub tenants: Vec<TenantId>,
+    /// The cursor for the next page (opaque to the caller), `None` after the last one.
+    pub next: Option<String>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     async fn load_account(&self, tenant: &TenantId) -> Result<Option<Loaded>, StoreError>;
@@ -163,6 +171,33 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<TenantId>, StoreError>;
     async fn last_number(&self, series: SeriesKey) -> Result<u32, StoreError>;
+    /// How many shards the due index is spread over; the fan-out planner reads them one by
+    /// one. A store without shards has one.
+    fn due_shards(&self) -> u32 {
+        1
+    }
+    /// One page of one shard's due tenants (next action on or before `date`), continuing
+    /// after the cursor a previous page returned; `next` is `None` on the last page.
+    async fn due_page(
+        &self,
+        shard: u32,
+        date: NaiveDate,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<DuePage, StoreError> {
+        if shard != 0 {
+            return Ok(DuePage::default());
+        }
+        let after = after
+            .map(TenantId::parse)
+            .transpose()
+            .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("due-page cursor: {e}")))?;
+        let tenants = self.due_tenants(date, after.as_ref(), limit).await?;
+        let next = (tenants.len() == limit && limit > 0)
+            .then(|| tenants.last().map(|t| t.to_string()))
+            .flatten();
+        Ok(DuePage { tenants, next })
+    }
     async fn document(&self, number: &DocumentNumber) -> Result<Option<Document>, StoreError>;
     async fn document_by_session(
         &self,
@@ -368,6 +403,10 @@ pub enum MailError {
     Temporary(String),
     #[error("mail rejected: {0}")]
     Rejected(String),
+    /// The mail service refused for its sending rate or quota, not for the message: it stays
+    /// in the outbox, is tried again soon and never parked for it.
+    #[error("mail throttled: {0}")]
+    Throttled(String),
 }
 
 /// One notice as a complete e-mail: what the outbox stores and every mailer sends.

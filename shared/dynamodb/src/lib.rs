@@ -12,6 +12,7 @@
 
 mod attrs;
 mod commit;
+mod due;
 mod ids;
 pub mod keys;
 mod store;

@@ -446,6 +446,20 @@ impl Store for DynamoStore {
         Ok(tenants)
     }
 
+    fn due_shards(&self) -> u32 {
+        self.shards
+    }
+
+    async fn due_page(
+        &self,
+        shard: u32,
+        date: NaiveDate,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<renewals_app::ports::DuePage, StoreError> {
+        self.due_page_of_shard(shard, date, after, limit).await
+    }
+
     async fn last_number(&self, series: SeriesKey) -> Result<u32, StoreError> {
         match self.get(&keys::counter(series)).await? {
             Some(item) => attrs::number(&item, "last").map_err(unexpected),

@@ -4,6 +4,7 @@
 
 pub mod bank_import;
 pub mod config;
+pub mod fanout;
 pub mod handlers;
 pub mod metrics;
 
@@ -25,12 +26,21 @@ pub struct Function {
 
 /// The service on DynamoDB and SES, with Przelewy24 over HTTPS where the function has it.
 pub fn aws_function(cfg: FunctionConfig, sdk: &aws_config::SdkConfig) -> anyhow::Result<Function> {
-    let store =
-        renewals_dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), cfg.table.clone());
     let mailer = renewals_ses::SesMailer::new(
         aws_sdk_sesv2::Client::new(sdk),
         cfg.settings.mail.sender.clone(),
     );
+    aws_function_with(cfg, sdk, mailer)
+}
+
+/// As `aws_function`, sending through `mailer`.
+pub fn aws_function_with(
+    cfg: FunctionConfig,
+    sdk: &aws_config::SdkConfig,
+    mailer: renewals_ses::SesMailer,
+) -> anyhow::Result<Function> {
+    let store =
+        renewals_dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), cfg.table.clone());
     let provider = cfg
         .p24
         .clone()
@@ -89,4 +99,67 @@ pub async fn cold_start_s3() -> anyhow::Result<(Arc<Function>, aws_sdk_s3::Clien
         .context("configuration")?;
     let s3 = aws_sdk_s3::Client::new(&sdk);
     Ok((Arc::new(aws_function(cfg, &sdk)?), s3))
+}
+
+/// Cold start for a scheduled function that may fan out: as `cold_start`, plus the work
+/// queue when `RENEWALS_WORK_QUEUE_URL` is set.
+pub async fn cold_start_planner(
+    needs_p24: bool,
+) -> anyhow::Result<(Arc<Function>, Option<Arc<renewals_sqs::SqsQueue>>)> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let cfg = FunctionConfig::load(&sdk, needs_p24)
+        .await
+        .context("configuration")?;
+    let queue = std::env::var(fanout::QUEUE_URL)
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .map(|url| {
+            Arc::new(renewals_sqs::SqsQueue::new(
+                aws_sdk_sqs::Client::new(&sdk),
+                url,
+            ))
+        });
+    Ok((Arc::new(aws_function(cfg, &sdk)?), queue))
+}
+
+/// Cold start for the worker: as `cold_start`, with e-mail paced to this worker's share of
+/// the account's SES sending rate (read from SES once, divided by
+/// `RENEWALS_WORKER_CONCURRENCY`), so that all workers together stay under it.
+pub async fn cold_start_worker() -> anyhow::Result<Arc<Function>> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let cfg = FunctionConfig::load(&sdk, true)
+        .await
+        .context("configuration")?;
+    let workers = worker_concurrency(std::env::var(fanout::WORKER_CONCURRENCY).ok().as_deref())?;
+    let ses = aws_sdk_sesv2::Client::new(&sdk);
+    let rate = renewals_ses::SesMailer::account_send_rate(&ses)
+        .await
+        .context("reading the SES account's sending rate")?;
+    tracing::info!(
+        account_rate = rate,
+        workers,
+        "e-mail paced to a share of the SES rate"
+    );
+    let mailer = renewals_ses::SesMailer::new(ses, cfg.settings.mail.sender.clone())
+        .with_send_rate(rate / f64::from(workers));
+    Ok(Arc::new(aws_function_with(cfg, &sdk, mailer)?))
+}
+
+/// `RENEWALS_WORKER_CONCURRENCY`: a whole number from 1 to 1000 (1 when unset).
+pub fn worker_concurrency(value: Option<&str>) -> anyhow::Result<u32> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(1),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "invalid {} `{v}`: a whole number of workers from 1 to 1000",
+                    fanout::WORKER_CONCURRENCY
+                )
+            }),
+    }
 }
