@@ -1,8 +1,7 @@
 //! Business dates: billing terms and half-open billing periods with month-end anchors.
 
 use crate::error::ParseError;
-use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
-use chrono_tz::Europe::Warsaw;
+use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -115,18 +114,45 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, ParseError> {
     Ok(date)
 }
 
-/// The Europe/Warsaw business date of an instant: what a job invoked then works on.
-pub fn business_date(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&Warsaw).date_naive()
+/// Poland's clocks: UTC+1, and UTC+2 from 01:00 UTC on the last Sunday of March to 01:00 UTC
+/// on the last Sunday of October (the EU rule, kept since 1996). Written out rather than
+/// linking the whole time-zone database for one zone; the tests hold it against the
+/// database at every change of 2000–2099.
+fn summer_time(year: i32) -> (DateTime<Utc>, DateTime<Utc>) {
+    let change = |month| {
+        let last =
+            NaiveDate::from_ymd_opt(year, month, 31).expect("March and October have 31 days");
+        let sunday = last - Days::new(last.weekday().num_days_from_sunday() as u64);
+        sunday.and_hms_opt(1, 0, 0).expect("valid time").and_utc()
+    };
+    (change(3), change(10))
 }
 
-/// Noon in Warsaw on a business date: an instant whose Warsaw date is unambiguous.
+/// Hours Warsaw is ahead of UTC at an instant.
+fn warsaw_offset(at: DateTime<Utc>) -> i64 {
+    let (begins, ends) = summer_time(at.year());
+    if begins <= at && at < ends {
+        2
+    } else {
+        1
+    }
+}
+
+/// The Europe/Warsaw business date of an instant: what a job invoked then works on.
+pub fn business_date(at: DateTime<Utc>) -> NaiveDate {
+    (at + TimeDelta::hours(warsaw_offset(at))).date_naive()
+}
+
+/// Noon in Warsaw on a business date: an instant whose Warsaw date is unambiguous (the
+/// clocks change at night, so noon has the offset of the whole afternoon).
 pub fn warsaw_noon(date: NaiveDate) -> DateTime<Utc> {
-    Warsaw
-        .from_local_datetime(&date.and_hms_opt(12, 0, 0).expect("valid time"))
-        .single()
-        .expect("noon is never ambiguous")
-        .with_timezone(&Utc)
+    let (begins, ends) = summer_time(date.year());
+    let offset = if begins.date_naive() <= date && date < ends.date_naive() {
+        2
+    } else {
+        1
+    };
+    date.and_hms_opt(12, 0, 0).expect("valid time").and_utc() - TimeDelta::hours(offset)
 }
 
 #[cfg(test)]
@@ -161,5 +187,71 @@ mod tests {
         let p = Period::starting(d("2028-02-29"), Term::Annual, 29);
         assert_eq!(p.end, d("2029-02-28"));
         assert_eq!(p.last_day(), d("2029-02-27"));
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn business_date_follows_warsaw_midnight_in_winter_and_summer() {
+        // Winter, UTC+1: midnight in Warsaw is 23:00 UTC the day before.
+        assert_eq!(business_date(utc("2026-01-14T22:59:59Z")), d("2026-01-14"));
+        assert_eq!(business_date(utc("2026-01-14T23:00:00Z")), d("2026-01-15"));
+        // Summer, UTC+2: 22:00 UTC the day before.
+        assert_eq!(business_date(utc("2026-07-14T21:59:59Z")), d("2026-07-14"));
+        assert_eq!(business_date(utc("2026-07-14T22:00:00Z")), d("2026-07-15"));
+    }
+
+    #[test]
+    fn clocks_change_at_one_utc_on_the_last_sundays_of_march_and_october() {
+        // 2026-03-29: 02:00 CET becomes 03:00 CEST.
+        let spring = summer_time(2026).0;
+        assert_eq!(spring, utc("2026-03-29T01:00:00Z"));
+        assert_eq!(warsaw_offset(spring - TimeDelta::seconds(1)), 1);
+        assert_eq!(warsaw_offset(spring), 2);
+        // 2026-10-25: 03:00 CEST becomes 02:00 CET.
+        let autumn = summer_time(2026).1;
+        assert_eq!(autumn, utc("2026-10-25T01:00:00Z"));
+        assert_eq!(warsaw_offset(autumn - TimeDelta::seconds(1)), 2);
+        assert_eq!(warsaw_offset(autumn), 1);
+        // The nights around the changes: the first summer midnight is 22:00 UTC.
+        assert_eq!(business_date(utc("2026-03-29T21:59:59Z")), d("2026-03-29"));
+        assert_eq!(business_date(utc("2026-03-29T22:00:00Z")), d("2026-03-30"));
+        assert_eq!(business_date(utc("2026-10-25T22:59:59Z")), d("2026-10-25"));
+        assert_eq!(business_date(utc("2026-10-25T23:00:00Z")), d("2026-10-26"));
+        // Noon on the days of the change has the new offset.
+        assert_eq!(warsaw_noon(d("2026-03-29")), utc("2026-03-29T10:00:00Z"));
+        assert_eq!(warsaw_noon(d("2026-03-28")), utc("2026-03-28T11:00:00Z"));
+        assert_eq!(warsaw_noon(d("2026-10-25")), utc("2026-10-25T11:00:00Z"));
+        assert_eq!(warsaw_noon(d("2026-10-24")), utc("2026-10-24T10:00:00Z"));
+    }
+
+    /// The written-out rule against the time-zone database, around every change of the
+    /// century the business dates live in, and at noon every day.
+    #[test]
+    fn the_rule_agrees_with_the_tz_database_from_2000_to_2099() {
+        use chrono::TimeZone;
+        use chrono_tz::Europe::Warsaw;
+        let database = |at: DateTime<Utc>| at.with_timezone(&Warsaw).date_naive();
+        for year in 2000..=2099 {
+            let (begins, ends) = summer_time(year);
+            for change in [begins, ends] {
+                for minutes in -26 * 60..=26 * 60 {
+                    let at = change + TimeDelta::minutes(minutes);
+                    assert_eq!(business_date(at), database(at), "{at}");
+                }
+            }
+            let mut day = NaiveDate::from_ymd_opt(year, 1, 1).unwrap();
+            while day.year() == year {
+                let noon = Warsaw
+                    .from_local_datetime(&day.and_hms_opt(12, 0, 0).unwrap())
+                    .single()
+                    .unwrap()
+                    .with_timezone(&Utc);
+                assert_eq!(warsaw_noon(day), noon, "{day}");
+                day = day.succ_opt().unwrap();
+            }
+        }
     }
 }
