@@ -75,7 +75,10 @@ impl Service {
             }
             Ok(((), vec![]))
         })
-        .await
+        .await?;
+        // Invoices that waited for the buyer's address get their XML and go to KSeF.
+        self.release_invoices(tenant).await?;
+        Ok(())
     }
 
     /// Runs a person's change on an account; a document it issues gets its payment link

@@ -41,6 +41,9 @@ pub struct Settings {
     pub return_url: String,
     pub policy: Policy,
     pub catalog: Catalog,
+    /// Where KOD I (the invoice's verification QR code) points: `KSEF_QR_BASE_URL`, else the
+    /// QR host of the KSeF environment in `KSEF_BASE_URL` (test when unset).
+    pub ksef_qr_base: String,
 }
 
 /// Whether a missing setting may fall back to a local default. Production refuses to start.
@@ -129,8 +132,25 @@ impl Settings {
             return_url: var("RENEWALS_RETURN_URL", "https://reseller.example/dziekujemy")?,
             policy,
             catalog,
+            ksef_qr_base: qr_base(get("KSEF_QR_BASE_URL"), get("KSEF_BASE_URL")),
         })
     }
+}
+
+/// The KOD I host of the KSeF environment we send to (handbook, ksef/API.md §1).
+fn qr_base(explicit: Option<String>, api: Option<String>) -> String {
+    if let Some(url) = explicit.filter(|u| !u.trim().is_empty()) {
+        return url.trim().trim_end_matches('/').to_string();
+    }
+    let api = api.unwrap_or_default();
+    let host = if api.contains("api-demo.") {
+        "https://qr-demo.ksef.mf.gov.pl"
+    } else if api.contains("://api.ksef.") {
+        "https://qr.ksef.mf.gov.pl"
+    } else {
+        "https://qr-test.ksef.mf.gov.pl"
+    };
+    host.to_string()
 }
 
 /// An address setting: exactly one mailbox, as the domain reads a tenant's address.
