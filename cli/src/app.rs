@@ -4,7 +4,7 @@ use anyhow::Context;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::jobs::RunSummary;
 use renewals_app::ports::{
-    warsaw_noon, Clock, FixedClock, Mailer, Microsoft, PaymentProvider, Store, SystemClock,
+    warsaw_noon, Clock, FixedClock, Ksef, Mailer, Microsoft, PaymentProvider, Store, SystemClock,
 };
 use renewals_app::service::Service;
 use renewals_app::settlement::Settlement;
@@ -150,11 +150,28 @@ pub async fn open_service(
         clock(date),
         settings,
     );
-    // On DynamoDB only the real Partner Center: nothing is played there.
-    Ok(match PartnerCenterSettings::from_env()? {
+    // On DynamoDB only the real Partner Center and KSeF: nothing is played there.
+    let svc = match PartnerCenterSettings::from_env()? {
         Some(pc) => svc.with_microsoft(Arc::new(PartnerCenter::new(pc)?)),
         None => svc,
+    };
+    Ok(match ksef(false)? {
+        Some(k) => svc.with_ksef(k),
+        None => svc,
     })
+}
+
+/// KSeF for real when `KSEF_BASE_URL` is set; otherwise, where playing is allowed, the
+/// offline stand-in (accepts well-formed invoices at once, keeps them in memory: a run sends
+/// and asks for the verdict in one go).
+pub fn ksef(offline_allowed: bool) -> anyhow::Result<Option<Arc<dyn Ksef>>> {
+    match std::env::var("KSEF_BASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Err(anyhow::anyhow!(
+            "KSEF_BASE_URL is set ({url}) but this build has no KSeF HTTP client yet (renewals_ksef::HttpKsef); unset it to use the offline stand-in"
+        )),
+        _ if offline_allowed => Ok(Some(Arc::new(renewals_ksef::OfflineKsef::new()))),
+        _ => Ok(None),
+    }
 }
 
 /// Partner Center for real when `PARTNER_CENTER_*` are set (and nothing is being played);
@@ -206,7 +223,8 @@ pub fn open_with(
         clock(date),
         settings,
     )
-    .with_microsoft(microsoft(dir, open.offline)?))
+    .with_microsoft(microsoft(dir, open.offline)?)
+    .with_ksef(ksef(true)?.expect("the offline stand-in is allowed here")))
 }
 
 pub fn settlement_line(document: &str, s: &Settlement) -> String {
@@ -350,6 +368,12 @@ pub fn summary_line(s: &RunSummary) -> String {
         s.orders_expired,
         s.emails_sent
     );
+    if s.invoices_sent + s.invoices_accepted + s.invoices_rejected + s.invoices_parked > 0 {
+        line.push_str(&format!(
+            "; KSeF: {} invoice(s) sent, {} accepted, {} rejected, {} parked",
+            s.invoices_sent, s.invoices_accepted, s.invoices_rejected, s.invoices_parked
+        ));
+    }
     for f in &s.failures {
         line.push_str(&format!("\n  failed: {}: {}", f.tenant, f.error));
     }

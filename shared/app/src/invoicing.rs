@@ -5,7 +5,7 @@
 //! releases it: the XML is written then, because the buyer's address is in it, while the
 //! number and the dates stay those of issue.
 
-use crate::config::Settings;
+use crate::config::SellerSettings;
 use crate::error::{NotFound, ServiceError};
 use crate::ports::{KsefStatus, NewInvoice, StoredInvoice, Submission};
 use crate::service::Service;
@@ -21,10 +21,9 @@ use renewals_invoices::{Address, Party};
 pub fn fa3(
     invoice: &VatInvoice,
     tenant: &Tenant,
-    settings: &Settings,
+    seller: &SellerSettings,
     created_at: DateTime<Utc>,
 ) -> renewals_invoices::Invoice {
-    let seller = &settings.seller;
     renewals_invoices::Invoice {
         number: invoice.number.to_string(),
         invoice_type: match invoice.invoice_type {
@@ -96,7 +95,7 @@ impl Service {
         let xml = renewals_invoices::fa3::serialize(&fa3(
             invoice,
             tenant,
-            &self.settings,
+            &self.settings.seller,
             self.clock.now(),
         ));
         let stored = renewals_invoices::Stored::new(xml);
@@ -190,6 +189,19 @@ impl Service {
             .invoice(number)
             .await?
             .ok_or_else(|| NotFound::Invoice(number.to_string()).into())
+    }
+
+    /// What the invoice's PDF prints once KSeF accepted it: the KSeF number and KOD I.
+    pub fn ksef_mark(&self, stored: &StoredInvoice) -> Option<(String, String)> {
+        let number = stored.submission.ksef_number.clone()?;
+        let xml = stored.xml.as_deref()?;
+        let url = renewals_invoices::kod_i_url(
+            &self.settings.ksef_qr_base,
+            self.settings.seller.nip.as_str(),
+            stored.invoice.issue_date,
+            xml,
+        );
+        Some((number, url))
     }
 
     /// The stored FA(3) XML of an invoice, byte for byte.

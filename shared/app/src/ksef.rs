@@ -160,7 +160,10 @@ impl Service {
                 s.status = KsefStatus::Rejected;
                 s.reason = Some(reason.clone());
                 s.parked = true;
-                emails.extend(self.invoice_alert(&stored, InvoiceIssue::Rejected, &reason).await);
+                emails.extend(
+                    self.invoice_alert(&stored, InvoiceIssue::Rejected, &reason)
+                        .await,
+                );
             }
             Ok(Step::Verdict(KsefVerdict::Resend { reason })) => {
                 tracing::warn!(invoice = %number, %reason, "KSeF asks for the invoice again");
@@ -192,7 +195,10 @@ impl Service {
                         run.parked += 1;
                         tracing::error!(invoice = %number, attempts = s.attempts, error = %text, "invoice submission parked; the operator must act");
                         s.parked = true;
-                        emails.extend(self.invoice_alert(&stored, InvoiceIssue::Parked, &text).await);
+                        emails.extend(
+                            self.invoice_alert(&stored, InvoiceIssue::Parked, &text)
+                                .await,
+                        );
                     }
                 }
             }
@@ -205,7 +211,9 @@ impl Service {
             let reason = s.reason.clone().unwrap_or_else(|| {
                 format!("KSeF status {} 24 hours after issue", s.status.as_str())
             });
-            let alert = self.invoice_alert(&stored, InvoiceIssue::NotAccepted, &reason).await;
+            let alert = self
+                .invoice_alert(&stored, InvoiceIssue::NotAccepted, &reason)
+                .await;
             run.late += alert.len();
             emails.extend(alert);
             stored.submission.late_alerted = true;

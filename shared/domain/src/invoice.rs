@@ -192,8 +192,17 @@ mod tests {
         let n = InvoiceNumber::parse("FV/2026/02/0007").unwrap();
         assert_eq!((n.year, n.month, n.seq), (2026, 2, 7));
         assert_eq!(n.to_string(), "FV/2026/02/0007");
-        assert_eq!(InvoiceSeries::of(d("2026-02-27")).next(9999).to_string(), "FV/2026/02/10000");
-        for bad in ["PF/2026/02/0001", "FV/2026/13/0001", "FV/2026/02/0000", "FV/26/02/0001", "FV/2026/02"] {
+        assert_eq!(
+            InvoiceSeries::of(d("2026-02-27")).next(9999).to_string(),
+            "FV/2026/02/10000"
+        );
+        for bad in [
+            "PF/2026/02/0001",
+            "FV/2026/13/0001",
+            "FV/2026/02/0000",
+            "FV/26/02/0001",
+            "FV/2026/02",
+        ] {
             assert!(InvoiceNumber::parse(bad).is_err(), "{bad}");
         }
     }
@@ -204,8 +213,17 @@ mod tests {
             start: d("2026-03-01"),
             end: d("2026-04-01"),
         };
-        assert_eq!(InvoiceType::for_payment(d("2026-02-28"), p), InvoiceType::Zal);
-        assert_eq!(InvoiceType::for_payment(d("2026-03-01"), p), InvoiceType::Vat);
-        assert_eq!(InvoiceType::for_payment(d("2026-03-04"), p), InvoiceType::Vat);
+        assert_eq!(
+            InvoiceType::for_payment(d("2026-02-28"), p),
+            InvoiceType::Zal
+        );
+        assert_eq!(
+            InvoiceType::for_payment(d("2026-03-01"), p),
+            InvoiceType::Vat
+        );
+        assert_eq!(
+            InvoiceType::for_payment(d("2026-03-04"), p),
+            InvoiceType::Vat
+        );
     }
 }

@@ -13,6 +13,7 @@
 mod attrs;
 mod commit;
 mod ids;
+mod invoices;
 pub mod keys;
 mod store;
 mod table;

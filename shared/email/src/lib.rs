@@ -18,11 +18,11 @@ use mail_builder::MessageBuilder;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Value;
 use minijinja::{context, AutoEscape, Environment, UndefinedBehavior};
-use renewals_app::config::{MailSettings, Settings};
+use renewals_app::config::{MailSettings, SellerSettings, Settings};
 use renewals_app::ports::{ComposedEmail, Composer};
 use renewals_domain::{
-    AlertCause, Catalog, DeliveryProblem, Document, DocumentKind, LinePurpose, Locale, Money,
-    Notice, PaymentMethod, Period, Tenant,
+    AlertCause, Catalog, DeliveryProblem, Document, DocumentKind, InvoiceType, LinePurpose, Locale,
+    Money, Notice, PaymentMethod, Period, Tenant, VatInvoice,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -70,6 +70,8 @@ pub struct Renderer {
     labels_en: Value,
     /// The seller's NIP and address lines for the documents' PDFs (from the settings).
     seller: Option<(String, Vec<String>)>,
+    /// The seller as VAT invoices name it (FA(3) `Podmiot1`), from the settings.
+    invoice_seller: Option<SellerSettings>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -90,6 +92,7 @@ impl Renderer {
             .chain(s.address_line2.clone())
             .collect();
         renderer.seller = Some((s.nip.as_str().to_string(), address));
+        renderer.invoice_seller = Some(s.clone());
         renderer
     }
 
@@ -145,6 +148,7 @@ impl Renderer {
             catalog,
             names,
             seller: None,
+            invoice_seller: None,
         }
     }
 
@@ -184,8 +188,49 @@ impl Renderer {
         renewals_pdf::render(document, &self.seller(), &renewals_pdf::Buyer::of(tenant))
     }
 
+    /// A VAT invoice as a PDF: what it says (as its XML does) with the KSeF number and
+    /// KOD I once KSeF has accepted it. What the `invoice` e-mail attaches and
+    /// `renewals document pdf --number FV/…` writes.
+    pub fn invoice_pdf(
+        &self,
+        invoice: &VatInvoice,
+        tenant: &Tenant,
+        mark: Option<&renewals_pdf::KsefMark>,
+    ) -> Vec<u8> {
+        let seller = self
+            .invoice_seller
+            .clone()
+            .unwrap_or_else(|| SellerSettings {
+                name: self.settings.reseller_name.clone(),
+                nip: renewals_domain::Nip::parse("5260250274").expect("valid NIP"),
+                address_line1: String::new(),
+                address_line2: None,
+                country: "PL".into(),
+            });
+        // The PDF prints no creation instant; noon of the issue day keeps it deterministic.
+        let at = renewals_domain::warsaw_noon(invoice.issue_date);
+        let fa3 = renewals_app::invoicing::fa3(invoice, tenant, &seller, at);
+        renewals_pdf::render_invoice(&fa3, mark)
+    }
+
     /// The PDF of the document an e-mail asks the customer to pay, if it asks.
     fn attachment(&self, notice: &Notice, tenant: &Tenant) -> Option<Attachment> {
+        if let Notice::Invoice {
+            invoice,
+            ksef_number,
+            qr_url,
+        } = notice
+        {
+            let mark = renewals_pdf::KsefMark {
+                number: ksef_number.clone(),
+                qr_url: qr_url.clone(),
+            };
+            return Some(Attachment {
+                name: renewals_pdf::invoice_file_name(&invoice.number.to_string()),
+                content_type: "application/pdf",
+                bytes: self.invoice_pdf(invoice, tenant, Some(&mark)),
+            });
+        }
         let document = match notice {
             Notice::Proforma { document }
             | Notice::Reminder { document, .. }
@@ -426,6 +471,29 @@ impl Renderer {
                 new_from => date(period.start),
                 new_to => date(period.last_day()),
             },
+            Notice::Invoice {
+                invoice,
+                ksef_number,
+                qr_url,
+            } => {
+                let order = invoice.settles.kind == DocumentKind::Order;
+                context! {
+                    invoice => invoice.number.to_string(),
+                    settles => invoice.settles.to_string(),
+                    settles_order => order,
+                    settles_gen => if order { "zamówienia" } else { "pro-formy" },
+                    settles_acc => if order { "zamówienie" } else { "pro-formę" },
+                    settles_name => if order { "order" } else { "pro forma invoice" },
+                    advance => invoice.invoice_type == InvoiceType::Zal,
+                    paid_on => date(invoice.paid_on),
+                    invoice_issue => date(invoice.issue_date),
+                    service_from => date(invoice.period.start),
+                    service_to => date(invoice.period.last_day()),
+                    invoice_gross => amount(invoice.totals.gross),
+                    ksef_number,
+                    qr_url,
+                }
+            }
             Notice::ReductionScheduled {
                 subscription,
                 product,
@@ -558,6 +626,18 @@ impl Renderer {
                         document,
                         on => date(*on),
                     },
+                    DeliveryProblem::Invoice {
+                        invoice,
+                        issue,
+                        reason,
+                    } => context! {
+                        problem => "invoice",
+                        issue => issue.as_str(),
+                        invoice,
+                        reason => one_line(reason),
+                        document,
+                        on => date(*on),
+                    },
                     DeliveryProblem::SuspensionHeld { due } => context! {
                         problem => "suspension-held",
                         due_suspension => date(*due),
@@ -588,6 +668,7 @@ fn kind_name(kind: &str) -> &'static str {
         "plan-change" => "informacja o zmianie planu",
         "renewal-ended" => "informacja o zakończeniu subskrypcji",
         "restored" => "informacja o przywróceniu usług",
+        "invoice" => "faktura VAT",
         _ => "wiadomość",
     }
 }

@@ -6,8 +6,8 @@ use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use renewals_app::ports::{
-    Change, KsefStatus, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store,
-    StoreError, StoredCommand, StoredInvoice, StoredMessage, Submission,
+    Change, KsefStatus, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
+    StoredCommand, StoredInvoice, StoredMessage, Submission,
 };
 use renewals_domain::{
     Account, Document, DocumentNumber, InvoiceNumber, InvoiceSeries, SeriesKey, SessionId,
@@ -963,8 +963,9 @@ impl Store for SqliteStore {
                 invoice_from_row,
             )
             .map_err(unexpected)?;
-        let mut claimed: Vec<StoredInvoice> =
-            rows.map(|r| r.map_err(unexpected)).collect::<Result<_, _>>()?;
+        let mut claimed: Vec<StoredInvoice> = rows
+            .map(|r| r.map_err(unexpected))
+            .collect::<Result<_, _>>()?;
         claimed.sort_by_key(|i| i.invoice.number);
         Ok(claimed)
     }
