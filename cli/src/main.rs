@@ -1088,6 +1088,16 @@ fn non_empty(s: &str, what: &str) -> anyhow::Result<String> {
     }
 }
 
+/// A VAT invoice's number; a pro-forma's or order's number is named as such.
+fn invoice_number(s: &str) -> anyhow::Result<renewals_domain::InvoiceNumber> {
+    if DocumentNumber::parse(s).is_ok() {
+        return Err(anyhow!(
+            "{s} is a pro-forma or an order, not a VAT invoice: only VAT invoices (FV/YYYY/MM/NNNN) have FA(3) XML; see `renewals documents --tenant ID` for its invoice"
+        ));
+    }
+    Ok(renewals_domain::InvoiceNumber::parse(s)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1142,12 +1152,3 @@ mod tests {
     }
 }
 
-/// A VAT invoice's number; a pro-forma's or order's number is named as such.
-fn invoice_number(s: &str) -> anyhow::Result<renewals_domain::InvoiceNumber> {
-    if DocumentNumber::parse(s).is_ok() {
-        return Err(anyhow!(
-            "{s} is a pro-forma or an order, not a VAT invoice: only VAT invoices (FV/YYYY/MM/NNNN) have FA(3) XML; see `renewals documents --tenant ID` for its invoice"
-        ));
-    }
-    Ok(renewals_domain::InvoiceNumber::parse(s)?)
-}
