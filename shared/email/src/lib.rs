@@ -1113,7 +1113,102 @@ mod tests {
                 },
                 received_on: d("2026-02-24"),
             },
+            Notice::Invoice {
+                invoice: vat_invoice(),
+                ksef_number: "5260250274-20260223-0100A0D6723E-C2".into(),
+                qr_url: "https://qr-test.ksef.mf.gov.pl/invoice/5260250274/23-02-2026/abc".into(),
+            },
+            Notice::DeliveryAlert {
+                problem: DeliveryProblem::Invoice {
+                    invoice: "FV/2026/02/0001".into(),
+                    issue: renewals_domain::InvoiceIssue::AwaitingBuyerData,
+                    reason: "the tenant has no address".into(),
+                },
+                document: Some(DocumentNumber::parse("PF/2026/02/0007").unwrap()),
+                on: d("2026-02-23"),
+            },
+            Notice::DeliveryAlert {
+                problem: DeliveryProblem::Invoice {
+                    invoice: "FV/2026/02/0001".into(),
+                    issue: renewals_domain::InvoiceIssue::Rejected,
+                    reason: "KSeF 450: Błąd weryfikacji semantyki".into(),
+                },
+                document: Some(DocumentNumber::parse("PF/2026/02/0007").unwrap()),
+                on: d("2026-02-23"),
+            },
         ]
+    }
+
+    /// The advance invoice for `proforma()`, paid on 23 Feb.
+    fn vat_invoice() -> VatInvoice {
+        let doc = proforma();
+        VatInvoice::settling(
+            &doc,
+            renewals_domain::InvoiceNumber::parse("FV/2026/02/0001").unwrap(),
+            d("2026-02-23"),
+            doc.period,
+            "p24:1",
+        )
+    }
+
+    #[test]
+    fn the_invoice_email_names_the_invoice_and_its_ksef_number_and_attaches_its_pdf() {
+        let r = Renderer::from_settings(
+            &renewals_app::config::Settings::from_lookup(
+                renewals_app::config::Defaults::Local,
+                |_| None,
+            )
+            .unwrap(),
+        );
+        let n = Notice::Invoice {
+            invoice: vat_invoice(),
+            ksef_number: "5260250274-20260223-0100A0D6723E-C2".into(),
+            qr_url: "https://qr-test.ksef.mf.gov.pl/invoice/5260250274/23-02-2026/abc".into(),
+        };
+        let pl = sent(&r, &n, &tenant(Locale::Pl, PaymentMethod::Blik));
+        assert_eq!(
+            pl.subject,
+            "Faktura VAT FV/2026/02/0001 do pro-formy PF/2026/02/0007 – numer KSeF 5260250274-20260223-0100A0D6723E-C2"
+        );
+        let text = flat(&pl.text);
+        assert!(text.contains("przesyłamy fakturę VAT FV/2026/02/0001 za pro-formę PF/2026/02/0007, opłaconą 23 lutego 2026"), "{text}");
+        assert!(text.contains("faktura zaliczkowa"), "{text}");
+        assert!(text.contains("https://qr-test.ksef.mf.gov.pl/invoice/5260250274/23-02-2026/abc"));
+        let en = sent(&r, &n, &tenant(Locale::En, PaymentMethod::Blik));
+        assert_eq!(
+            en.subject,
+            "VAT invoice FV/2026/02/0001 for pro forma invoice PF/2026/02/0007 – KSeF number 5260250274-20260223-0100A0D6723E-C2"
+        );
+        let held = all_notices()
+            .into_iter()
+            .find(|n| {
+                n.idempotency_key()
+                    .starts_with("operator-alert:invoice:awaiting")
+            })
+            .unwrap();
+        let alert = sent(&r, &held, &tenant(Locale::En, PaymentMethod::Blik));
+        assert_eq!(
+            alert.to, "operator@reseller.example",
+            "to the operator, in Polish"
+        );
+        assert!(
+            alert
+                .subject
+                .starts_with("Faktura FV/2026/02/0001 czeka na adres klienta"),
+            "{}",
+            alert.subject
+        );
+        assert!(
+            flat(&alert.text).contains("renewals tenant update --id kowalski-i-syn --address"),
+            "{}",
+            alert.text
+        );
+        assert!(alert.attachment.is_none());
+        for e in [&pl, &en] {
+            let file = e.attachment.as_ref().expect("the invoice's PDF");
+            assert_eq!(file.name, "FV-2026-02-0001.pdf");
+            assert!(file.bytes.starts_with(b"%PDF-"));
+        }
     }
 
     #[test]
@@ -1490,7 +1585,10 @@ mod tests {
     fn operator_alerts_name_the_customer_the_document_and_what_to_do_in_polish() {
         let r = renderer();
         let t = tenant(Locale::En, PaymentMethod::Blik);
-        let mismatch = all_notices().pop().unwrap();
+        let mismatch = all_notices()
+            .into_iter()
+            .find(|n| matches!(n, Notice::OperatorAlert { .. }))
+            .unwrap();
         let e = sent(&r, &mismatch, &t);
         let text = flat(&e.text);
         assert_eq!(e.to, "operator@licencje365.pl");
@@ -1682,6 +1780,7 @@ mod tests {
                     | Notice::Reminder { .. }
                     | Notice::Overdue { .. }
                     | Notice::Order { .. }
+                    | Notice::Invoice { .. }
             );
             assert_eq!(e.attachment.is_some(), pays, "{}", e.kind);
             if !pays {
