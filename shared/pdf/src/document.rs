@@ -43,6 +43,7 @@ pub(crate) fn sheet(d: &Document, seller: &Seller, buyer: &Buyer) -> Sheet {
             address: buyer.address.clone(),
             nip: Some(buyer.nip.clone()),
         },
+        quantity: "Licencje",
         rows: d
             .lines
             .iter()

@@ -2,7 +2,7 @@
 //! its KSeF number with the KOD I verification QR code once KSeF has accepted it.
 
 use crate::sheet::{Panel, Party, Qr, Row, Sheet, Totals};
-use crate::{format_amount, format_date, period, KsefMark, VAT_RATE};
+use crate::{amount_in_words, format_amount, format_date, period, KsefMark, VAT_RATE};
 use qrcodegen::{QrCode, QrCodeEcc};
 use renewals_domain::{DocumentKind, DocumentNumber, Locale, Money};
 use renewals_invoices::{Invoice, InvoiceType};
@@ -35,6 +35,7 @@ pub(crate) fn sheet(inv: &Invoice, ksef: Option<&KsefMark>) -> Sheet {
                 "Zaliczka na poczet",
                 settled(&inv.settles, "zamówienia z faktury pro forma", "zamówienia"),
             ),
+            ("Wartość zamówienia", zl(inv.gross_grosze)),
             ("Okres usługi", service_period),
         ],
     };
@@ -66,6 +67,8 @@ pub(crate) fn sheet(inv: &Invoice, ksef: Option<&KsefMark>) -> Sheet {
         dates,
         seller: party(&inv.seller),
         buyer: party(&inv.buyer),
+        // The unit FA(3) states (`P_8A`): an accountant reads quantities with their unit.
+        quantity: "Ilość (szt.)",
         rows: inv
             .lines
             .iter()
@@ -82,10 +85,17 @@ pub(crate) fn sheet(inv: &Invoice, ksef: Option<&KsefMark>) -> Sheet {
             net: zl(inv.net_grosze),
             vat: zl(inv.vat_grosze),
             gross: zl(inv.gross_grosze),
-            in_words: None,
+            in_words: Some(amount_in_words(Money::from_grosze(inv.gross_grosze))),
         },
         panels: vec![payment, ksef_panel(ksef)],
-        note: None,
+        note: match inv.invoice_type {
+            // Our advances are the whole order (art. 106f ust. 4): say why no invoice follows.
+            InvoiceType::Zal => Some(
+                "Zaliczka obejmuje całą wartość zamówienia; po wykonaniu usługi nie wystawia się \
+                 kolejnej faktury (art. 106f ust. 4 ustawy o VAT).",
+            ),
+            InvoiceType::Vat => None,
+        },
     }
 }
 
@@ -108,7 +118,7 @@ fn ksef_panel(ksef: Option<&KsefMark>) -> Panel {
             heading: "KSeF",
             rows: vec![(
                 "Numer KSeF",
-                "zostanie nadany po przyjęciu faktury do KSeF".to_string(),
+                "zostanie nadany po przyjęciu faktury przez KSeF".to_string(),
                 false,
             )],
             qr: None,

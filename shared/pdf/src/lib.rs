@@ -14,7 +14,7 @@ mod sheet;
 use chrono::NaiveDate;
 use renewals_domain::{Document, Locale, Tenant};
 
-pub use format::{format_amount, format_date};
+pub use format::{amount_in_words, format_amount, format_date};
 
 /// The VAT rate printed on every line; the totals carry the VAT computed on the net total.
 pub const VAT_RATE: &str = "23%";

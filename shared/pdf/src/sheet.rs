@@ -28,6 +28,8 @@ pub(crate) struct Sheet {
     pub dates: Vec<(&'static str, String)>,
     pub seller: Party,
     pub buyer: Party,
+    /// The heading of the quantity column (`Licencje`, `Ilość (szt.)`).
+    pub quantity: &'static str,
     pub rows: Vec<Row>,
     pub totals: Totals,
     pub panels: Vec<Panel>,
@@ -141,14 +143,18 @@ fn wrap(text: &str, size: f32, bold: bool, width: f32) -> Vec<String> {
             line = word.to_string();
         }
         while text_width(&line, size, bold) > width && line.chars().count() > 1 {
-            let mut cut = line.chars().count() - 1;
-            while cut > 1
-                && text_width(&line.chars().take(cut).collect::<String>(), size, bold) > width
-            {
-                cut -= 1;
+            // The longest prefix that fits (at least one character), measured in one pass.
+            let mut used = 0.0;
+            let mut cut = line.len();
+            for (n, (i, c)) in line.char_indices().enumerate() {
+                used += text_width(c.encode_utf8(&mut [0; 4]), size, bold);
+                if used > width && n > 0 {
+                    cut = i;
+                    break;
+                }
             }
-            lines.push(line.chars().take(cut).collect());
-            line = line.chars().skip(cut).collect();
+            lines.push(line[..cut].to_string());
+            line = line[cut..].to_string();
         }
     }
     if !line.is_empty() || lines.is_empty() {
@@ -289,7 +295,7 @@ impl<'a> Writer<'a> {
     fn sheet(&mut self, s: &Sheet) {
         self.header(s);
         self.parties(&s.seller, &s.buyer);
-        self.lines(&s.rows);
+        self.lines(s.quantity, &s.rows);
         self.totals(&s.totals);
         for panel in &s.panels {
             self.panel(panel);
@@ -302,26 +308,26 @@ impl<'a> Writer<'a> {
     /// The seller's name left, the kind and number right, then the dates.
     fn header(&mut self, s: &Sheet) {
         let y = self.y;
-        self.text_at(
-            MARGIN,
-            y + 14.0,
-            15.0,
-            true,
-            INK,
-            Align::Left,
-            &s.seller.name,
-        );
+        let number = format!("nr {}", s.number);
         self.text_at(RIGHT, y + 14.0, 15.0, true, ACCENT, Align::Right, s.kind);
-        self.text_at(
-            RIGHT,
-            y + 32.0,
-            12.0,
-            true,
-            INK,
-            Align::Right,
-            &format!("nr {}", s.number),
-        );
-        self.y += 44.0;
+        self.text_at(RIGHT, y + 32.0, 12.0, true, INK, Align::Right, &number);
+        // A long name wraps (smaller from the third line on) left of the kind and number.
+        let width = RIGHT
+            - MARGIN
+            - 24.0
+            - text_width(s.kind, 15.0, true).max(text_width(&number, 12.0, true));
+        let mut size = 15.0;
+        let mut name = wrap(&s.seller.name, size, true, width);
+        if name.len() > 2 {
+            size = 11.0;
+            name = wrap(&s.seller.name, size, true, width);
+        }
+        let mut line_y = y + 14.0;
+        for part in &name {
+            self.text_at(MARGIN, line_y, size, true, INK, Align::Left, part);
+            line_y += size * 1.25;
+        }
+        self.y += 44.0f32.max(line_y - size * 1.25 - y + 16.0);
         self.rule(MARGIN, RIGHT, self.y, 1.2, ACCENT);
         self.y += 18.0;
 
@@ -372,7 +378,7 @@ impl<'a> Writer<'a> {
         self.y = bottom + 16.0;
     }
 
-    fn lines(&mut self, rows: &[Row]) {
+    fn lines(&mut self, quantity: &str, rows: &[Row]) {
         // Columns: Lp. | product (and detail) | seats | unit net | net | VAT.
         let x_no = MARGIN + 4.0;
         let x_product = MARGIN + 26.0;
@@ -387,7 +393,7 @@ impl<'a> Writer<'a> {
             let h = |w: &mut Writer, x, align, t: &str| w.text_at(x, y, 8.0, true, MUTED, align, t);
             h(w, x_no, Align::Left, "Lp.");
             h(w, x_product, Align::Left, "Produkt");
-            h(w, x_seats, Align::Right, "Licencje");
+            h(w, x_seats, Align::Right, quantity);
             h(w, x_unit, Align::Right, "Cena jedn. netto");
             h(w, x_net, Align::Right, "Wartość netto");
             h(w, x_vat, Align::Right, "VAT");
@@ -457,9 +463,10 @@ impl<'a> Writer<'a> {
         }
         if let Some(words) = &t.in_words {
             let text = format!("Słownie: {words}");
-            for part in wrap(&text, 8.5, false, RIGHT - 4.0 - label_x) {
+            // Right-aligned under the gross amount, as wide as the page allows.
+            for part in wrap(&text, 8.5, false, RIGHT - 4.0 - MARGIN) {
                 self.room(12.0);
-                self.text_at(label_x, self.y, 8.5, false, MUTED, Align::Left, &part);
+                self.text_at(RIGHT - 4.0, self.y, 8.5, false, MUTED, Align::Right, &part);
                 self.y += 12.0;
             }
         }
@@ -473,14 +480,20 @@ impl<'a> Writer<'a> {
             .iter()
             .map(|(label, _, _)| text_width(label, 9.0, false))
             .fold(104.0, f32::max);
-        let value_x = label_x + label_width + 12.0;
+        // Beside a QR code the values are narrow: each label goes above its value instead.
+        let stacked = p.qr.is_some();
+        let value_x = if stacked {
+            label_x
+        } else {
+            label_x + label_width + 12.0
+        };
         // The QR code sits at the right edge, in a white square with its quiet zone.
         let qr = p.qr.as_ref().map(|qr| {
             let module = QR_SIDE / qr.size as f32;
             let quiet = QR_QUIET_MODULES * module;
             let caption_width = text_width(&qr.caption, 7.0, false) + 8.0;
             let box_width = (QR_SIDE + 2.0 * quiet).max(caption_width);
-            let box_height = QR_SIDE + 2.0 * quiet + 12.0;
+            let box_height = QR_SIDE + 2.0 * quiet + 14.0;
             (qr, module, box_width, box_height)
         });
         let text_right = match &qr {
@@ -495,7 +508,7 @@ impl<'a> Writer<'a> {
         let text_height = 30.0
             + wrapped
                 .iter()
-                .map(|(_, v, _)| v.len() as f32 * 14.0)
+                .map(|(_, v, _)| (v.len() + usize::from(stacked)) as f32 * 14.0)
                 .sum::<f32>();
         let height = match &qr {
             Some((_, _, _, box_height)) => text_height.max(box_height + 20.0),
@@ -509,6 +522,9 @@ impl<'a> Writer<'a> {
         y += 17.0;
         for (label, values, bold) in wrapped {
             self.text_at(label_x, y, 9.0, false, MUTED, Align::Left, label);
+            if stacked {
+                y += 14.0;
+            }
             for v in values {
                 self.text_at(value_x, y, 10.0, bold, INK, Align::Left, &v);
                 y += 14.0;
@@ -522,7 +538,8 @@ impl<'a> Writer<'a> {
             let y0 = box_y + QR_QUIET_MODULES * module;
             self.qr(qr, x0, y0, module);
             let centre = box_x + box_width / 2.0;
-            let caption_y = y0 + QR_SIDE + QR_QUIET_MODULES * module + 4.0;
+            // The caption starts below the quiet zone (7 pt text rises about 5 pt).
+            let caption_y = y0 + QR_SIDE + QR_QUIET_MODULES * module + 7.0;
             self.text_at(
                 centre,
                 caption_y,

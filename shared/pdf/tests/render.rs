@@ -7,7 +7,9 @@ use renewals_domain::{
     Document, DocumentNumber, Line, LinePurpose, Money, Period, SubscriptionId, TenantId,
 };
 use renewals_pdf::{file_name, render, Buyer, Seller};
-use std::process::Command;
+mod common;
+
+use common::{fonts_of, overlapping_words, text_of};
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -101,44 +103,6 @@ fn order() -> Document {
     )
 }
 
-/// The text of a PDF, in reading order, with runs of spaces collapsed.
-fn text_of(pdf: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("renewals-pdf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{:016x}.pdf", fnv(pdf)));
-    std::fs::write(&path, pdf).unwrap();
-    let out = Command::new("pdftotext")
-        .args(["-layout", "-enc", "UTF-8"])
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (Debian: poppler-utils; scripts/test installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _ = std::fs::remove_file(&path);
-    let text = String::from_utf8(out.stdout)
-        .unwrap()
-        .replace('\u{a0}', " ");
-    text.lines()
-        .map(|l| {
-            l.split(' ')
-                .filter(|w| !w.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
-}
-
 #[test]
 fn proforma_pdf_holds_number_nips_amounts_and_payment_details() {
     let pdf = render(&proforma(), &seller(), &buyer());
@@ -210,8 +174,28 @@ fn the_same_document_renders_byte_for_byte_the_same() {
     let b = render(&proforma(), &seller(), &buyer());
     assert_eq!(a, b);
     assert_ne!(a, render(&order(), &seller(), &buyer()));
+    for (name, embedded, subset) in fonts_of(&a) {
+        assert!(
+            embedded && subset,
+            "{name}: embedded {embedded}, subset {subset}"
+        );
+    }
     assert_eq!(file_name(&proforma()), "PF-2026-02-0007.pdf");
     assert_eq!(file_name(&order()), "ZAM-2026-03-0002.pdf");
+}
+
+#[test]
+fn no_words_run_into_each_other_even_with_a_long_seller_name() {
+    let long = Seller {
+        name: "Licencje365 Spółka z ograniczoną odpowiedzialnością Spółka Komandytowa".into(),
+        ..seller()
+    };
+    for seller in [seller(), long] {
+        for doc in [proforma(), order()] {
+            let pdf = render(&doc, &seller, &buyer());
+            assert_eq!(overlapping_words(&pdf), vec![], "{}", doc.number);
+        }
+    }
 }
 
 #[test]
