@@ -95,3 +95,39 @@ async fn xml_that_is_not_well_formed_is_rejected_with_the_reason() {
     }
     assert!(ksef.registered().is_empty());
 }
+
+#[tokio::test]
+async fn with_a_file_separate_runs_share_what_was_accepted() {
+    let file = std::env::temp_dir().join(format!("offline-ksef-{}.json", uuid::Uuid::new_v4()));
+    let xml = common::xml("FV/2026/02/0004", InvoiceType::Vat);
+    let first_run = OfflineKsef::with_file(file.clone()).unwrap();
+    let sent = first_run
+        .send(&to_send("FV/2026/02/0004", xml.clone()))
+        .await
+        .unwrap();
+    let original = match first_run.verdict(&sent).await.unwrap() {
+        KsefVerdict::Accepted { ksef_number, .. } => ksef_number,
+        other => panic!("expected Accepted, got {other:?}"),
+    };
+    drop(first_run);
+
+    let second_run = OfflineKsef::with_file(file.clone()).unwrap();
+    // The verdict on what the first run sent is still there, and so is the duplicate key.
+    assert!(matches!(
+        second_run.verdict(&sent).await.unwrap(),
+        KsefVerdict::Accepted { ref ksef_number, duplicate: false, .. } if *ksef_number == original
+    ));
+    let again = second_run
+        .send(&to_send("FV/2026/02/0004", xml))
+        .await
+        .unwrap();
+    assert_eq!(
+        second_run.verdict(&again).await.unwrap(),
+        KsefVerdict::Accepted {
+            ksef_number: original,
+            upo: None,
+            duplicate: true
+        }
+    );
+    let _ = std::fs::remove_file(&file);
+}

@@ -11,14 +11,18 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("a real day")
 }
 
-/// March 2026 paid in advance: 10 × Business Standard at 56.10 and 3 × Exchange Online
+/// March 2026 paid in advance (on 19 February): 10 × Business Standard at 56.10 and 3 × Exchange Online
 /// (Plan 1) at 17.35; net 613.05, VAT 141.00, gross 754.05.
+/// Issued today (KSeF refuses a `P_1` after the day it takes the invoice in).
 pub fn invoice(number: &str, kind: InvoiceType) -> Invoice {
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::Warsaw)
+        .date_naive();
     Invoice {
         number: number.into(),
         invoice_type: kind,
         created_at: Utc.with_ymd_and_hms(2026, 2, 20, 9, 15, 0).unwrap(),
-        issue_date: date(2026, 2, 20),
+        issue_date: today,
         seller: Party {
             nip: SELLER_NIP.into(),
             name: "Chmura Partner sp. z o.o.".into(),
