@@ -155,22 +155,26 @@ pub async fn open_service(
         Some(pc) => svc.with_microsoft(Arc::new(PartnerCenter::new(pc)?)),
         None => svc,
     };
-    Ok(match ksef(false)? {
+    Ok(match ksef(None)? {
         Some(k) => svc.with_ksef(k),
         None => svc,
     })
 }
 
-/// KSeF for real when `KSEF_BASE_URL` is set; otherwise, where playing is allowed, the
-/// offline stand-in (accepts well-formed invoices at once, keeps them in memory: a run sends
-/// and asks for the verdict in one go).
-pub fn ksef(offline_allowed: bool) -> anyhow::Result<Option<Arc<dyn Ksef>>> {
-    match std::env::var("KSEF_BASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Err(anyhow::anyhow!(
-            "KSEF_BASE_URL is set ({url}) but this build has no KSeF HTTP client yet (renewals_ksef::HttpKsef); unset it to use the offline stand-in"
-        )),
-        _ if offline_allowed => Ok(Some(Arc::new(renewals_ksef::OfflineKsef::new()))),
-        _ => Ok(None),
+/// KSeF for real when `KSEF_BASE_URL` is set (`KSEF_TOKEN`, the seller's NIP as context);
+/// otherwise, where playing is allowed (`dir` given: the embedded store), the offline
+/// stand-in, which keeps what it accepted in `<data-dir>/ksef.json` so that separate runs
+/// agree. On DynamoDB without `KSEF_BASE_URL` there is none: invoices wait in their outbox.
+pub fn ksef(dir: Option<&Path>) -> anyhow::Result<Option<Arc<dyn Ksef>>> {
+    if let Some(settings) = renewals_ksef::KsefSettings::from_env()? {
+        return Ok(Some(Arc::new(renewals_ksef::HttpKsef::new(settings)?)));
+    }
+    match dir {
+        Some(dir) => Ok(Some(Arc::new(
+            renewals_ksef::OfflineKsef::with_file(dir.join("ksef.json"))
+                .with_context(|| format!("opening {}/ksef.json", dir.display()))?,
+        ))),
+        None => Ok(None),
     }
 }
 
@@ -224,7 +228,7 @@ pub fn open_with(
         settings,
     )
     .with_microsoft(microsoft(dir, open.offline)?)
-    .with_ksef(ksef(true)?.expect("the offline stand-in is allowed here")))
+    .with_ksef(ksef(Some(dir))?.expect("the offline stand-in is allowed here")))
 }
 
 pub fn settlement_line(document: &str, s: &Settlement) -> String {

@@ -735,3 +735,61 @@ async fn alerts_keyed(app: &TestApp, prefix: &str) -> Vec<renewals_app::ports::O
         .filter(|m| m.key.starts_with(prefix))
         .collect()
 }
+
+// ------------------------------------------------------------------ against KSeF's HTTP API
+
+#[tokio::test]
+async fn over_ksefs_http_api_the_bytes_ksef_decrypts_are_the_stored_xml() {
+    use renewals_ksef::standin::{KsefStandIn, NIP};
+    let standin = KsefStandIn::start().await;
+    let client = renewals_ksef::HttpKsef::new(standin.settings()).unwrap();
+    let app = TestApp::new().with_ksef(Arc::new(client));
+    assert_eq!(
+        app.svc.settings.seller.nip.as_str(),
+        NIP,
+        "the stand-in's context"
+    );
+    renewal_pro_forma(&app).await;
+    // KSeF throttles the first invoice sent: 429 with Retry-After 1 (the stand-in keeps to
+    // it in real time, so the test waits that second).
+    standin.throttle("POST /sessions/online/{ref}/invoices", 1, 1);
+    app.pay("PF/2026/02/0001", "2026-02-23").await;
+    let start = app.clock_now();
+    let run = app.svc.ksef_sync().await.unwrap();
+    assert_eq!((run.sent, run.failed), (0, 1));
+    let inv = app.invoice("FV/2026/02/0001").await;
+    assert_eq!(inv.submission.status, KsefStatus::Pending);
+    assert_eq!(inv.submission.next_attempt, start + Duration::seconds(1));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    app.clock.set(start + Duration::seconds(2));
+    let run = app.svc.ksef_sync().await.unwrap();
+    assert_eq!((run.sent, run.accepted), (1, 1), "{run:?}");
+    let inv = app.invoice("FV/2026/02/0001").await;
+    assert_eq!(inv.submission.status, KsefStatus::Accepted);
+    let sent = inv.submission.sent.clone().unwrap();
+    assert_eq!(
+        standin.decrypted(&sent.invoice).unwrap(),
+        inv.xml.clone().unwrap(),
+        "KSeF decrypted exactly the stored bytes"
+    );
+    let number = inv.submission.ksef_number.clone().unwrap();
+    assert_eq!(
+        renewals_ksef::check_ksef_number(&number),
+        Ok(()),
+        "{number}"
+    );
+    assert!(
+        inv.upo.as_ref().is_some_and(|u| !u.is_empty()),
+        "the UPO is stored"
+    );
+    assert_eq!(standin.registered(), 1);
+    let mails: Vec<_> = app
+        .emails("acme")
+        .await
+        .into_iter()
+        .filter(|m| m.kind == "invoice")
+        .collect();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].subject.contains(&number));
+}
