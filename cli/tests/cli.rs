@@ -152,7 +152,13 @@ fn a_whole_renewal_through_the_cli_state_survives_between_invocations() {
         .iter()
         .map(|m| m["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["proforma", "payment-confirmation"]);
+    // acme has no address: its VAT invoice is numbered and held, and the operator is told
+    // (filed with acme); no invoice e-mail until KSeF accepts it.
+    assert_eq!(
+        kinds,
+        ["proforma", "payment-confirmation", "operator-alert"]
+    );
+    assert_eq!(emails[2]["document"], "FV/2026/02/0001");
     assert_eq!(emails[0]["document"], "PF/2026/02/0001");
     assert_eq!(emails[0]["to"], "faktury@acme.pl");
 }
@@ -975,7 +981,7 @@ fn tenant_update_changes_the_address_and_refuses_in_one_line() {
     assert_eq!(out.trim(), "tenant acme updated");
     assert_eq!(
         cli.json(&["tenant", "update", "--id", "acme", "--name", "ACME S.A."]),
-        serde_json::json!({"id": "acme"})
+        serde_json::json!({"id": "acme", "invoices_released": 0})
     );
     let err = cli.refused(&["tenant", "update", "--id", "acme"]);
     assert!(err.contains("nothing to update"), "{err}");
