@@ -4,7 +4,7 @@ use anyhow::Context;
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::jobs::RunSummary;
 use renewals_app::ports::{
-    warsaw_noon, Clock, FixedClock, Mailer, Microsoft, PaymentProvider, Store, SystemClock,
+    warsaw_noon, Clock, FixedClock, Ksef, Mailer, Microsoft, PaymentProvider, Store, SystemClock,
 };
 use renewals_app::service::Service;
 use renewals_app::settlement::Settlement;
@@ -150,11 +150,32 @@ pub async fn open_service(
         clock(date),
         settings,
     );
-    // On DynamoDB only the real Partner Center: nothing is played there.
-    Ok(match PartnerCenterSettings::from_env()? {
+    // On DynamoDB only the real Partner Center and KSeF: nothing is played there.
+    let svc = match PartnerCenterSettings::from_env()? {
         Some(pc) => svc.with_microsoft(Arc::new(PartnerCenter::new(pc)?)),
         None => svc,
+    };
+    Ok(match ksef(None)? {
+        Some(k) => svc.with_ksef(k),
+        None => svc,
     })
+}
+
+/// KSeF for real when `KSEF_BASE_URL` is set (`KSEF_TOKEN`, the seller's NIP as context);
+/// otherwise, where playing is allowed (`dir` given: the embedded store), the offline
+/// stand-in, which keeps what it accepted in `<data-dir>/ksef.json` so that separate runs
+/// agree. On DynamoDB without `KSEF_BASE_URL` there is none: invoices wait in their outbox.
+pub fn ksef(dir: Option<&Path>) -> anyhow::Result<Option<Arc<dyn Ksef>>> {
+    if let Some(settings) = renewals_ksef::KsefSettings::from_env()? {
+        return Ok(Some(Arc::new(renewals_ksef::HttpKsef::new(settings)?)));
+    }
+    match dir {
+        Some(dir) => Ok(Some(Arc::new(
+            renewals_ksef::OfflineKsef::with_file(dir.join("ksef.json"))
+                .with_context(|| format!("opening {}/ksef.json", dir.display()))?,
+        ))),
+        None => Ok(None),
+    }
 }
 
 /// Partner Center for real when `PARTNER_CENTER_*` are set (and nothing is being played);
@@ -206,7 +227,8 @@ pub fn open_with(
         clock(date),
         settings,
     )
-    .with_microsoft(microsoft(dir, open.offline)?))
+    .with_microsoft(microsoft(dir, open.offline)?)
+    .with_ksef(ksef(Some(dir))?.expect("the offline stand-in is allowed here")))
 }
 
 pub fn settlement_line(document: &str, s: &Settlement) -> String {
@@ -350,6 +372,12 @@ pub fn summary_line(s: &RunSummary) -> String {
         s.orders_expired,
         s.emails_sent
     );
+    if s.invoices_sent + s.invoices_accepted + s.invoices_rejected + s.invoices_parked > 0 {
+        line.push_str(&format!(
+            "; KSeF: {} invoice(s) sent, {} accepted, {} rejected, {} parked",
+            s.invoices_sent, s.invoices_accepted, s.invoices_rejected, s.invoices_parked
+        ));
+    }
     for f in &s.failures {
         line.push_str(&format!("\n  failed: {}: {}", f.tenant, f.error));
     }

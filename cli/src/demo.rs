@@ -26,7 +26,18 @@ enum Step {
     RenewalOff(&'static str),
     /// The tenant pays its newest open document of this kind (or the expired one, to restore).
     Pay(&'static str, DocumentKind),
+    /// The operator fills in a tenant's address (FA(3) `AdresL1`, `AdresL2`).
+    Address(&'static str, &'static str, &'static str),
 }
+
+/// The buyers' addresses on their VAT invoices; the accounting office starts without one, so
+/// its first invoice waits until the operator fills it in.
+const ADDRESSES: [(&str, &str); 4] = [
+    ("ul. Ogrodowa 12", "05-500 Piaseczno"),
+    ("ul. Prosta 51", "00-838 Warszawa"),
+    ("ul. Piekarska 3", "31-001 Kraków"),
+    ("", ""),
+];
 
 const TENANTS: [(&str, &str, &str, Locale, PaymentMethod); 4] = [
     (
@@ -105,6 +116,10 @@ fn script() -> Vec<(&'static str, Step)> {
             Step::PlanAtRenewal("biuro-rachunkowe-1", "business-standard"),
         ),
         ("2026-02-16", Step::Pay("biuro-rachunkowe", Proforma)),
+        (
+            "2026-02-18",
+            Step::Address("biuro-rachunkowe", "ul. Rachunkowa 7/2", "90-001 Łódź"),
+        ),
         ("2026-02-23", Step::Pay("kwiatkowski", Proforma)),
         ("2026-03-01", Step::RenewalOff("biuro-rachunkowe-1")),
         (
@@ -240,15 +255,15 @@ async fn season(data_dir: &Path) -> anyhow::Result<Timeline> {
     };
 
     let mut tenants = vec![];
-    for ((id, name, nip, locale, method), (_, product, seats, term, start)) in
-        TENANTS.iter().zip(SUBSCRIPTIONS.iter())
+    for (((id, name, nip, locale, method), (_, product, seats, term, start)), (line1, line2)) in
+        TENANTS.iter().zip(SUBSCRIPTIONS.iter()).zip(ADDRESSES)
     {
         let tenant = Tenant {
             id: TenantId::parse(id)?,
             name: name.to_string(),
             nip: Nip::parse(nip)?,
-            address: String::new(),
-            address2: None,
+            address: line1.to_string(),
+            address2: Some(line2.to_string()).filter(|l| !l.is_empty()),
             country: "PL".into(),
             email: EmailAddress::parse(&format!("faktury@{id}.example.pl"))?,
             locale: *locale,
@@ -278,6 +293,7 @@ async fn season(data_dir: &Path) -> anyhow::Result<Timeline> {
 
     let steps = script();
     let mut shown = std::collections::BTreeSet::new();
+    let mut invoice_states = std::collections::BTreeMap::new();
     let mut days = vec![];
     let mut day = first;
     while day <= last {
@@ -297,6 +313,32 @@ async fn season(data_dir: &Path) -> anyhow::Result<Timeline> {
                 if m.date == day {
                     said.push(format!("e-mail {:<20} → {}: {}", m.kind, m.to, m.subject));
                 }
+            }
+            for i in svc.store.invoices_of(&tenant).await? {
+                let v = views::invoice(&i);
+                if invoice_states.insert(v.number.clone(), v.ksef.status) == Some(v.ksef.status) {
+                    continue;
+                }
+                said.push(match v.ksef.status {
+                    "accepted" => format!(
+                        "VAT invoice {} ({}) for {}: accepted by KSeF, number {} (offline stand-in)",
+                        v.number,
+                        v.invoice_type,
+                        v.settles,
+                        v.ksef.number.as_deref().unwrap_or("?")
+                    ),
+                    "awaiting_buyer_data" => format!(
+                        "VAT invoice {} ({}) for {}: numbered and held, {id} has no address (operator alerted)",
+                        v.number, v.invoice_type, v.settles
+                    ),
+                    other => format!(
+                        "VAT invoice {} ({}) for {}: KSeF {other}{}",
+                        v.number,
+                        v.invoice_type,
+                        v.settles,
+                        v.ksef.reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                    ),
+                });
             }
             for c in svc.microsoft_commands(&tenant).await? {
                 if shown.insert(c.id) {
@@ -369,6 +411,23 @@ async fn perform(
                 doc.lines[0].subscription, doc.number
             )
         }
+        Step::Address(tenant, line1, line2) => {
+            let released = svc
+                .update_tenant(
+                    &TenantId::parse(tenant)?,
+                    renewals_app::TenantUpdate {
+                        address: Some(line1.to_string()),
+                        address2: Some(line2.to_string()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            svc.ksef_sync().await?;
+            svc.deliver().await?;
+            format!(
+                "{tenant}: operator fills in the address ({line1}, {line2}) → {released} VAT invoice(s) released to KSeF"
+            )
+        }
         Step::RenewalOff(s) => {
             svc.renewal_off(&sub(s)?).await?;
             format!("{s}: renewal turned off; it ends with its period")
@@ -391,6 +450,9 @@ async fn perform(
             let method = account.tenant.payment_method;
             let amount = doc.totals.gross.grosze();
             let r = renewals_przelewy24::offline::pay(svc, p24, &doc, amount, method).await;
+            // As the webhook's Lambda does after a payment: the invoice goes to KSeF.
+            svc.ksef_sync().await?;
+            svc.deliver().await?;
             let after = svc.store.document(&doc.number).await?.expect("stored");
             format!(
                 "{tenant} pays {} ({} zł) by {} → webhook {} {}, document {}",

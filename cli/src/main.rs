@@ -65,15 +65,18 @@ enum Command {
     /// Stop a subscription from renewing.
     #[command(subcommand)]
     Renewal(RenewalCmd),
-    /// A tenant's pro-formas and orders.
+    /// A tenant's pro-formas, orders and VAT invoices.
     Documents {
         /// The tenant's id.
         #[arg(long, value_name = "ID")]
         tenant: String,
     },
-    /// One document: its PDF.
+    /// One document: its PDF, or a VAT invoice's FA(3) XML.
     #[command(subcommand)]
     Document(DocumentCmd),
+    /// VAT invoices at KSeF: send the pending ones, ask about the sent ones.
+    #[command(subcommand)]
+    Ksef(KsefCmd),
     /// E-mails sent to a tenant.
     Emails {
         /// The tenant's id.
@@ -222,6 +225,12 @@ enum SubscriptionCmd {
 }
 
 #[derive(Subcommand)]
+enum KsefCmd {
+    /// Send pending invoices and poll KSeF for the sent ones (the daily run does it too).
+    Sync,
+}
+
+#[derive(Subcommand)]
 enum MicrosoftCmd {
     /// A tenant's Microsoft-side commands and their state.
     Commands {
@@ -341,9 +350,16 @@ enum BankCmd {
 
 #[derive(Subcommand)]
 enum DocumentCmd {
-    /// Write a pro-forma's or order's PDF, the one its e-mails attach.
+    /// Print a VAT invoice's FA(3) XML exactly as stored (and as sent to KSeF).
+    Xml {
+        /// The invoice's number, e.g. FV/2026/02/0001.
+        #[arg(long, value_name = "NUMBER")]
+        number: String,
+    },
+    /// Write a document's PDF, the one its e-mails attach (a VAT invoice with its KSeF
+    /// number and QR code once KSeF accepted it).
     Pdf {
-        /// The document's number, e.g. PF/2026/02/0001.
+        /// The document's number, e.g. PF/2026/02/0001 or FV/2026/02/0001.
         #[arg(long, value_name = "NUMBER")]
         number: String,
         /// Where to write the PDF.
@@ -573,20 +589,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenant(TenantCmd::Update(t)) => {
             let id = TenantId::parse(&t.id)?;
             let svc = open_service(&target, None, Open::EXISTING).await?;
-            svc.update_tenant(
-                &id,
-                renewals_app::TenantUpdate {
-                    name: t.name,
-                    email: t.email,
-                    address: t.address,
-                    address2: t.address2,
-                    country: t.country,
+            let released = svc
+                .update_tenant(
+                    &id,
+                    renewals_app::TenantUpdate {
+                        name: t.name,
+                        email: t.email,
+                        address: t.address,
+                        address2: t.address2,
+                        country: t.country,
+                    },
+                )
+                .await?;
+            if released > 0 {
+                svc.ksef_sync().await?;
+                svc.deliver().await?;
+            }
+            out.print(
+                &serde_json::json!({"id": id, "invoices_released": released}),
+                || match released {
+                    0 => format!("tenant {id} updated"),
+                    n => format!("tenant {id} updated; {n} VAT invoice(s) released to KSeF"),
                 },
-            )
-            .await?;
-            out.print(&serde_json::json!({"id": id}), || {
-                format!("tenant {id} updated")
-            });
+            );
         }
         Command::Subscription(SubscriptionCmd::Add {
             tenant,
@@ -743,6 +768,41 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 || format!("renewal of {sub} is off; it ends at the end of its period"),
             );
         }
+        Command::Document(DocumentCmd::Xml { number }) => {
+            let number = invoice_number(&number)?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
+            let xml = svc.invoice_xml(&number).await?;
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&xml)
+                .and_then(|()| stdout.flush())
+                .context("writing the XML to stdout")?;
+        }
+        Command::Document(DocumentCmd::Pdf { number, out: file }) if number.starts_with("FV") => {
+            let number = invoice_number(&number)?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
+            let stored = svc.vat_invoice(&number).await?;
+            let account = svc.account(&stored.invoice.tenant).await?;
+            let mark = svc
+                .ksef_mark(&stored)
+                .map(|(number, qr_url)| renewals_pdf::KsefMark { number, qr_url });
+            let pdf = renewals_email::Renderer::from_settings(&svc.settings).invoice_pdf(
+                &stored.invoice,
+                &account.tenant,
+                mark.as_ref(),
+            );
+            std::fs::write(&file, &pdf).with_context(|| format!("writing {}", file.display()))?;
+            out.print(
+                &serde_json::json!({
+                    "number": number,
+                    "file": file.display().to_string(),
+                    "bytes": pdf.len(),
+                    "ksef_number": stored.submission.ksef_number,
+                }),
+                || format!("{number}: {} ({} bytes)", file.display(), pdf.len()),
+            );
+        }
         Command::Document(DocumentCmd::Pdf { number, out: file }) => {
             let number = DocumentNumber::parse(&number)?;
             let svc = open_service(&target, None, Open::EXISTING).await?;
@@ -769,17 +829,43 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let svc = open_service(&target, None, Open::EXISTING).await?;
             svc.account(&tenant).await?;
             let docs = svc.store.documents_of(&tenant).await?;
-            let view: Vec<_> = docs.iter().map(views::document).collect();
+            let invoices = svc.store.invoices_of(&tenant).await?;
+            let mut view: Vec<serde_json::Value> = docs
+                .iter()
+                .map(|d| serde_json::to_value(views::document(d)))
+                .collect::<Result<_, _>>()?;
+            for i in &invoices {
+                view.push(serde_json::to_value(views::invoice(i))?);
+            }
             out.print(&view, || {
-                view.iter()
+                let mut lines: Vec<String> = docs
+                    .iter()
+                    .map(views::document)
                     .map(|d| {
                         format!(
                             "{:<17} {:<9} {:<9} issued {} due {}  {:>10} zł gross",
                             d.number, d.kind, d.status, d.issue_date, d.due_date, d.gross
                         )
                     })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                    .collect();
+                lines.extend(invoices.iter().map(views::invoice).map(|i| {
+                    format!(
+                        "{:<17} {:<9} {:<9} issued {} for {}  {:>10} zł gross  KSeF {}{}",
+                        i.number,
+                        "invoice",
+                        i.invoice_type,
+                        i.issue_date,
+                        i.settles,
+                        i.gross,
+                        i.ksef.status,
+                        i.ksef
+                            .number
+                            .as_ref()
+                            .map(|n| format!(" {n}"))
+                            .unwrap_or_default()
+                    )
+                }));
+                lines.join("\n")
             });
         }
         Command::Microsoft(MicrosoftCmd::Commands { tenant }) => {
@@ -810,6 +896,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .collect::<Vec<_>>()
                     .join("\n")
             });
+        }
+        Command::Ksef(KsefCmd::Sync) => {
+            let svc = open_service(&target, None, Open::EXISTING).await?;
+            let run = svc.ksef_sync().await?;
+            let delivery = svc.deliver().await?;
+            out.print(&run, || {
+                if !run.connected {
+                    return "no KSeF here (KSEF_BASE_URL unset on DynamoDB): invoices wait in their outbox".into();
+                }
+                format!(
+                    "KSeF: {} invoice(s) sent, {} accepted, {} rejected, {} still processing, {} failed ({} parked), {} late alert(s); {} e-mail(s) sent",
+                    run.sent, run.accepted, run.rejected, run.processing, run.failed, run.parked, run.late, delivery.sent
+                )
+            });
+            if run.parked + run.rejected > 0 {
+                eprintln!("renewals: {} invoice(s) need a person (rejected or parked); the operator was alerted", run.parked + run.rejected);
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Microsoft(MicrosoftCmd::Sync) => {
             if renewals_microsoft::PartnerCenterSettings::from_env()?.is_none() {
@@ -872,6 +976,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let method = account.tenant.payment_method;
             let response =
                 renewals_przelewy24::offline::pay(&svc, &p24, &doc, amount, method).await;
+            // As the webhook's Lambda does after a payment: the invoice goes to KSeF now.
+            svc.ksef_sync().await?;
+            svc.deliver().await?;
             let after = svc.store.document(&number).await?.expect("still there");
             out.print(
                 &serde_json::json!({"http_status": response.status, "response": response.body,
@@ -979,6 +1086,16 @@ fn non_empty(s: &str, what: &str) -> anyhow::Result<String> {
     } else {
         Ok(t.to_string())
     }
+}
+
+/// A VAT invoice's number; a pro-forma's or order's number is named as such.
+fn invoice_number(s: &str) -> anyhow::Result<renewals_domain::InvoiceNumber> {
+    if DocumentNumber::parse(s).is_ok() {
+        return Err(anyhow!(
+            "{s} is a pro-forma or an order, not a VAT invoice: only VAT invoices (FV/YYYY/MM/NNNN) have FA(3) XML; see `renewals documents --tenant ID` for its invoice"
+        ));
+    }
+    Ok(renewals_domain::InvoiceNumber::parse(s)?)
 }
 
 #[cfg(test)]

@@ -152,7 +152,13 @@ fn a_whole_renewal_through_the_cli_state_survives_between_invocations() {
         .iter()
         .map(|m| m["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["proforma", "payment-confirmation"]);
+    // acme has no address: its VAT invoice is numbered and held, and the operator is told
+    // (filed with acme); no invoice e-mail until KSeF accepts it.
+    assert_eq!(
+        kinds,
+        ["proforma", "payment-confirmation", "operator-alert"]
+    );
+    assert_eq!(emails[2]["document"], "FV/2026/02/0001");
     assert_eq!(emails[0]["document"], "PF/2026/02/0001");
     assert_eq!(emails[0]["to"], "faktury@acme.pl");
 }
@@ -975,7 +981,7 @@ fn tenant_update_changes_the_address_and_refuses_in_one_line() {
     assert_eq!(out.trim(), "tenant acme updated");
     assert_eq!(
         cli.json(&["tenant", "update", "--id", "acme", "--name", "ACME S.A."]),
-        serde_json::json!({"id": "acme"})
+        serde_json::json!({"id": "acme", "invoices_released": 0})
     );
     let err = cli.refused(&["tenant", "update", "--id", "acme"]);
     assert!(err.contains("nothing to update"), "{err}");
@@ -1076,4 +1082,120 @@ fn document_pdf_writes_the_pdf_the_proforma_email_attaches() {
         file_s,
     ]);
     assert!(err.contains("PF/2026/02/0099"), "{err}");
+}
+
+#[test]
+fn a_vat_invoice_waits_for_the_address_then_its_xml_and_pdf_come_out_as_stored_and_accepted() {
+    use sha2::{Digest, Sha256};
+    let cli = Cli::new();
+    onboard(&cli); // acme has no address
+    cli.ok(&["run", "daily", "--date", "2026-02-21"]);
+    cli.ok(&[
+        "pay",
+        "--document",
+        "PF/2026/02/0001",
+        "--date",
+        "2026-02-23",
+    ]);
+
+    let invoice = |cli: &Cli| {
+        let docs = cli.json(&["documents", "--tenant", "acme"]);
+        docs.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["kind"] == "vat_invoice")
+            .cloned()
+            .expect("the payment's invoice is listed with the documents")
+    };
+    let held = invoice(&cli);
+    assert_eq!(held["number"], "FV/2026/02/0001");
+    assert_eq!(held["invoice_type"], "ZAL");
+    assert_eq!(held["settles"], "PF/2026/02/0001");
+    // 4 × 30.50 zł (Business Basic) = 122.00 net; 23 % of it = 28.06; gross 150.06.
+    assert_eq!(
+        (&held["net"], &held["vat"], &held["gross"]),
+        (
+            &Value::from("122.00"),
+            &Value::from("28.06"),
+            &Value::from("150.06")
+        )
+    );
+    assert_eq!(held["ksef"]["status"], "awaiting_buyer_data");
+    let err = cli.refused(&["document", "xml", "--number", "FV/2026/02/0001"]);
+    assert!(err.contains("waits for the buyer's address"), "{err}");
+
+    let updated = cli.json(&[
+        "tenant",
+        "update",
+        "--id",
+        "acme",
+        "--address",
+        "ul. Prosta 1",
+        "--address2",
+        "00-001 Warszawa",
+    ]);
+    assert_eq!(updated["invoices_released"], 1);
+    let accepted = invoice(&cli);
+    assert_eq!(accepted["ksef"]["status"], "accepted", "{accepted}");
+    let ksef_number = accepted["ksef"]["number"].as_str().unwrap().to_string();
+    assert_eq!(ksef_number.len(), 35, "{ksef_number}");
+
+    let out = cli.run(&["document", "xml", "--number", "FV/2026/02/0001"]);
+    assert!(out.status.success());
+    let sha = Sha256::digest(&out.stdout)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    assert_eq!(
+        accepted["sha256"],
+        sha.as_str(),
+        "printed byte for byte as stored"
+    );
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(xml.contains("<AdresL1>ul. Prosta 1</AdresL1>"), "{xml}");
+    assert!(xml.contains("<P_1>2026-02-23</P_1>"), "dates of issue");
+
+    let err = cli.refused(&["document", "xml", "--number", "PF/2026/02/0001"]);
+    assert!(err.contains("not a VAT invoice"), "{err}");
+    let err = cli.refused(&["document", "xml", "--number", "FV/2026/02/0002"]);
+    assert!(err.contains("no VAT invoice FV/2026/02/0002"), "{err}");
+
+    let file = cli.dir.path().join("fv.pdf");
+    let file_s = file.to_str().unwrap();
+    cli.ok(&[
+        "document",
+        "pdf",
+        "--number",
+        "FV/2026/02/0001",
+        "--out",
+        file_s,
+    ]);
+    let text = Command::new("pdftotext")
+        .args(["-layout", file_s, "-"])
+        .output()
+        .expect("pdftotext (Debian: poppler-utils; scripts/test installs it)");
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("FV/2026/02/0001"), "{text}");
+    assert!(
+        text.contains(&ksef_number),
+        "the KSeF number is printed: {text}"
+    );
+
+    let emails = cli.json(&["emails", "--tenant", "acme"]);
+    let kinds: Vec<&str> = emails
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "invoice").count(),
+        1,
+        "{kinds:?}"
+    );
+    let sync = cli.json(&["ksef", "sync"]);
+    assert_eq!(
+        (&sync["sent"], &sync["accepted"]),
+        (&Value::from(0), &Value::from(0))
+    );
 }

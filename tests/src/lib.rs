@@ -16,7 +16,51 @@ use renewals_local::{OutboxMailer, SqliteStore};
 use renewals_przelewy24::{Notification, OfflineProvider, P24Settings, WebhookResponse};
 use std::sync::Arc;
 
+pub mod ksef;
+
 pub use renewals_app::jobs::RunSummary;
+
+/// Validates `xml` against the official FA(3) schema (`shared/invoices/schema/fa3`) with
+/// Python's `xmlschema` from the project's `.venv` (installed by `scripts/xmlschema.sh`,
+/// which `scripts/test` runs); panics with the validator's message.
+pub fn assert_valid_fa3(xml: &[u8]) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let schema = root.join("shared/invoices/schema/fa3/schemat_FA(3)_v1-0E.xsd");
+    let python = root.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/xmlschema.sh (scripts/test does) to install the XSD validator",
+        python.display()
+    );
+    let file = tempfile::Builder::new()
+        .suffix(".xml")
+        .tempfile()
+        .expect("a temporary file");
+    std::fs::write(file.path(), xml).expect("write the XML");
+    let out = std::process::Command::new(&python)
+        .arg("-c")
+        .arg("import sys, xmlschema; xmlschema.validate(sys.argv[1], sys.argv[2])")
+        .arg(file.path())
+        .arg(&schema)
+        .output()
+        .expect("run the XSD validator");
+    assert!(
+        out.status.success(),
+        "the XML is not valid FA(3): {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(xml)
+    );
+}
+
+/// The text of the one element `name` in `xml` (panics when absent or repeated).
+pub fn element<'a>(xml: &'a str, name: &str) -> &'a str {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    assert_eq!(xml.matches(&open).count(), 1, "one <{name}> in {xml}");
+    let start = xml.find(&open).unwrap() + open.len();
+    let end = start + xml[start..].find(&close).unwrap();
+    &xml[start..end]
+}
 
 pub fn d(s: &str) -> NaiveDate {
     renewals_domain::parse_date(s).unwrap()
@@ -245,6 +289,36 @@ impl TestApp {
     /// Przelewy24 posting `raw` to this app's webhook.
     pub async fn webhook(&self, raw: &[u8]) -> WebhookResponse {
         renewals_przelewy24::webhook::handle(&self.svc, &self.p24, raw).await
+    }
+}
+
+impl TestApp {
+    /// The same app sending VAT invoices through `ksef`.
+    pub fn with_ksef(mut self, ksef: Arc<dyn renewals_app::ports::Ksef>) -> TestApp {
+        self.svc.ksef = Some(ksef);
+        self
+    }
+
+    /// The instant the app's clock shows.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use renewals_app::ports::Clock;
+        self.clock.now()
+    }
+
+    /// A VAT invoice as stored.
+    pub async fn invoice(&self, number: &str) -> renewals_app::ports::StoredInvoice {
+        self.store
+            .invoice(&renewals_domain::InvoiceNumber::parse(number).unwrap())
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no invoice {number}"))
+    }
+
+    pub async fn invoices(&self, tenant: &str) -> Vec<renewals_app::ports::StoredInvoice> {
+        self.store
+            .invoices_of(&TenantId::parse(tenant).unwrap())
+            .await
+            .unwrap()
     }
 }
 

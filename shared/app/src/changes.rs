@@ -24,12 +24,13 @@ pub struct TenantUpdate {
 
 impl Service {
     /// Changes a tenant's name, e-mail or address (FA(3) `TAdres`): everything is checked
-    /// before anything is written, and the change is one unit of work on the account.
+    /// before anything is written, and the change is one unit of work on the account. VAT
+    /// invoices that waited for the address are released then; returns how many.
     pub async fn update_tenant(
         &self,
         tenant: &TenantId,
         update: TenantUpdate,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<usize, ServiceError> {
         if update == TenantUpdate::default() {
             return Err(Refusal::NothingToUpdate(tenant.clone()).into());
         }
@@ -75,7 +76,9 @@ impl Service {
             }
             Ok(((), vec![]))
         })
-        .await
+        .await?;
+        // Invoices that waited for the buyer's address get their XML and go to KSeF.
+        self.release_invoices(tenant).await
     }
 
     /// Runs a person's change on an account; a document it issues gets its payment link

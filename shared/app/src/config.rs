@@ -41,6 +41,9 @@ pub struct Settings {
     pub return_url: String,
     pub policy: Policy,
     pub catalog: Catalog,
+    /// Where KOD I (the invoice's verification QR code) points: `KSEF_QR_BASE_URL`, else the
+    /// QR host of the KSeF environment in `KSEF_BASE_URL` (test when unset).
+    pub ksef_qr_base: String,
 }
 
 /// Whether a missing setting may fall back to a local default. Production refuses to start.
@@ -129,7 +132,29 @@ impl Settings {
             return_url: var("RENEWALS_RETURN_URL", "https://reseller.example/dziekujemy")?,
             policy,
             catalog,
+            ksef_qr_base: qr_base(get("KSEF_QR_BASE_URL"), get("KSEF_BASE_URL")),
         })
+    }
+}
+
+/// The KOD I host of the KSeF environment we send to (handbook, ksef/API.md §1): `api-test`
+/// → `qr-test`, `api-demo` → `qr-demo`, `api` → `qr`; another API base (a stand-in) is its
+/// own QR base; no KSeF configured → the test environment's.
+fn qr_base(explicit: Option<String>, api: Option<String>) -> String {
+    if let Some(url) = explicit.filter(|u| !u.trim().is_empty()) {
+        return url.trim().trim_end_matches('/').to_string();
+    }
+    let Some(api) = api.filter(|a| !a.trim().is_empty()) else {
+        return "https://qr-test.ksef.mf.gov.pl".into();
+    };
+    let base = api.trim().trim_end_matches('/');
+    let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+    let host = rest.split('/').next().unwrap_or(rest).to_ascii_lowercase();
+    match host.as_str() {
+        "api-test.ksef.mf.gov.pl" => format!("{scheme}://qr-test.ksef.mf.gov.pl"),
+        "api-demo.ksef.mf.gov.pl" => format!("{scheme}://qr-demo.ksef.mf.gov.pl"),
+        "api.ksef.mf.gov.pl" => format!("{scheme}://qr.ksef.mf.gov.pl"),
+        _ => base.to_string(),
     }
 }
 
@@ -251,6 +276,29 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("7-day"), "{err}");
     }
+    #[test]
+    fn kod_i_points_at_the_qr_host_of_the_ksef_environment() {
+        let qr = |api: Option<&str>| qr_base(None, api.map(str::to_string));
+        assert_eq!(qr(None), "https://qr-test.ksef.mf.gov.pl");
+        assert_eq!(
+            qr(Some("https://api-test.ksef.mf.gov.pl/v2")),
+            "https://qr-test.ksef.mf.gov.pl"
+        );
+        assert_eq!(
+            qr(Some("https://api-demo.ksef.mf.gov.pl/v2/")),
+            "https://qr-demo.ksef.mf.gov.pl"
+        );
+        assert_eq!(
+            qr(Some("https://api.ksef.mf.gov.pl/v2")),
+            "https://qr.ksef.mf.gov.pl"
+        );
+        assert_eq!(qr(Some("http://127.0.0.1:9/v2")), "http://127.0.0.1:9/v2");
+        assert_eq!(
+            qr_base(Some("https://qr.example/".into()), None),
+            "https://qr.example"
+        );
+    }
+
     #[test]
     fn the_local_seller_defaults_are_a_valid_nip_and_a_two_line_address() {
         let s = Settings::from_lookup(Defaults::Local, |_| None).unwrap();

@@ -14,6 +14,10 @@ pub enum NotFound {
     Subscription(SubscriptionId),
     #[error("no document {0}; check its number")]
     Document(DocumentNumber),
+    #[error("no VAT invoice {0}; VAT invoices are numbered like FV/2026/02/0001 (see `renewals documents --tenant ID`)")]
+    Invoice(String),
+    #[error("VAT invoice {0} has no XML yet: it waits for the buyer's address (`renewals tenant update --id ID --address …`)")]
+    InvoiceXml(String),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -54,6 +54,11 @@ pub struct RunSummary {
     pub microsoft_urgent: usize,
     /// Differences found between our subscriptions and Microsoft's (reconciliation).
     pub microsoft_drift: usize,
+    /// VAT invoices sent to KSeF, accepted, rejected (operator alerted) and parked.
+    pub invoices_sent: usize,
+    pub invoices_accepted: usize,
+    pub invoices_rejected: usize,
+    pub invoices_parked: usize,
     /// Tenants left for the next run because the deadline came first.
     pub stopped_early: bool,
     pub failures: Vec<Failure>,
@@ -152,6 +157,15 @@ impl Service {
                 }
             }
             after = Some(last);
+        }
+        if job == Job::Daily {
+            // The day's invoices to KSeF before the e-mails: an acceptance queues its
+            // customer's e-mail in time for this delivery.
+            let ksef = self.ksef_sync().await?;
+            summary.invoices_sent = ksef.sent;
+            summary.invoices_accepted = ksef.accepted;
+            summary.invoices_rejected = ksef.rejected;
+            summary.invoices_parked = ksef.parked;
         }
         let delivery = self.deliver().await?;
         summary.emails_sent = delivery.sent;

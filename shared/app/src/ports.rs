@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 pub use renewals_domain::{business_date, warsaw_noon};
 use renewals_domain::{
-    Account, Document, DocumentNumber, DocumentStatus, MicrosoftCommand, Money, Notice,
-    PaymentOutcome, SeriesKey, SessionId, SubscriptionId, Tenant, TenantId,
+    Account, Document, DocumentNumber, DocumentStatus, InvoiceNumber, InvoiceSeries,
+    MicrosoftCommand, Money, Notice, PaymentOutcome, SeriesKey, SessionId, SubscriptionId, Tenant,
+    TenantId, VatInvoice,
 };
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +125,88 @@ pub struct Change {
     /// Commands for Microsoft's side (the commands outbox), unique by key; carried out
     /// after the commit.
     pub microsoft: Vec<MicrosoftCommand>,
+    /// A VAT invoice issued with the payment, its XML and its KSeF submission (the outbox
+    /// row); written only if its series' counter is still at the value read.
+    pub invoice: Option<NewInvoice>,
+}
+
+/// Where a VAT invoice stands with KSeF, as DESIGN §3 names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KsefStatus {
+    /// Queued for sending (or sent again after KSeF asked for it).
+    Pending,
+    /// Taken in by KSeF; its verdict is asked for.
+    Sent,
+    Accepted,
+    Rejected,
+    /// The tenant has no address: numbered and kept, nothing sent until `tenant update`.
+    AwaitingBuyerData,
+}
+
+impl KsefStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KsefStatus::Pending => "pending",
+            KsefStatus::Sent => "sent",
+            KsefStatus::Accepted => "accepted",
+            KsefStatus::Rejected => "rejected",
+            KsefStatus::AwaitingBuyerData => "awaiting_buyer_data",
+        }
+    }
+
+    /// Whether the submission outbox still has work on it (send, or ask for the verdict).
+    pub fn in_flight(self) -> bool {
+        matches!(self, KsefStatus::Pending | KsefStatus::Sent)
+    }
+}
+
+/// The invoice's submission to KSeF: the outbox row kept with the invoice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    pub status: KsefStatus,
+    /// KSeF's references once it took the invoice in.
+    pub sent: Option<SentInvoice>,
+    pub ksef_number: Option<String>,
+    /// KSeF's reason of a rejection, or the last error.
+    pub reason: Option<String>,
+    /// Attempts since the last progress (a claim counts as one).
+    pub attempts: u32,
+    /// Not claimed before this instant (backoff, `Retry-After`, the lease).
+    pub next_attempt: DateTime<Utc>,
+    /// Given up on (refused for good, out of attempts): left for the operator.
+    pub parked: bool,
+    /// When the invoice was issued: 24 hours later, not accepted, the operator is told.
+    pub issued_at: DateTime<Utc>,
+    /// The 24-hour alert was queued.
+    pub late_alerted: bool,
+}
+
+impl Submission {
+    /// Whether the outbox claims it at `now`.
+    pub fn due(&self, now: DateTime<Utc>) -> bool {
+        self.status.in_flight() && !self.parked && self.next_attempt <= now
+    }
+}
+
+/// A VAT invoice as stored: what it says, its FA(3) XML byte for byte with the SHA-256
+/// (lowercase hex; none while it waits for the buyer's address), the UPO and the submission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredInvoice {
+    pub invoice: VatInvoice,
+    pub xml: Option<Vec<u8>>,
+    pub sha256: Option<String>,
+    /// KSeF's UPO as received.
+    pub upo: Option<Vec<u8>>,
+    pub submission: Submission,
+}
+
+/// A VAT invoice committed with the payment it settles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewInvoice {
+    pub stored: StoredInvoice,
+    /// The last number of its series as read: the commit fails if it moved.
+    pub counter_before: u32,
 }
 
 /// A Microsoft command as the outbox keeps it, with its state.
@@ -235,6 +318,42 @@ pub trait Store: Send + Sync {
     async fn bank_note(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Notes `value` under `key` unless something is noted there already: whether it was new.
     async fn add_bank_note(&self, key: &str, value: &str) -> Result<bool, StoreError>;
+
+    // ------------------------------------------------ VAT invoices and their KSeF outbox
+    // A store without invoices refuses a change that issues one.
+
+    async fn last_invoice_number(&self, _series: InvoiceSeries) -> Result<u32, StoreError> {
+        Ok(0)
+    }
+    async fn invoice(&self, _number: &InvoiceNumber) -> Result<Option<StoredInvoice>, StoreError> {
+        Ok(None)
+    }
+    /// The tenant's invoices in number order.
+    async fn invoices_of(&self, _tenant: &TenantId) -> Result<Vec<StoredInvoice>, StoreError> {
+        Ok(vec![])
+    }
+    /// Claims up to `limit` submissions due at `now` (pending or sent, not parked), like
+    /// `claim_due`: each claim is an attempt and leases the invoice until `until`.
+    async fn claim_submissions(
+        &self,
+        _now: DateTime<Utc>,
+        _until: DateTime<Utc>,
+        _limit: usize,
+    ) -> Result<Vec<StoredInvoice>, StoreError> {
+        Ok(vec![])
+    }
+    /// Writes an invoice's new submission state, its XML when it had none (the XML, once
+    /// stored, is never replaced), its UPO, and the e-mails that go with it (unique by key:
+    /// one already queued is left as it is), in one transaction.
+    async fn save_invoice(
+        &self,
+        _invoice: &StoredInvoice,
+        _emails: Vec<OutboxMessage>,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Unexpected(anyhow::anyhow!(
+            "this store keeps no VAT invoices"
+        )))
+    }
 
     // ------------------------------------------------ the Microsoft commands outbox
     // A store without the outbox keeps no commands: `commit` refuses a change that has any.

@@ -5,7 +5,7 @@
 use crate::config::Settings;
 use crate::error::{NotFound, ServiceError};
 use crate::ports::{
-    Change, Clock, Composer, Loaded, Mailer, Microsoft, OutboxMessage, PaymentProvider,
+    Change, Clock, Composer, Ksef, Loaded, Mailer, Microsoft, OutboxMessage, PaymentProvider,
     ProviderError, Store,
 };
 use crate::unit_of_work::Draft;
@@ -27,6 +27,9 @@ pub struct Service {
     /// Partner Center (or its offline stand-in). `None`: commands wait in the outbox for a
     /// process that has it.
     pub microsoft: Option<Arc<dyn Microsoft>>,
+    /// KSeF (or its offline stand-in). `None`: invoices wait in their outbox for a process
+    /// that has it.
+    pub ksef: Option<Arc<dyn Ksef>>,
 }
 
 impl Service {
@@ -46,12 +49,19 @@ impl Service {
             composer,
             settings,
             microsoft: None,
+            ksef: None,
         }
     }
 
     /// The same service carrying Microsoft commands out through `microsoft`.
     pub fn with_microsoft(mut self, microsoft: Arc<dyn Microsoft>) -> Service {
         self.microsoft = Some(microsoft);
+        self
+    }
+
+    /// The same service sending VAT invoices through `ksef`.
+    pub fn with_ksef(mut self, ksef: Arc<dyn Ksef>) -> Service {
+        self.ksef = Some(ksef);
         self
     }
 
@@ -127,7 +137,7 @@ impl Service {
             kind: email.kind.to_string(),
             to: email.to,
             subject: email.subject,
-            document: notice.document_number().map(|n| n.to_string()),
+            document: notice.document_label(),
             date,
             mime: email.mime,
         }
@@ -141,6 +151,7 @@ impl Service {
             counters: draft.numbering.advanced(),
             version: draft.version(),
             payment: draft.payment,
+            invoice: draft.invoice,
             ..Change::default()
         };
         for effect in draft.effects {

@@ -13,8 +13,8 @@ use crate::unit_of_work::{Decision, Draft};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use renewals_domain::{
-    AlertCause, Document, Effect, EmailAddress, Locale, Money, Nip, Notice, PaymentMethod,
-    PaymentOutcome, SessionId, Tenant, TenantId,
+    AlertCause, Document, Effect, EmailAddress, InvoiceSeries, Locale, Money, Nip, Notice,
+    PaymentMethod, PaymentOutcome, SessionId, Tenant, TenantId, VatInvoice,
 };
 
 /// How the reason of a review held because Przelewy24 did not confirm the transaction
@@ -481,6 +481,28 @@ impl Decision for Paying<'_> {
         if let PaymentOutcome::RefundFlagged { reason } = &outcome {
             let alert = svc.alert(payment, Some(&current), AlertCause::Refund, reason, date);
             draft.effects.push(Effect::Notify(alert));
+        } else {
+            // Settled: the VAT invoice, in this same commit, numbered from its series'
+            // counter as read now (a concurrent issuer makes the commit conflict and this
+            // decision run again with the next number).
+            let series = InvoiceSeries::of(date);
+            let last = svc.store.last_invoice_number(series).await?;
+            let period = match outcome {
+                // A repurchase pays for the new period that starts with the payment.
+                PaymentOutcome::Restored => current
+                    .lines
+                    .first()
+                    .and_then(|l| draft.account.subscription(&l.subscription).ok())
+                    .map_or(current.period, |s| s.period),
+                _ => current.period,
+            };
+            let invoice =
+                VatInvoice::settling(&current, series.next(last), date, period, &payment.key());
+            let (invoice, alert) = svc.new_invoice(invoice, &draft.account.tenant, last);
+            draft.invoice = Some(invoice);
+            if let Some(alert) = alert {
+                draft.effects.push(Effect::Notify(alert));
+            }
         }
         draft.payment = Some(payment.record(document, date, outcome.clone()));
         Ok(Settlement::Applied { outcome })

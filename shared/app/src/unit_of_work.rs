@@ -3,7 +3,7 @@
 //! fresh load, a bounded number of times.
 
 use crate::error::ServiceError;
-use crate::ports::{Loaded, PaymentRecord, StoreError};
+use crate::ports::{Loaded, NewInvoice, PaymentRecord, StoreError};
 use crate::service::Service;
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -21,6 +21,8 @@ pub struct Draft {
     pub effects: Vec<Effect>,
     /// The payment that caused the change, recorded with it (unique by its key).
     pub payment: Option<PaymentRecord>,
+    /// The VAT invoice the payment gets, committed with it.
+    pub invoice: Option<NewInvoice>,
     /// 0 on the first try; 1, 2, … after conflicts.
     pub attempt: usize,
     loaded: Account,
@@ -34,6 +36,7 @@ impl Draft {
             numbering: Numbering::default(),
             effects: vec![],
             payment: None,
+            invoice: None,
             attempt,
             loaded: loaded.account,
             version: loaded.version,

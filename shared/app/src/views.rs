@@ -1,6 +1,6 @@
 //! The JSON shapes of DESIGN.md §3, shared by the CLI and any HTTP surface.
 
-use crate::ports::OutboxMessage;
+use crate::ports::{OutboxMessage, StoredInvoice};
 use renewals_domain::{Catalog, Document, Money, Subscription, TenantId};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -117,6 +117,75 @@ pub fn document(d: &Document) -> DocumentView {
                 net: l.net,
             })
             .collect(),
+    }
+}
+
+/// A VAT invoice in the document list: the document fields (status `issued`, due on the
+/// day it was paid), with `invoice_type`, `settles` and where it stands with KSeF.
+#[derive(Serialize)]
+pub struct InvoiceView {
+    pub number: String,
+    pub kind: &'static str,
+    pub tenant: String,
+    pub status: &'static str,
+    pub issue_date: chrono::NaiveDate,
+    pub due_date: chrono::NaiveDate,
+    pub paid_on: chrono::NaiveDate,
+    pub period_start: chrono::NaiveDate,
+    pub period_end: chrono::NaiveDate,
+    pub net: Money,
+    pub vat: Money,
+    pub gross: Money,
+    pub currency: &'static str,
+    pub lines: Vec<LineView>,
+    pub invoice_type: &'static str,
+    pub settles: String,
+    pub sha256: Option<String>,
+    pub ksef: KsefView,
+}
+
+#[derive(Serialize)]
+pub struct KsefView {
+    pub status: &'static str,
+    pub number: Option<String>,
+    pub reason: Option<String>,
+}
+
+pub fn invoice(stored: &StoredInvoice) -> InvoiceView {
+    let i = &stored.invoice;
+    let s = &stored.submission;
+    InvoiceView {
+        number: i.number.to_string(),
+        kind: "vat_invoice",
+        tenant: i.tenant.to_string(),
+        status: "issued",
+        issue_date: i.issue_date,
+        due_date: i.paid_on,
+        paid_on: i.paid_on,
+        period_start: i.period.start,
+        period_end: i.period.end,
+        net: i.totals.net,
+        vat: i.totals.vat,
+        gross: i.totals.gross,
+        currency: "PLN",
+        lines: i
+            .lines
+            .iter()
+            .map(|l| LineView {
+                subscription: l.subscription.to_string(),
+                product: l.product.clone(),
+                seats: l.seats,
+                net: l.net,
+            })
+            .collect(),
+        invoice_type: i.invoice_type.code(),
+        settles: i.settles.to_string(),
+        sha256: stored.sha256.clone(),
+        ksef: KsefView {
+            status: s.status.as_str(),
+            number: s.ksef_number.clone(),
+            reason: s.reason.clone(),
+        },
     }
 }
 

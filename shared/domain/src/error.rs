@@ -48,6 +48,8 @@ pub enum ParseError {
     AmountNegative(String),
     #[error("invalid document number `{0}`: expected e.g. PF/2026/11/0001")]
     DocumentNumber(String),
+    #[error("invalid VAT invoice number `{0}`: expected e.g. FV/2026/11/0001")]
+    InvoiceNumber(String),
     #[error("catalog is not valid: {0}")]
     Catalog(String),
     #[error(

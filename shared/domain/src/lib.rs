@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod document;
 pub mod error;
+pub mod invoice;
 pub mod microsoft;
 pub mod money;
 pub mod notice;
@@ -23,9 +24,10 @@ pub use document::{
     SeriesKey, SessionId,
 };
 pub use error::{ParseError, Refusal};
+pub use invoice::{has_buyer_data, InvoiceNumber, InvoiceSeries, InvoiceType, VatInvoice};
 pub use microsoft::{parse_guid, MicrosoftAction, MicrosoftCommand};
 pub use money::{Money, Totals};
-pub use notice::{AlertCause, DeliveryProblem, Notice};
+pub use notice::{AlertCause, DeliveryProblem, InvoiceIssue, Notice};
 pub use policy::Policy;
 pub use subscription::{Status, Subscription, SubscriptionId, MIN_SEATS};
 pub use tenant::{parse_country, EmailAddress, Locale, Nip, PaymentMethod, Tenant, TenantId};

@@ -3,6 +3,7 @@
 use crate::account::Effect;
 use crate::calendar::Period;
 use crate::document::{Document, DocumentNumber};
+use crate::invoice::VatInvoice;
 use crate::money::Money;
 use crate::subscription::SubscriptionId;
 use chrono::NaiveDate;
@@ -63,6 +64,13 @@ pub enum Notice {
         period: Period,
         paid_on: NaiveDate,
     },
+    /// The VAT invoice of a payment, sent once KSeF has accepted it (with its PDF).
+    Invoice {
+        invoice: VatInvoice,
+        ksef_number: String,
+        /// KOD I: the verification link printed as a QR code on the PDF.
+        qr_url: String,
+    },
     /// For the reseller's operator, about one customer's payment (or a payment that names no
     /// document, hence no customer): what happened and what to do next.
     OperatorAlert {
@@ -110,6 +118,15 @@ pub enum DeliveryProblem {
     },
     /// The expiry job did not suspend: no e-mail about the document reached the customer.
     SuspensionHeld { due: NaiveDate },
+    /// A VAT invoice that has not reached KSeF's acceptance: it waits for the buyer's
+    /// address, KSeF rejected it, sending it was given up on, or 24 hours passed.
+    Invoice {
+        /// `FV/2026/02/0001`.
+        invoice: String,
+        issue: InvoiceIssue,
+        /// KSeF's reason or the last error, as given.
+        reason: String,
+    },
     /// A command for Microsoft's side was given up on (after its last attempt, or refused
     /// for good): Microsoft does not have what we decided.
     MicrosoftParked {
@@ -129,6 +146,31 @@ pub enum DeliveryProblem {
         #[serde(default)]
         window_closes: Option<NaiveDate>,
     },
+}
+
+/// What is wrong with a VAT invoice, as the operator is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InvoiceIssue {
+    /// The tenant has no address: the invoice is numbered and kept, not sent.
+    AwaitingBuyerData,
+    /// KSeF rejected the invoice (parked).
+    Rejected,
+    /// Sending was refused for good or given up on after the last attempt (parked).
+    Parked,
+    /// Not accepted 24 hours after issue.
+    NotAccepted,
+}
+
+impl InvoiceIssue {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceIssue::AwaitingBuyerData => "awaiting-buyer-data",
+            InvoiceIssue::Rejected => "rejected",
+            InvoiceIssue::Parked => "parked",
+            InvoiceIssue::NotAccepted => "not-accepted",
+        }
+    }
 }
 
 fn pln() -> String {
@@ -173,6 +215,7 @@ impl Notice {
             Notice::PlanChange { .. } => "plan-change",
             Notice::RenewalEnded { .. } => "renewal-ended",
             Notice::Restored { .. } => "restored",
+            Notice::Invoice { .. } => "invoice",
             Notice::OperatorAlert { .. } | Notice::DeliveryAlert { .. } => "operator-alert",
         }
     }
@@ -210,7 +253,21 @@ impl Notice {
             Notice::OperatorAlert { document, .. } | Notice::DeliveryAlert { document, .. } => {
                 document.clone()
             }
+            Notice::Invoice { invoice, .. } => Some(invoice.settles.clone()),
             _ => self.document().map(|d| d.number.clone()),
+        }
+    }
+
+    /// The number the e-mail is about, as listed with it: the invoice's own number for an
+    /// invoice, else the document's.
+    pub fn document_label(&self) -> Option<String> {
+        match self {
+            Notice::Invoice { invoice, .. } => Some(invoice.number.to_string()),
+            Notice::DeliveryAlert {
+                problem: DeliveryProblem::Invoice { invoice, .. },
+                ..
+            } => Some(invoice.clone()),
+            _ => self.document_number().map(|n| n.to_string()),
         }
     }
 
@@ -271,6 +328,11 @@ impl Notice {
                 };
                 format!("operator-alert:{what}:{key}")
             }
+            Notice::Invoice { invoice, .. } => format!("invoice:{}", invoice.number),
+            Notice::DeliveryAlert {
+                problem: DeliveryProblem::Invoice { invoice, issue, .. },
+                ..
+            } => format!("operator-alert:invoice:{}:{invoice}", issue.as_str()),
             Notice::DeliveryAlert {
                 problem: DeliveryProblem::SuspensionHeld { .. },
                 document,

@@ -10,6 +10,7 @@
 //! | status change | `SET status` on the body | `attribute_exists(PK)` |
 //! | e-mail | key item, message item (id made in memory) | `attribute_not_exists(PK)` on each |
 //! | payment, review | one item by order id | `attribute_not_exists(PK)` |
+//! | VAT invoice | invoice counter, invoice, number item, `INVFOR` item | `last = before`; `attribute_not_exists(PK)` on each |
 //!
 //! A change costs that one request. Nothing is read first: e-mail ids come from
 //! [`crate::ids`], and a status change of the account's own document finds the document's
@@ -68,7 +69,7 @@ impl Write {
     }
 
     /// A put that refuses to replace anything: how a unique key is claimed.
-    fn claim(what: String, item: Item) -> Write {
+    pub(crate) fn claim(what: String, item: Item) -> Write {
         Write::put(what, item)
             .only_if("attribute_not_exists(#pk)")
             .name("#pk", keys::PK)
@@ -81,6 +82,13 @@ impl Write {
                 expression: expression.to_string(),
             },
             ..Write::put(what, HashMap::new())
+        }
+    }
+
+    /// Replaces an update's expression (built after its names and values).
+    pub(crate) fn set_expression(&mut self, new: &str) {
+        if let Op::Update { expression, .. } = &mut self.op {
+            *expression = new.to_string();
         }
     }
 
@@ -145,13 +153,13 @@ impl Write {
 }
 
 /// Starts an item with its key and adds attributes.
-fn item<const N: usize>(key: &Key, attributes: [(&str, AttributeValue); N]) -> Item {
+pub(crate) fn item<const N: usize>(key: &Key, attributes: [(&str, AttributeValue); N]) -> Item {
     let mut item = key.attributes();
     item.extend(attributes.into_iter().map(|(k, v)| (k.to_string(), v)));
     item
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
     Ok(attrs::s(serde_json::to_string(value).map_err(unexpected)?))
 }
 
@@ -199,6 +207,7 @@ impl DynamoStore {
             payment,
             review,
             microsoft,
+            invoice,
         } = change;
         // Within one change the unique keys hold as they do across changes (and DynamoDB
         // refuses two writes to one item in a transaction anyway).
@@ -316,6 +325,9 @@ impl DynamoStore {
                     .ok_or_else(|| StoreError::NotFound(format!("document {number}")))?,
             };
             writes.push(status_write(&tenant, number, *status));
+        }
+        if let Some(new) = &invoice {
+            writes.extend(crate::invoices::new_invoice_writes(new)?);
         }
         if let Some(p) = &payment {
             let record = item(&keys::payment(&p.key), [("body", json(p)?)]);
@@ -599,7 +611,7 @@ fn status_write(tenant: &TenantId, number: &DocumentNumber, status: DocumentStat
     .value(":status", attrs::s(status.as_str()))
 }
 
-fn email_writes(id: i64, m: &OutboxMessage) -> [Write; 2] {
+pub(crate) fn email_writes(id: i64, m: &OutboxMessage) -> [Write; 2] {
     let claim = item(
         &keys::outbox_key(&m.key),
         [
@@ -662,7 +674,7 @@ fn command_writes(
     ])
 }
 
-fn check_sizes(writes: &[Write]) -> Result<(), StoreError> {
+pub(crate) fn check_sizes(writes: &[Write]) -> Result<(), StoreError> {
     let mut total = 0;
     for w in writes {
         let size = w.size();

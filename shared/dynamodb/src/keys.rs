@@ -14,16 +14,23 @@
 //! | review | `REVIEW#{key}` | `REVIEW` | |
 //! | Microsoft command | `TENANT#{tenant}` | `MSCMD#{id:020}` | JSON `body`; `GSI2*` while pending |
 //! | Microsoft command key | `MSKEY#{key}` | `MSKEY` | uniqueness of the command's cause |
+//! | VAT invoice | `TENANT#{tenant}` | `INV#{number}` | JSON `body` as issued, `xml` (Binary, written once), `sha256`, `upo`, JSON `submission`; `GSI2*` while its KSeF submission is due |
+//! | invoice number → tenant | `INV#{number}` | `INV` | uniqueness of the number |
+//! | invoice of a document | `INVFOR#{document}` | `INVFOR` | one invoice per settled document |
+//! | invoice counter | `COUNTER#FV/{YYYY}/{MM}` | `COUNTER` | `last`, as the other series |
 //!
 //! GSI1 (keys only): `DUE#{shard}` / `{next action date}#{tenant}`, so the daily job reads only
 //! what is due and no partition takes every account's writes. GSI2 (all attributes):
 //! `UNSENT` / `{next attempt ms:020}#{id:020}`, the outbox's unsent messages, due first;
 //! `PARKED` / `{id:020}`, those given up on after their last attempt. Microsoft commands use
-//! the same index under `MSPENDING` and `MSPARKED`.
+//! the same index under `MSPENDING` and `MSPARKED`, KSeF submissions under `KSEF` (pending or
+//! sent, not parked: `{next attempt ms:020}#{invoice ordinal:020}`).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
-use renewals_domain::{DocumentNumber, SeriesKey, SubscriptionId, TenantId};
+use renewals_domain::{
+    DocumentNumber, InvoiceNumber, InvoiceSeries, SeriesKey, SubscriptionId, TenantId,
+};
 use std::collections::HashMap;
 
 pub const PK: &str = "PK";
@@ -125,6 +132,37 @@ pub fn review(key: &str) -> Key {
 /// What the bank import noted: a statement file imported, the customer paying from an IBAN.
 pub fn bank_note(key: &str) -> Key {
     Key::new(format!("BANK#{key}"), "BANK")
+}
+
+pub const INVOICE_PREFIX: &str = "INV#";
+/// KSeF submissions that are due (pending or sent, not parked), in the outbox index.
+pub const KSEF: &str = "KSEF";
+
+pub fn invoice(tenant: &TenantId, number: &InvoiceNumber) -> Key {
+    Key {
+        pk: tenant_pk(tenant),
+        sk: format!("{INVOICE_PREFIX}{number}"),
+    }
+}
+
+pub fn invoice_number(number: &InvoiceNumber) -> Key {
+    Key::new(format!("{INVOICE_PREFIX}{number}"), "INV")
+}
+
+/// One invoice per settled document.
+pub fn invoice_for(document: &DocumentNumber) -> Key {
+    Key::new(format!("INVFOR#{document}"), "INVFOR")
+}
+
+pub fn invoice_counter(series: InvoiceSeries) -> Key {
+    Key::new(format!("COUNTER#{series}"), "COUNTER")
+}
+
+/// An invoice's place among the submissions due at one instant: year, month, sequence.
+pub fn invoice_ordinal(number: &InvoiceNumber) -> i64 {
+    i64::from(number.year) * 100_000_000
+        + i64::from(number.month) * 1_000_000
+        + i64::from(number.seq)
 }
 
 /// Ids as fixed-width text, so that text order is id order (ids are positive `i64`s, at

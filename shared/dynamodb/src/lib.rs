@@ -14,6 +14,7 @@ mod attrs;
 mod commit;
 mod due;
 mod ids;
+mod invoices;
 pub mod keys;
 mod store;
 mod table;

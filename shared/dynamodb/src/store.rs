@@ -11,10 +11,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use renewals_app::ports::{
     Change, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
-    StoredCommand, StoredMessage,
+    StoredCommand, StoredInvoice, StoredMessage,
 };
 use renewals_domain::{
-    Document, DocumentNumber, DocumentStatus, SeriesKey, SessionId, SubscriptionId, TenantId,
+    Document, DocumentNumber, DocumentStatus, InvoiceNumber, InvoiceSeries, SeriesKey, SessionId,
+    SubscriptionId, TenantId,
 };
 use std::collections::{BTreeSet, HashMap};
 
@@ -28,7 +29,7 @@ const MARK_SENT_CONCURRENCY: usize = 8;
 const MARK_SENT_PER_TRANSACTION: usize = 100;
 
 /// A query: key condition, names and values, on the table or an index.
-struct Query<'a> {
+pub(crate) struct Query<'a> {
     index: Option<&'a str>,
     condition: &'a str,
     names: &'a [(&'a str, &'a str)],
@@ -56,7 +57,7 @@ impl DynamoStore {
     }
 
     /// Every item a query matches, page after page (`LastEvaluatedKey`) up to its limit.
-    async fn query(&self, q: Query<'_>) -> Result<Vec<Item>, StoreError> {
+    pub(crate) async fn query(&self, q: Query<'_>) -> Result<Vec<Item>, StoreError> {
         let names: HashMap<String, String> = q
             .names
             .iter()
@@ -105,7 +106,11 @@ impl DynamoStore {
     }
 
     /// The items of one tenant's partition whose sort key starts with `prefix`.
-    async fn tenant_items(&self, tenant: &TenantId, prefix: &str) -> Result<Vec<Item>, StoreError> {
+    pub(crate) async fn tenant_items(
+        &self,
+        tenant: &TenantId,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
         self.query(Query {
             index: None,
             condition: "#pk = :pk AND begins_with(#sk, :prefix)",
@@ -206,7 +211,7 @@ impl DynamoStore {
 
     /// The items of an outbox partition of the due index (e-mails `UNSENT`, Microsoft
     /// commands `MS_PENDING`) whose next attempt is due at `now`, due first, at most `limit`.
-    async fn due_in(
+    pub(crate) async fn due_in(
         &self,
         partition: &str,
         now: DateTime<Utc>,
@@ -337,7 +342,7 @@ fn command_from(item: &Item) -> Result<StoredCommand, StoreError> {
     })
 }
 
-fn item_key(item: &Item) -> Result<Key, StoreError> {
+pub(crate) fn item_key(item: &Item) -> Result<Key, StoreError> {
     let text = |name| {
         attrs::string(item, name)
             .map(str::to_string)
@@ -693,6 +698,38 @@ impl Store for DynamoStore {
 
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
         self.write_change(change).await
+    }
+
+    async fn last_invoice_number(&self, series: InvoiceSeries) -> Result<u32, StoreError> {
+        match self.get(&keys::invoice_counter(series)).await? {
+            Some(item) => attrs::number(&item, "last").map_err(unexpected),
+            None => Ok(0),
+        }
+    }
+
+    async fn invoice(&self, number: &InvoiceNumber) -> Result<Option<StoredInvoice>, StoreError> {
+        self.stored_invoice(number).await
+    }
+
+    async fn invoices_of(&self, tenant: &TenantId) -> Result<Vec<StoredInvoice>, StoreError> {
+        self.tenant_invoices(tenant).await
+    }
+
+    async fn claim_submissions(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredInvoice>, StoreError> {
+        self.claim_invoices(now, until, limit).await
+    }
+
+    async fn save_invoice(
+        &self,
+        invoice: &StoredInvoice,
+        emails: Vec<OutboxMessage>,
+    ) -> Result<(), StoreError> {
+        self.write_invoice(invoice, emails).await
     }
 
     async fn microsoft_commands_of(

@@ -117,6 +117,8 @@ macro_rules! contract {
 }
 
 contract!(
+    a_payment_stores_its_vat_invoice_with_the_xml_byte_for_byte_and_ksef_gets_those_bytes,
+    concurrent_payments_number_their_invoices_one_to_n,
     creating_an_account_twice_conflicts,
     a_stale_version_conflicts_and_writes_nothing,
     every_idempotency_key_refuses_a_second_write,
@@ -272,13 +274,18 @@ struct App {
 }
 
 fn app(store: Arc<dyn Store>) -> App {
+    app_with(store, None)
+}
+
+/// The app sending VAT invoices through `ksef`.
+fn app_with(store: Arc<dyn Store>, ksef: Option<Arc<dyn renewals_app::ports::Ksef>>) -> App {
     let s = settings();
     let clock = Arc::new(ManualClock::new(warsaw_noon(d("2026-01-01"))));
     let mailer = Arc::new(CountingMailer::default());
     let p24 = P24Settings::from_lookup(Defaults::Local, |_| None).unwrap();
     let provider = Arc::new(OfflineProvider::new(p24.clone()));
     let composer = Arc::new(renewals_email::Renderer::from_settings(&s));
-    let svc = Service::new(
+    let mut svc = Service::new(
         store,
         mailer.clone(),
         Some(provider),
@@ -286,6 +293,7 @@ fn app(store: Arc<dyn Store>) -> App {
         clock.clone(),
         s,
     );
+    svc.ksef = ksef;
     App {
         svc: Arc::new(svc),
         p24,
@@ -1280,4 +1288,207 @@ mod dynamodb_only {
         println!("daily run, {tenants} due subscriptions: {cost:?} = {per:.1} requests each");
         assert!(per <= 10.0, "{cost:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// VAT invoices and their KSeF outbox
+
+/// Takes every invoice in, accepts it at once, and keeps the bytes it was handed.
+#[derive(Default)]
+struct RecordingKsef {
+    sent: std::sync::Mutex<Vec<renewals_app::ports::InvoiceToSend>>,
+}
+
+#[async_trait]
+impl renewals_app::ports::Ksef for RecordingKsef {
+    async fn send(
+        &self,
+        invoice: &renewals_app::ports::InvoiceToSend,
+    ) -> Result<renewals_app::ports::SentInvoice, renewals_app::ports::KsefError> {
+        self.sent.lock().unwrap().push(invoice.clone());
+        Ok(renewals_app::ports::SentInvoice {
+            session: "SO-1".into(),
+            invoice: invoice.number.clone(),
+        })
+    }
+
+    async fn verdict(
+        &self,
+        sent: &renewals_app::ports::SentInvoice,
+    ) -> Result<renewals_app::ports::KsefVerdict, renewals_app::ports::KsefError> {
+        Ok(renewals_app::ports::KsefVerdict::Accepted {
+            ksef_number: format!("5260250274-20260301-{:0>12}-00", sent.invoice.len()),
+            upo: Some(b"<Potwierdzenie/>".to_vec()),
+            duplicate: false,
+        })
+    }
+
+    async fn finish(&self) -> Result<(), renewals_app::ports::KsefError> {
+        Ok(())
+    }
+}
+
+async fn pay_first_document(app: &App, store: &Arc<dyn Store>, tenant: &str, order_id: i64) {
+    let doc = store.documents_of(&id(tenant)).await.unwrap().remove(0);
+    let n = Notification::signed(
+        &app.p24,
+        doc.payment.session_id.as_str(),
+        doc.totals.gross.grosze(),
+        order_id,
+        154,
+    );
+    let body = serde_json::to_vec(&n).unwrap();
+    let response = renewals_przelewy24::webhook::handle(&app.svc, &app.p24, &body).await;
+    assert_eq!(response.status, 200, "{response:?}");
+}
+
+async fn a_payment_stores_its_vat_invoice_with_the_xml_byte_for_byte_and_ksef_gets_those_bytes(
+    store: Arc<dyn Store>,
+) {
+    use renewals_app::ports::{Clock, KsefStatus};
+    use sha2::{Digest, Sha256};
+    let ksef = Arc::new(RecordingKsef::default());
+    let app = app_with(store.clone(), Some(ksef.clone()));
+    let issue = customer(&app, "payer").await;
+    app.clock.set(warsaw_noon(issue));
+    app.svc.run_job(Job::Daily, issue, None).await.unwrap();
+    pay_first_document(&app, &store, "payer", 9_001).await;
+
+    let invoices = store.invoices_of(&id("payer")).await.unwrap();
+    assert_eq!(invoices.len(), 1);
+    let inv = invoices[0].clone();
+    assert_eq!(inv.invoice.number.seq, 1);
+    assert_eq!(inv.submission.status, KsefStatus::Pending);
+    let xml = inv.xml.clone().expect("stored with its XML");
+    assert!(xml.starts_with(b"<?xml"));
+    assert_eq!(
+        inv.sha256.as_deref(),
+        Some(hex(&Sha256::digest(&xml)).as_str())
+    );
+    assert_eq!(
+        store.invoice(&inv.invoice.number).await.unwrap(),
+        Some(inv.clone())
+    );
+    let series = inv.invoice.number.series();
+    assert_eq!(store.last_invoice_number(series).await.unwrap(), 1);
+
+    // The submission outbox: one claim at a time, until the lease ends.
+    let now = app.clock.now();
+    let lease = now + chrono::Duration::minutes(10);
+    let first = store.claim_submissions(now, lease, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].submission.attempts, 1);
+    assert!(store
+        .claim_submissions(now, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let later = lease + chrono::Duration::minutes(1);
+    let again = store
+        .claim_submissions(later, later + chrono::Duration::minutes(10), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "back when the lease ended");
+    assert_eq!(again[0].submission.attempts, 2);
+
+    app.clock.set(later + chrono::Duration::minutes(30));
+    let run = app.svc.ksef_sync().await.unwrap();
+    assert_eq!((run.sent, run.accepted), (1, 1));
+    assert_eq!(
+        ksef.sent.lock().unwrap()[0].xml,
+        xml,
+        "KSeF got the stored bytes"
+    );
+    let accepted = store.invoice(&inv.invoice.number).await.unwrap().unwrap();
+    assert_eq!(accepted.submission.status, KsefStatus::Accepted);
+    assert!(accepted.submission.ksef_number.is_some());
+    assert_eq!(
+        accepted.upo.as_deref(),
+        Some(b"<Potwierdzenie/>".as_slice())
+    );
+    assert_eq!(accepted.xml.as_deref(), Some(xml.as_slice()));
+    let now = app.clock.now();
+    assert!(
+        store
+            .claim_submissions(now, now, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "accepted: out of the outbox"
+    );
+    let invoice_mails: Vec<OutboxMessage> = store
+        .emails_of(&id("payer"))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.kind == "invoice")
+        .collect();
+    assert_eq!(invoice_mails.len(), 1);
+
+    // Saved again with the same e-mail and another XML: the e-mail stays one, the XML as stored.
+    let mut replay = accepted.clone();
+    replay.xml = Some(b"<other/>".to_vec());
+    replay.sha256 = Some("0".repeat(64));
+    store
+        .save_invoice(&replay, invoice_mails.clone())
+        .await
+        .unwrap();
+    let after = store.invoice(&inv.invoice.number).await.unwrap().unwrap();
+    assert_eq!(after.xml.as_deref(), Some(xml.as_slice()), "never replaced");
+    assert_eq!(after.sha256, inv.sha256);
+    let count = store
+        .emails_of(&id("payer"))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| m.kind == "invoice")
+        .count();
+    assert_eq!(count, 1);
+}
+
+async fn concurrent_payments_number_their_invoices_one_to_n(store: Arc<dyn Store>) {
+    const N: usize = 5;
+    let app = app(store.clone());
+    let mut issue = None;
+    for i in 0..N {
+        issue = Some(customer(&app, &format!("payer{i}")).await);
+    }
+    let issue = issue.unwrap();
+    app.clock.set(warsaw_noon(issue));
+    app.svc.run_job(Job::Daily, issue, None).await.unwrap();
+    let mut payments = vec![];
+    for i in 0..N {
+        let doc = store
+            .documents_of(&id(&format!("payer{i}")))
+            .await
+            .unwrap()
+            .remove(0);
+        let n = Notification::signed(
+            &app.p24,
+            doc.payment.session_id.as_str(),
+            doc.totals.gross.grosze(),
+            70_000 + i as i64,
+            154,
+        );
+        let body = serde_json::to_vec(&n).unwrap();
+        let (svc, p24) = (app.svc.clone(), app.p24.clone());
+        payments.push(tokio::spawn(async move {
+            renewals_przelewy24::webhook::handle(&svc, &p24, &body).await
+        }));
+    }
+    for p in futures::future::join_all(payments).await {
+        assert_eq!(p.unwrap().status, 200);
+    }
+    let mut numbers = vec![];
+    for i in 0..N {
+        let invoices = store.invoices_of(&id(&format!("payer{i}"))).await.unwrap();
+        assert_eq!(invoices.len(), 1);
+        numbers.push(invoices[0].invoice.number.seq);
+    }
+    numbers.sort();
+    assert_eq!(numbers, (1..=N as u32).collect::<Vec<_>>());
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

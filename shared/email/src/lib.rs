@@ -18,11 +18,11 @@ use mail_builder::MessageBuilder;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Value;
 use minijinja::{context, AutoEscape, Environment, UndefinedBehavior};
-use renewals_app::config::{MailSettings, Settings};
+use renewals_app::config::{MailSettings, SellerSettings, Settings};
 use renewals_app::ports::{ComposedEmail, Composer};
 use renewals_domain::{
-    AlertCause, Catalog, DeliveryProblem, Document, DocumentKind, LinePurpose, Locale, Money,
-    Notice, PaymentMethod, Period, Tenant,
+    AlertCause, Catalog, DeliveryProblem, Document, DocumentKind, InvoiceType, LinePurpose, Locale,
+    Money, Notice, PaymentMethod, Period, Tenant, VatInvoice,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -70,6 +70,8 @@ pub struct Renderer {
     labels_en: Value,
     /// The seller's NIP and address lines for the documents' PDFs (from the settings).
     seller: Option<(String, Vec<String>)>,
+    /// The seller as VAT invoices name it (FA(3) `Podmiot1`), from the settings.
+    invoice_seller: Option<SellerSettings>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -90,6 +92,7 @@ impl Renderer {
             .chain(s.address_line2.clone())
             .collect();
         renderer.seller = Some((s.nip.as_str().to_string(), address));
+        renderer.invoice_seller = Some(s.clone());
         renderer
     }
 
@@ -145,6 +148,7 @@ impl Renderer {
             catalog,
             names,
             seller: None,
+            invoice_seller: None,
         }
     }
 
@@ -184,8 +188,49 @@ impl Renderer {
         renewals_pdf::render(document, &self.seller(), &renewals_pdf::Buyer::of(tenant))
     }
 
+    /// A VAT invoice as a PDF: what it says (as its XML does) with the KSeF number and
+    /// KOD I once KSeF has accepted it. What the `invoice` e-mail attaches and
+    /// `renewals document pdf --number FV/…` writes.
+    pub fn invoice_pdf(
+        &self,
+        invoice: &VatInvoice,
+        tenant: &Tenant,
+        mark: Option<&renewals_pdf::KsefMark>,
+    ) -> Vec<u8> {
+        let seller = self
+            .invoice_seller
+            .clone()
+            .unwrap_or_else(|| SellerSettings {
+                name: self.settings.reseller_name.clone(),
+                nip: renewals_domain::Nip::parse("5260250274").expect("valid NIP"),
+                address_line1: String::new(),
+                address_line2: None,
+                country: "PL".into(),
+            });
+        // The PDF prints no creation instant; noon of the issue day keeps it deterministic.
+        let at = renewals_domain::warsaw_noon(invoice.issue_date);
+        let fa3 = renewals_app::invoicing::fa3(invoice, tenant, &seller, at);
+        renewals_pdf::render_invoice(&fa3, mark)
+    }
+
     /// The PDF of the document an e-mail asks the customer to pay, if it asks.
     fn attachment(&self, notice: &Notice, tenant: &Tenant) -> Option<Attachment> {
+        if let Notice::Invoice {
+            invoice,
+            ksef_number,
+            qr_url,
+        } = notice
+        {
+            let mark = renewals_pdf::KsefMark {
+                number: ksef_number.clone(),
+                qr_url: qr_url.clone(),
+            };
+            return Some(Attachment {
+                name: renewals_pdf::invoice_file_name(&invoice.number.to_string()),
+                content_type: "application/pdf",
+                bytes: self.invoice_pdf(invoice, tenant, Some(&mark)),
+            });
+        }
         let document = match notice {
             Notice::Proforma { document }
             | Notice::Reminder { document, .. }
@@ -426,6 +471,29 @@ impl Renderer {
                 new_from => date(period.start),
                 new_to => date(period.last_day()),
             },
+            Notice::Invoice {
+                invoice,
+                ksef_number,
+                qr_url,
+            } => {
+                let order = invoice.settles.kind == DocumentKind::Order;
+                context! {
+                    invoice => invoice.number.to_string(),
+                    settles => invoice.settles.to_string(),
+                    settles_order => order,
+                    settles_gen => if order { "zamówienia" } else { "pro-formy" },
+                    settles_acc => if order { "zamówienie" } else { "pro-formę" },
+                    settles_name => if order { "order" } else { "pro forma invoice" },
+                    advance => invoice.invoice_type == InvoiceType::Zal,
+                    paid_on => date(invoice.paid_on),
+                    invoice_issue => date(invoice.issue_date),
+                    service_from => date(invoice.period.start),
+                    service_to => date(invoice.period.last_day()),
+                    invoice_gross => amount(invoice.totals.gross),
+                    ksef_number,
+                    qr_url,
+                }
+            }
             Notice::ReductionScheduled {
                 subscription,
                 product,
@@ -558,6 +626,18 @@ impl Renderer {
                         document,
                         on => date(*on),
                     },
+                    DeliveryProblem::Invoice {
+                        invoice,
+                        issue,
+                        reason,
+                    } => context! {
+                        problem => "invoice",
+                        issue => issue.as_str(),
+                        invoice,
+                        reason => one_line(reason),
+                        document,
+                        on => date(*on),
+                    },
                     DeliveryProblem::SuspensionHeld { due } => context! {
                         problem => "suspension-held",
                         due_suspension => date(*due),
@@ -588,6 +668,7 @@ fn kind_name(kind: &str) -> &'static str {
         "plan-change" => "informacja o zmianie planu",
         "renewal-ended" => "informacja o zakończeniu subskrypcji",
         "restored" => "informacja o przywróceniu usług",
+        "invoice" => "faktura VAT",
         _ => "wiadomość",
     }
 }
@@ -1032,7 +1113,102 @@ mod tests {
                 },
                 received_on: d("2026-02-24"),
             },
+            Notice::Invoice {
+                invoice: vat_invoice(),
+                ksef_number: "5260250274-20260223-0100A0D6723E-C2".into(),
+                qr_url: "https://qr-test.ksef.mf.gov.pl/invoice/5260250274/23-02-2026/abc".into(),
+            },
+            Notice::DeliveryAlert {
+                problem: DeliveryProblem::Invoice {
+                    invoice: "FV/2026/02/0001".into(),
+                    issue: renewals_domain::InvoiceIssue::AwaitingBuyerData,
+                    reason: "the tenant has no address".into(),
+                },
+                document: Some(DocumentNumber::parse("PF/2026/02/0007").unwrap()),
+                on: d("2026-02-23"),
+            },
+            Notice::DeliveryAlert {
+                problem: DeliveryProblem::Invoice {
+                    invoice: "FV/2026/02/0001".into(),
+                    issue: renewals_domain::InvoiceIssue::Rejected,
+                    reason: "KSeF 450: Błąd weryfikacji semantyki".into(),
+                },
+                document: Some(DocumentNumber::parse("PF/2026/02/0007").unwrap()),
+                on: d("2026-02-23"),
+            },
         ]
+    }
+
+    /// The advance invoice for `proforma()`, paid on 23 Feb.
+    fn vat_invoice() -> VatInvoice {
+        let doc = proforma();
+        VatInvoice::settling(
+            &doc,
+            renewals_domain::InvoiceNumber::parse("FV/2026/02/0001").unwrap(),
+            d("2026-02-23"),
+            doc.period,
+            "p24:1",
+        )
+    }
+
+    #[test]
+    fn the_invoice_email_names_the_invoice_and_its_ksef_number_and_attaches_its_pdf() {
+        let r = Renderer::from_settings(
+            &renewals_app::config::Settings::from_lookup(
+                renewals_app::config::Defaults::Local,
+                |_| None,
+            )
+            .unwrap(),
+        );
+        let n = Notice::Invoice {
+            invoice: vat_invoice(),
+            ksef_number: "5260250274-20260223-0100A0D6723E-C2".into(),
+            qr_url: "https://qr-test.ksef.mf.gov.pl/invoice/5260250274/23-02-2026/abc".into(),
+        };
+        let pl = sent(&r, &n, &tenant(Locale::Pl, PaymentMethod::Blik));
+        assert_eq!(
+            pl.subject,
+            "Faktura VAT FV/2026/02/0001 do pro-formy PF/2026/02/0007 – numer KSeF 5260250274-20260223-0100A0D6723E-C2"
+        );
+        let text = flat(&pl.text);
+        assert!(text.contains("przesyłamy fakturę VAT FV/2026/02/0001 za pro-formę PF/2026/02/0007, opłaconą 23 lutego 2026"), "{text}");
+        assert!(text.contains("faktura zaliczkowa"), "{text}");
+        assert!(text.contains("https://qr-test.ksef.mf.gov.pl/invoice/5260250274/23-02-2026/abc"));
+        let en = sent(&r, &n, &tenant(Locale::En, PaymentMethod::Blik));
+        assert_eq!(
+            en.subject,
+            "VAT invoice FV/2026/02/0001 for pro forma invoice PF/2026/02/0007 – KSeF number 5260250274-20260223-0100A0D6723E-C2"
+        );
+        let held = all_notices()
+            .into_iter()
+            .find(|n| {
+                n.idempotency_key()
+                    .starts_with("operator-alert:invoice:awaiting")
+            })
+            .unwrap();
+        let alert = sent(&r, &held, &tenant(Locale::En, PaymentMethod::Blik));
+        assert_eq!(
+            alert.to, "operator@reseller.example",
+            "to the operator, in Polish"
+        );
+        assert!(
+            alert
+                .subject
+                .starts_with("Faktura FV/2026/02/0001 czeka na adres klienta"),
+            "{}",
+            alert.subject
+        );
+        assert!(
+            flat(&alert.text).contains("renewals tenant update --id kowalski-i-syn --address"),
+            "{}",
+            alert.text
+        );
+        assert!(alert.attachment.is_none());
+        for e in [&pl, &en] {
+            let file = e.attachment.as_ref().expect("the invoice's PDF");
+            assert_eq!(file.name, "FV-2026-02-0001.pdf");
+            assert!(file.bytes.starts_with(b"%PDF-"));
+        }
     }
 
     #[test]
@@ -1409,7 +1585,10 @@ mod tests {
     fn operator_alerts_name_the_customer_the_document_and_what_to_do_in_polish() {
         let r = renderer();
         let t = tenant(Locale::En, PaymentMethod::Blik);
-        let mismatch = all_notices().pop().unwrap();
+        let mismatch = all_notices()
+            .into_iter()
+            .find(|n| matches!(n, Notice::OperatorAlert { .. }))
+            .unwrap();
         let e = sent(&r, &mismatch, &t);
         let text = flat(&e.text);
         assert_eq!(e.to, "operator@licencje365.pl");
@@ -1601,6 +1780,7 @@ mod tests {
                     | Notice::Reminder { .. }
                     | Notice::Overdue { .. }
                     | Notice::Order { .. }
+                    | Notice::Invoice { .. }
             );
             assert_eq!(e.attachment.is_some(), pays, "{}", e.kind);
             if !pays {

@@ -4,5 +4,7 @@
 //! SHA-256 so that what is stored is what is sent, never regenerated.
 
 pub mod fa3;
+pub mod qr;
 
 pub use fa3::{Address, Invoice, InvoiceType, Line, Party, Stored, NAMESPACE};
+pub use qr::kod_i_url;

@@ -57,8 +57,9 @@ async fn customer(svc: &Service, id: &str) {
         id: tenant.clone(),
         name: format!("{id} sp. z o.o."),
         nip: Nip::parse("5260001246").unwrap(),
-        address: String::new(),
-        address2: None,
+        // A complete buyer: an invoice without the address would be held, with an alert.
+        address: "ul. Prosta 1".into(),
+        address2: Some("00-001 Warszawa".into()),
         country: "PL".into(),
         email: EmailAddress::parse(&format!("faktury@{id}.example.pl")).unwrap(),
         locale: Locale::Pl,

@@ -6,11 +6,12 @@ use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use renewals_app::ports::{
-    Change, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
-    StoredCommand, StoredMessage,
+    Change, KsefStatus, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
+    StoredCommand, StoredInvoice, StoredMessage, Submission,
 };
 use renewals_domain::{
-    Account, Document, DocumentNumber, SeriesKey, SessionId, SubscriptionId, TenantId,
+    Account, Document, DocumentNumber, InvoiceNumber, InvoiceSeries, SeriesKey, SessionId,
+    SubscriptionId, TenantId,
 };
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -47,6 +48,16 @@ CREATE TABLE IF NOT EXISTS microsoft_commands (
 CREATE INDEX IF NOT EXISTS microsoft_commands_tenant ON microsoft_commands(tenant);
 CREATE INDEX IF NOT EXISTS microsoft_commands_due ON microsoft_commands(next_attempt, id)
     WHERE done = 0 AND parked = 0;
+CREATE TABLE IF NOT EXISTS invoices (
+    number TEXT PRIMARY KEY, tenant TEXT NOT NULL, settles TEXT NOT NULL UNIQUE,
+    payment TEXT NOT NULL UNIQUE, body TEXT NOT NULL, xml BLOB, sha256 TEXT, upo BLOB,
+    status TEXT NOT NULL, sent TEXT, ksef_number TEXT, reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL,
+    parked INTEGER NOT NULL DEFAULT 0, issued_at INTEGER NOT NULL,
+    late_alerted INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS invoices_tenant ON invoices(tenant);
+CREATE INDEX IF NOT EXISTS invoices_due ON invoices(next_attempt, number)
+    WHERE status IN ('pending', 'sent') AND parked = 0;
 ";
 
 /// How durable each commit is.
@@ -262,6 +273,7 @@ impl SqliteStore {
             "payments",
             "reviews",
             "counters",
+            "invoices",
         ];
         assert!(allowed.contains(&table), "unknown table {table}");
         self.conn()
@@ -349,6 +361,23 @@ impl SqliteStore {
             )
             .map_err(unexpected)?;
         }
+        if let Some(new) = &change.invoice {
+            let key = new.stored.invoice.number.series().to_string();
+            let current: i64 = one(tx, "SELECT last FROM counters WHERE series = ?1", [&key])
+                .map_err(unexpected)?
+                .unwrap_or(0);
+            if current != new.counter_before as i64 {
+                return Err(StoreError::Conflict(format!("counter {key} moved")));
+            }
+            exec(
+                tx,
+                "INSERT INTO counters (series, last) VALUES (?1, ?2)
+                 ON CONFLICT(series) DO UPDATE SET last = excluded.last",
+                params![key, new.stored.invoice.number.seq as i64],
+            )
+            .map_err(unexpected)?;
+            insert_invoice(tx, &new.stored)?;
+        }
         for doc in &change.new_documents {
             tx.prepare_cached(
                 "INSERT INTO documents (number, tenant, session_id, issue_date, status, body)
@@ -381,23 +410,7 @@ impl SqliteStore {
             .map_err(unexpected)?;
         }
         for m in &change.emails {
-            tx.prepare_cached(
-                "INSERT INTO outbox (key, tenant, kind, recipient, subject, document, date, mime)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    m.key,
-                    m.tenant.as_str(),
-                    m.kind,
-                    m.to,
-                    m.subject,
-                    m.document,
-                    m.date.to_string(),
-                    m.mime
-                ])
-            })
-            .map_err(|e| conflict_or(e, "e-mail already queued"))?;
+            insert_email(tx, m, false).map_err(|e| conflict_or(e, "e-mail already queued"))?;
         }
         for c in &change.microsoft {
             let tenant = change
@@ -429,6 +442,114 @@ impl SqliteStore {
         }
         Ok(())
     }
+}
+
+const INVOICE_COLUMNS: &str = "body, xml, sha256, upo, status, sent, ksef_number, reason, \
+    attempts, next_attempt, parked, issued_at, late_alerted";
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn instant(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn status_from(s: &str) -> KsefStatus {
+    match s {
+        "sent" => KsefStatus::Sent,
+        "accepted" => KsefStatus::Accepted,
+        "rejected" => KsefStatus::Rejected,
+        "awaiting_buyer_data" => KsefStatus::AwaitingBuyerData,
+        _ => KsefStatus::Pending,
+    }
+}
+
+fn invoice_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredInvoice> {
+    let bad = |i: usize, e: serde_json::Error| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    };
+    let body: String = r.get(0)?;
+    let sent: Option<String> = r.get(5)?;
+    Ok(StoredInvoice {
+        invoice: serde_json::from_str(&body).map_err(|e| bad(0, e))?,
+        xml: r.get(1)?,
+        sha256: r.get(2)?,
+        upo: r.get(3)?,
+        submission: Submission {
+            status: status_from(&r.get::<_, String>(4)?),
+            sent: sent
+                .map(|s| serde_json::from_str(&s))
+                .transpose()
+                .map_err(|e| bad(5, e))?,
+            ksef_number: r.get(6)?,
+            reason: r.get(7)?,
+            attempts: r.get::<_, i64>(8)? as u32,
+            next_attempt: instant(r.get(9)?),
+            parked: r.get::<_, i64>(10)? != 0,
+            issued_at: instant(r.get(11)?),
+            late_alerted: r.get::<_, i64>(12)? != 0,
+        },
+    })
+}
+
+/// A new invoice with its XML and submission; unique by number, by the document it settles
+/// and by the payment.
+fn insert_invoice(tx: &Connection, stored: &StoredInvoice) -> Result<(), StoreError> {
+    let i = &stored.invoice;
+    let s = &stored.submission;
+    let sent = s.sent.as_ref().map(json).transpose()?;
+    exec(
+        tx,
+        "INSERT INTO invoices (number, tenant, settles, payment, body, xml, sha256, upo, status,
+             sent, ksef_number, reason, attempts, next_attempt, parked, issued_at, late_alerted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        params![
+            i.number.to_string(),
+            i.tenant.as_str(),
+            i.settles.to_string(),
+            i.payment,
+            json(i)?,
+            stored.xml,
+            stored.sha256,
+            stored.upo,
+            s.status.as_str(),
+            sent,
+            s.ksef_number,
+            s.reason,
+            s.attempts as i64,
+            millis(s.next_attempt),
+            s.parked as i64,
+            millis(s.issued_at),
+            s.late_alerted as i64,
+        ],
+    )
+    .map_err(|e| conflict_or(e, "invoice exists"))?;
+    Ok(())
+}
+
+fn insert_email(tx: &Connection, m: &OutboxMessage, or_ignore: bool) -> rusqlite::Result<usize> {
+    let verb = if or_ignore {
+        "INSERT OR IGNORE"
+    } else {
+        "INSERT"
+    };
+    tx.prepare_cached(&format!(
+        "{verb} INTO outbox (key, tenant, kind, recipient, subject, document, date, mime)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))
+    .and_then(|mut s| {
+        s.execute(params![
+            m.key,
+            m.tenant.as_str(),
+            m.kind,
+            m.to,
+            m.subject,
+            m.document,
+            m.date.to_string(),
+            m.mime
+        ])
+    })
 }
 
 /// Which rows of an outbox are due at `now`, claimed until `until`, at most `limit`.
@@ -780,6 +901,117 @@ impl Store for SqliteStore {
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
         let mut conn = self.conn();
         Self::write(&mut conn, change)
+    }
+
+    async fn last_invoice_number(&self, series: InvoiceSeries) -> Result<u32, StoreError> {
+        let conn = self.conn();
+        let last: Option<i64> = one(
+            &conn,
+            "SELECT last FROM counters WHERE series = ?1",
+            [series.to_string()],
+        )
+        .map_err(unexpected)?;
+        Ok(last.unwrap_or(0) as u32)
+    }
+
+    async fn invoice(&self, number: &InvoiceNumber) -> Result<Option<StoredInvoice>, StoreError> {
+        let conn = self.conn();
+        conn.prepare_cached(&format!(
+            "SELECT {INVOICE_COLUMNS} FROM invoices WHERE number = ?1"
+        ))
+        .and_then(|mut s| {
+            s.query_row([number.to_string()], invoice_from_row)
+                .optional()
+        })
+        .map_err(unexpected)
+    }
+
+    async fn invoices_of(&self, tenant: &TenantId) -> Result<Vec<StoredInvoice>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {INVOICE_COLUMNS} FROM invoices WHERE tenant = ?1 ORDER BY number"
+            ))
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map([tenant.as_str()], invoice_from_row)
+            .map_err(unexpected)?;
+        rows.map(|r| r.map_err(unexpected)).collect()
+    }
+
+    async fn claim_submissions(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredInvoice>, StoreError> {
+        // One UPDATE … RETURNING under the write lock, like the other outboxes.
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "UPDATE invoices SET attempts = attempts + 1, next_attempt = ?2
+                 WHERE number IN (SELECT number FROM invoices
+                                  WHERE status IN ('pending', 'sent') AND parked = 0
+                                    AND next_attempt <= ?1
+                                  ORDER BY next_attempt, number LIMIT ?3)
+                 RETURNING {INVOICE_COLUMNS}"
+            ))
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map(
+                params![millis(now), millis(until), limit as i64],
+                invoice_from_row,
+            )
+            .map_err(unexpected)?;
+        let mut claimed: Vec<StoredInvoice> = rows
+            .map(|r| r.map_err(unexpected))
+            .collect::<Result<_, _>>()?;
+        claimed.sort_by_key(|i| i.invoice.number);
+        Ok(claimed)
+    }
+
+    async fn save_invoice(
+        &self,
+        stored: &StoredInvoice,
+        emails: Vec<OutboxMessage>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(unexpected)?;
+        let s = &stored.submission;
+        let sent = s.sent.as_ref().map(json).transpose()?;
+        // The XML and its hash are written once: a stored XML is never replaced.
+        let n = exec(
+            &tx,
+            "UPDATE invoices SET xml = COALESCE(xml, ?2), sha256 = COALESCE(sha256, ?3),
+                 upo = COALESCE(?4, upo), status = ?5, sent = ?6, ksef_number = ?7, reason = ?8,
+                 attempts = ?9, next_attempt = ?10, parked = ?11, late_alerted = ?12
+             WHERE number = ?1",
+            params![
+                stored.invoice.number.to_string(),
+                stored.xml,
+                stored.sha256,
+                stored.upo,
+                s.status.as_str(),
+                sent,
+                s.ksef_number,
+                s.reason,
+                s.attempts as i64,
+                millis(s.next_attempt),
+                s.parked as i64,
+                s.late_alerted as i64,
+            ],
+        )
+        .map_err(unexpected)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!(
+                "invoice {}",
+                stored.invoice.number
+            )));
+        }
+        for m in &emails {
+            insert_email(&tx, m, true).map_err(unexpected)?;
+        }
+        tx.commit().map_err(unexpected)
     }
 
     async fn microsoft_commands_of(
