@@ -59,9 +59,22 @@ pub struct RunSummary {
     pub invoices_accepted: usize,
     pub invoices_rejected: usize,
     pub invoices_parked: usize,
+    /// Invoices found not accepted 24 hours after issue (the operator was alerted).
+    pub invoices_late: usize,
     /// Tenants left for the next run because the deadline came first.
     pub stopped_early: bool,
     pub failures: Vec<Failure>,
+}
+
+impl RunSummary {
+    /// What a KSeF sync did, in the run's counts.
+    pub fn record_ksef(&mut self, ksef: &crate::ksef::KsefRun) {
+        self.invoices_sent += ksef.sent;
+        self.invoices_accepted += ksef.accepted;
+        self.invoices_rejected += ksef.rejected;
+        self.invoices_parked += ksef.parked;
+        self.invoices_late += ksef.late;
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -162,10 +175,7 @@ impl Service {
             // The day's invoices to KSeF before the e-mails: an acceptance queues its
             // customer's e-mail in time for this delivery.
             let ksef = self.ksef_sync().await?;
-            summary.invoices_sent = ksef.sent;
-            summary.invoices_accepted = ksef.accepted;
-            summary.invoices_rejected = ksef.rejected;
-            summary.invoices_parked = ksef.parked;
+            summary.record_ksef(&ksef);
         }
         let delivery = self.deliver().await?;
         summary.emails_sent = delivery.sent;

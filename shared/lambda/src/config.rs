@@ -1,8 +1,9 @@
 //! Typed configuration of a function: the environment plus the secrets (Przelewy24, Partner
-//! Center) from Secrets Manager.
+//! Center, KSeF) from Secrets Manager.
 
 use anyhow::{anyhow, Context};
 use renewals_app::config::{Defaults, Settings};
+use renewals_ksef::KsefSettings;
 use renewals_microsoft::PartnerCenterSettings;
 use renewals_przelewy24::P24Settings;
 use std::collections::HashMap;
@@ -16,6 +17,9 @@ pub struct FunctionConfig {
     /// Partner Center, where configured (`PARTNER_CENTER_*`): Microsoft commands are carried
     /// out by every function that delivers; without it they wait in the outbox.
     pub microsoft: Option<PartnerCenterSettings>,
+    /// KSeF, where configured (`KSEF_BASE_URL`, the token from `KSEF_SECRET_ARN`): only the
+    /// functions that send invoices get the secret; without it invoices wait as pending.
+    pub ksef: Option<KsefSettings>,
 }
 
 /// The Przelewy24 secret in Secrets Manager: `{"crc": "...", "apiKey": "..."}`.
@@ -31,6 +35,12 @@ struct P24Secret {
 #[serde(rename_all = "camelCase")]
 struct PartnerCenterSecret {
     client_secret: String,
+}
+
+/// The KSeF token in Secrets Manager: `{"token": "<ref>|<ctx>|<hex>"}`.
+#[derive(serde::Deserialize)]
+struct KsefSecret {
+    token: String,
 }
 
 /// A JSON secret from Secrets Manager, or an error naming it and the shape it must have.
@@ -75,6 +85,10 @@ impl FunctionConfig {
                 read_secret(sdk, &arn, "Partner Center", "{\"clientSecret\": …}").await?;
             overlay.insert("PARTNER_CENTER_CLIENT_SECRET", pc.client_secret);
         }
+        if let Some(arn) = get("KSEF_SECRET_ARN") {
+            let k: KsefSecret = read_secret(sdk, &arn, "KSeF", "{\"token\": …}").await?;
+            overlay.insert("KSEF_TOKEN", k.token);
+        }
         FunctionConfig::from_lookup(|k| overlay.get(k).cloned().or_else(|| get(k)), needs_p24)
     }
 
@@ -90,11 +104,13 @@ impl FunctionConfig {
             false => None,
         };
         let microsoft = PartnerCenterSettings::from_lookup(&get)?;
+        let ksef = KsefSettings::from_lookup(&get)?;
         Ok(FunctionConfig {
             table,
             settings,
             p24,
             microsoft,
+            ksef,
         })
     }
 }

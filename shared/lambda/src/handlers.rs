@@ -86,7 +86,20 @@ pub async fn scheduled(
                 ..RunSummary::default()
             }
         }
-        Some(other) => anyhow::bail!("unknown task `{other}`: use deliver or microsoft-sync"),
+        Some("ksef-sync") => {
+            // Invoices of payments that came by bank statement, and retries of the ones the
+            // webhook could not send; then their e-mails go out with the hourly delivery.
+            let mut summary = RunSummary {
+                job: "ksef-sync".into(),
+                date,
+                ..RunSummary::default()
+            };
+            summary.record_ksef(&svc.ksef_sync().await?);
+            summary
+        }
+        Some(other) => {
+            anyhow::bail!("unknown task `{other}`: use deliver, microsoft-sync or ksef-sync")
+        }
     };
     println!(
         "{}",
@@ -133,6 +146,31 @@ pub async fn webhook(svc: &Service, p24: &P24Settings, request: Request) -> Resp
     };
     let r = renewals_przelewy24::webhook::handle(svc, p24, raw).await;
     tracing::info!(status = r.status, "przelewy24 notification");
+    if r.status == 200 {
+        // The payment's VAT invoice to KSeF right away. Przelewy24 already has its answer's
+        // status decided: a KSeF failure only leaves the invoice in the outbox for the hourly
+        // `ksef-sync` task, it never turns an accepted payment into a retry.
+        match svc.ksef_sync().await {
+            Ok(run) => {
+                let mut summary = RunSummary {
+                    job: "webhook-ksef".into(),
+                    ..RunSummary::default()
+                };
+                summary.record_ksef(&run);
+                if run.sent + run.accepted + run.rejected + run.parked + run.late > 0 {
+                    println!(
+                        "{}",
+                        crate::metrics::emf_line(
+                            "payment-webhook",
+                            &summary,
+                            Utc::now().timestamp_millis()
+                        )
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "KSeF sync after the payment failed; the hourly task retries"),
+        }
+    }
     respond(r.status, &r.body)
 }
 

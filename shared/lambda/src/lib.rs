@@ -58,6 +58,10 @@ pub fn aws_function_with(
         let client = renewals_microsoft::PartnerCenter::new(pc).context("Partner Center")?;
         svc = svc.with_microsoft(Arc::new(client));
     }
+    if let Some(ksef) = cfg.ksef {
+        let client = renewals_ksef::HttpKsef::new(ksef).context("KSeF")?;
+        svc = svc.with_ksef(Arc::new(client));
+    }
     Ok(Function {
         svc: Arc::new(svc),
         p24: cfg.p24,

@@ -19,6 +19,11 @@ pub fn emf_line(function: &str, summary: &RunSummary, timestamp_ms: i64) -> Stri
         ("MicrosoftParked", summary.microsoft_parked),
         ("MicrosoftUrgent", summary.microsoft_urgent),
         ("MicrosoftDrift", summary.microsoft_drift),
+        ("InvoicesSent", summary.invoices_sent),
+        ("InvoicesAccepted", summary.invoices_accepted),
+        ("InvoicesRejected", summary.invoices_rejected),
+        ("InvoicesParked", summary.invoices_parked),
+        ("InvoicesLate", summary.invoices_late),
         ("TenantFailures", summary.failures.len()),
     ];
     let mut line = Map::new();
