@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod error;
 pub mod jobs;
 pub mod microsoft;
+pub mod panel;
 pub mod payments;
 pub mod ports;
 pub mod service;
