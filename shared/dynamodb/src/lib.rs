@@ -14,6 +14,7 @@ mod attrs;
 mod commit;
 mod ids;
 pub mod keys;
+mod panel;
 mod store;
 mod table;
 
