@@ -2,6 +2,7 @@
 
 mod app;
 mod demo;
+mod panel;
 mod serve;
 mod simulate;
 
@@ -104,7 +105,10 @@ enum Command {
     /// Bank statements.
     #[command(subcommand)]
     Bank(BankCmd),
-    /// Serve `POST /webhooks/przelewy24` on the embedded store.
+    /// Operators of the web panel (`/admin`).
+    #[command(subcommand)]
+    Operator(OperatorCmd),
+    /// Serve `POST /webhooks/przelewy24` and the web panel on the embedded store.
     Serve {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
@@ -331,6 +335,17 @@ enum PaymentCmd {
         /// Who saw the transfer.
         #[arg(long, value_name = "NAME")]
         representative: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCmd {
+    /// Let a representative of the reseller sign in to `/admin` by a link sent to EMAIL.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -1056,6 +1071,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !refused.is_empty() {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Command::Operator(OperatorCmd::Add { email, name }) => {
+            embedded_only("operator add works only on the embedded store for now")?;
+            panel::add_operator(&dir, &email, &name).await?
         }
         Command::Serve { addr } => {
             embedded_only(

@@ -26,13 +26,15 @@ pub async fn serve(dir: &Path, addr: &str) -> anyhow::Result<()> {
         settings,
     );
     let state = Arc::new((svc, p24));
+    let panel = crate::panel::router(dir)?;
     let app = Router::new()
         .route("/webhooks/przelewy24", post(przelewy24))
         // Let bodies a little over the limit through so the handler answers 413 itself.
         .layer(DefaultBodyLimit::max(
             renewals_przelewy24::MAX_BODY_BYTES * 2,
         ))
-        .with_state(state);
+        .with_state(state)
+        .merge(panel);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
@@ -41,11 +43,14 @@ pub async fn serve(dir: &Path, addr: &str) -> anyhow::Result<()> {
         listener.local_addr()?,
         dir.display()
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
 

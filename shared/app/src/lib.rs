@@ -11,6 +11,7 @@ pub mod invoicing;
 pub mod jobs;
 pub mod ksef;
 pub mod microsoft;
+pub mod panel;
 pub mod payments;
 pub mod ports;
 pub mod service;

@@ -16,6 +16,7 @@ mod due;
 mod ids;
 mod invoices;
 pub mod keys;
+mod panel;
 mod store;
 mod table;
 

@@ -322,7 +322,7 @@ fn sent_write(key: Key) -> Write {
 }
 
 /// The table key of an item (or of an index entry, which carries it).
-fn command_from(item: &Item) -> Result<StoredCommand, StoreError> {
+pub(crate) fn command_from(item: &Item) -> Result<StoredCommand, StoreError> {
     let body = attrs::string(item, "body").map_err(unexpected)?;
     Ok(StoredCommand {
         id: attrs::number(item, "id").map_err(unexpected)?,
@@ -379,7 +379,7 @@ fn document_from(item: &Item) -> Result<Document, StoreError> {
     Ok(doc)
 }
 
-fn message_from(item: &Item) -> Result<StoredMessage, StoreError> {
+pub(crate) fn message_from(item: &Item) -> Result<StoredMessage, StoreError> {
     let text = |name| {
         attrs::string(item, name)
             .map(str::to_string)

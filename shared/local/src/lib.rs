@@ -3,6 +3,7 @@
 //! installed.
 
 pub mod outbox;
+pub mod panel;
 pub mod sqlite;
 
 pub use outbox::OutboxMailer;
