@@ -168,7 +168,9 @@ pub async fn webhook(svc: &Service, p24: &P24Settings, request: Request) -> Resp
                     );
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "KSeF sync after the payment failed; the hourly task retries"),
+            Err(e) => {
+                tracing::warn!(error = %e, "KSeF sync after the payment failed; the hourly task retries")
+            }
         }
     }
     respond(r.status, &r.body)
