@@ -342,8 +342,10 @@ enum PaymentCmd {
 enum OperatorCmd {
     /// Let a representative of the reseller sign in to `/admin` by a link sent to EMAIL.
     Add {
+        /// The operator's e-mail address: sign-in links go there.
         #[arg(long)]
         email: String,
+        /// The operator's name, recorded with what they decide (e.g. applying a held payment).
         #[arg(long)]
         name: String,
     },
