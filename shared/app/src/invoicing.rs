@@ -176,6 +176,9 @@ impl Service {
             stored.submission.status = KsefStatus::Pending;
             stored.submission.next_attempt = self.clock.now();
             stored.submission.attempts = 0;
+            // KSeF's 24 hours run from now: the days it waited for the address were the
+            // operator's (alerted when it was held), not KSeF's.
+            stored.submission.issued_at = self.clock.now();
             self.store.save_invoice(&stored, vec![]).await?;
             tracing::info!(invoice = %stored.invoice.number, %tenant, "invoice released for KSeF");
             released += 1;

@@ -176,7 +176,8 @@ pub struct Submission {
     pub next_attempt: DateTime<Utc>,
     /// Given up on (refused for good, out of attempts): left for the operator.
     pub parked: bool,
-    /// When the invoice was issued: 24 hours later, not accepted, the operator is told.
+    /// When the invoice became sendable (issued, or released by `tenant update`): 24 hours
+    /// later, not accepted, the operator is told. A held invoice has had its own alert.
     pub issued_at: DateTime<Utc>,
     /// The 24-hour alert was queued.
     pub late_alerted: bool,

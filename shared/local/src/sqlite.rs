@@ -984,7 +984,8 @@ impl Store for SqliteStore {
             &tx,
             "UPDATE invoices SET xml = COALESCE(xml, ?2), sha256 = COALESCE(sha256, ?3),
                  upo = COALESCE(?4, upo), status = ?5, sent = ?6, ksef_number = ?7, reason = ?8,
-                 attempts = ?9, next_attempt = ?10, parked = ?11, late_alerted = ?12
+                 attempts = ?9, next_attempt = ?10, parked = ?11, late_alerted = ?12,
+                 issued_at = ?13
              WHERE number = ?1",
             params![
                 stored.invoice.number.to_string(),
@@ -999,6 +1000,7 @@ impl Store for SqliteStore {
                 millis(s.next_attempt),
                 s.parked as i64,
                 s.late_alerted as i64,
+                millis(s.issued_at),
             ],
         )
         .map_err(unexpected)?;

@@ -689,8 +689,17 @@ async fn a_tenant_without_an_address_has_the_invoice_held_until_tenant_update_re
     assert_eq!(element(&xml, "P_1"), "2026-02-23");
     assert!(element(&xml, "DataWytworzeniaFa").starts_with("2026-02-26"));
 
+    // KSeF's 24 hours run from the release, not from the issue three days ago: still
+    // processing right after the release is no reason to alert.
+    ksef.on_verdict(Ok(KsefVerdict::Processing));
     let run = app.svc.ksef_sync().await.unwrap();
-    assert_eq!((run.sent, run.accepted), (1, 1));
+    assert_eq!((run.sent, run.processing, run.late), (1, 1, 0), "{run:?}");
+    assert!(alerts_keyed(&app, "operator-alert:invoice:not-accepted")
+        .await
+        .is_empty());
+    app.clock.set(app.clock_now() + Duration::seconds(61));
+    let run = app.svc.ksef_sync().await.unwrap();
+    assert_eq!(run.accepted, 1);
     assert_eq!(ksef.sent()[0].xml, inv.xml.unwrap());
     // Updating again releases nothing more.
     let again = app
