@@ -274,6 +274,84 @@ mod embedded {
         assert_eq!(status(&with, "alfa-1").await, Status::Active);
     }
 
+    /// KSeF in the functions: the webhook sends the payment's VAT invoice in the same
+    /// invocation; an invoice left pending (here: paid while KSeF was not configured) goes
+    /// with the hourly `ksef-sync` task. Counted where it lands: KSeF's HTTP stand-in.
+    #[tokio::test]
+    async fn the_webhook_sends_the_payments_invoice_to_ksef_and_the_hourly_task_sends_the_rest() {
+        let ksef = renewals_ksef::standin::KsefStandIn::start().await;
+        let (without, clock, dir) = local();
+        customers(&without).await;
+        scheduled(&without, Job::Daily, event("daily-billing.json"), None)
+            .await
+            .unwrap();
+        clock.set(warsaw_noon(date("2026-02-23")));
+        let with = |dir: &std::path::Path| {
+            let store = SqliteStore::open(&dir.join("db.sqlite3"), Durability::Normal).unwrap();
+            Service::new(
+                Arc::new(store),
+                Arc::new(OutboxMailer::new(dir.join("outbox")).unwrap()),
+                Some(Arc::new(OfflineProvider::new(p24()))),
+                Arc::new(renewals_email::Renderer::from_settings(&settings())),
+                clock.clone(),
+                settings(),
+            )
+            .with_ksef(Arc::new(
+                renewals_ksef::HttpKsef::new(ksef.settings()).unwrap(),
+            ))
+        };
+        let svc = with(dir.path());
+        let response = webhook(&svc, &p24(), webhook_request("payment-webhook.json")).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(ksef.registered(), 1, "sent and accepted within the webhook");
+        let invoices = svc
+            .store
+            .documents_of(&TenantId::parse("alfa").unwrap())
+            .await
+            .unwrap();
+        assert!(
+            invoices
+                .iter()
+                .any(|d| d.number.to_string() == "PF/2026/02/0001"
+                    && d.status == DocumentStatus::Paid),
+            "{invoices:?}"
+        );
+
+        // beta pays PF/2026/02/0002 where no KSeF is configured: its invoice waits.
+        let beta = without
+            .store
+            .document(&DocumentNumber::parse("PF/2026/02/0002").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let notification = renewals_przelewy24::Notification::simulated(
+            &p24(),
+            &beta,
+            beta.totals.gross.grosze(),
+            PaymentMethod::Transfer,
+        );
+        let body = serde_json::to_vec(&notification).unwrap();
+        let r = renewals_przelewy24::webhook::handle(&without, &p24(), &body).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(ksef.registered(), 1, "nothing sent without KSeF");
+
+        let hourly: ScheduledEvent = serde_json::from_str(r#"{"task": "ksef-sync"}"#).unwrap();
+        let summary = scheduled(&svc, Job::Daily, hourly, None).await.unwrap();
+        assert_eq!(
+            (
+                summary.job.as_str(),
+                summary.invoices_sent,
+                summary.invoices_accepted
+            ),
+            ("ksef-sync", 1, 1),
+            "{summary:?}"
+        );
+        assert_eq!(ksef.registered(), 2);
+        let again: ScheduledEvent = serde_json::from_str(r#"{"task": "ksef-sync"}"#).unwrap();
+        let summary = scheduled(&svc, Job::Daily, again, None).await.unwrap();
+        assert_eq!(summary.invoices_sent, 0, "nothing sent twice");
+    }
+
     #[tokio::test]
     async fn the_webhook_answers_only_post() {
         let (svc, _clock, _dir) = local();
