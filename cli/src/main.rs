@@ -78,6 +78,12 @@ enum Command {
     /// VAT invoices at KSeF: send the pending ones, ask about the sent ones.
     #[command(subcommand)]
     Ksef(KsefCmd),
+    /// A tenant's audit log: who changed what, when and from which document, oldest first.
+    Audit {
+        /// The tenant's id.
+        #[arg(long, value_name = "ID")]
+        tenant: String,
+    },
     /// E-mails sent to a tenant.
     Emails {
         /// The tenant's id.
@@ -958,6 +964,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 // Like a run that needs a person: the operator must look.
                 std::process::exit(1);
             }
+        }
+        Command::Audit { tenant } => {
+            let tenant = TenantId::parse(&tenant)?;
+            let svc = open_service(&target, None, Open::EXISTING).await?;
+            svc.account(&tenant).await?;
+            let log = svc.store.audit_of(&tenant).await?;
+            out.print(&log, || {
+                log.iter()
+                    .map(|e| {
+                        format!(
+                            "{}  {:<26} {:<22} {:<20} {}",
+                            e.at.format("%Y-%m-%d %H:%M:%S"),
+                            e.actor.to_string(),
+                            e.action,
+                            e.document.as_deref().unwrap_or("-"),
+                            e.summary
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
         }
         Command::Emails { tenant } => {
             let tenant = TenantId::parse(&tenant)?;

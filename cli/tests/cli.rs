@@ -1199,3 +1199,63 @@ fn a_vat_invoice_waits_for_the_address_then_its_xml_and_pdf_come_out_as_stored_a
         (&Value::from(0), &Value::from(0))
     );
 }
+
+#[test]
+fn the_audit_log_says_who_did_what_from_which_document_once() {
+    let cli = Cli::new();
+    onboard(&cli);
+    cli.ok(&["run", "daily", "--date", "2026-02-21"]);
+    for _ in 0..2 {
+        // The second notification is the same payment: nothing new is logged.
+        cli.ok(&[
+            "pay",
+            "--document",
+            "PF/2026/02/0001",
+            "--date",
+            "2026-02-23",
+        ]);
+    }
+    let log = cli.json(&["audit", "--tenant", "acme"]);
+    let log = log.as_array().unwrap();
+    let lines: Vec<(&str, &str, Option<&str>)> = log
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+                e["document"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("cli", "tenant_added", None),
+            ("cli", "subscription_added", None),
+            ("job:daily", "proforma_issued", Some("PF/2026/02/0001")),
+            (
+                "provider:przelewy24",
+                "payment_settled",
+                Some("PF/2026/02/0001")
+            ),
+            (
+                "provider:przelewy24",
+                "invoice_issued",
+                Some("PF/2026/02/0001")
+            ),
+        ]
+    );
+    assert_eq!(log[2]["subscription"], "acme-1");
+    assert!(log[2]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("150.06 PLN brutto"));
+    assert!(log.iter().all(|e| e["at"].is_string()));
+    let text = cli.ok(&["audit", "--tenant", "acme"]);
+    assert!(
+        text.contains("Wystawiono pro-formę PF/2026/02/0001"),
+        "{text}"
+    );
+    let err = cli.refused(&["audit", "--tenant", "nobody"]);
+    assert!(err.contains("nobody"), "{err}");
+}

@@ -101,8 +101,21 @@ impl Service {
 
     pub async fn add_tenant(&self, tenant: Tenant) -> Result<(), ServiceError> {
         let id = tenant.id.clone();
+        let entry = crate::audit::AuditEntry {
+            at: self.clock.now(),
+            actor: self.actor.clone(),
+            action: "tenant_added".into(),
+            document: None,
+            subscription: None,
+            summary: format!(
+                "Dodano klienta {} (NIP {})",
+                tenant.name,
+                tenant.nip.as_str()
+            ),
+        };
         let change = Change {
             account: Some(Account::new(tenant)),
+            audit: vec![entry],
             ..Change::default()
         };
         match self.store.commit(change).await {

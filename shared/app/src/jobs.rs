@@ -194,7 +194,9 @@ impl Service {
         date: NaiveDate,
         counters: &mut HashMap<SeriesKey, u32>,
     ) -> Result<RunSummary, ServiceError> {
+        // A scheduled run's changes are the job's, whoever started it.
         let done = self
+            .acting_as(crate::audit::Actor::Job(job))
             .unit_of_work(
                 tenant,
                 date,

@@ -2,6 +2,7 @@
 //! Adapters (SQLite, outbox files, DynamoDB, SES, Przelewy24, e-mail templates, bank
 //! statements) live in crates of their own and plug into `ports`.
 
+pub mod audit;
 pub mod changes;
 pub mod config;
 pub mod delivery;

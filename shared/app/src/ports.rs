@@ -1,5 +1,6 @@
 //! Ports: what the use cases need from the outside world. Adapters live in other crates.
 
+use crate::audit::AuditEntry;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 pub use renewals_domain::{business_date, warsaw_noon};
@@ -128,6 +129,8 @@ pub struct Change {
     /// A VAT invoice issued with the payment, its XML and its KSeF submission (the outbox
     /// row); written only if its series' counter is still at the value read.
     pub invoice: Option<NewInvoice>,
+    /// The audit log's entries for this change, in order: written with it, once.
+    pub audit: Vec<AuditEntry>,
 }
 
 /// Where a VAT invoice stands with KSeF, as DESIGN §3 names it.
@@ -314,6 +317,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<StoredMessage>, StoreError>;
     /// Writes the change atomically, or returns `Conflict` and writes nothing.
     async fn commit(&self, change: Change) -> Result<(), StoreError>;
+    /// The tenant's audit log, oldest first.
+    async fn audit_of(&self, tenant: &TenantId) -> Result<Vec<AuditEntry>, StoreError>;
     /// What the bank import noted under `key`: `file:{sha256}` for a statement file imported,
     /// `iban:{IBAN}` for the customer who pays from that account.
     async fn bank_note(&self, key: &str) -> Result<Option<String>, StoreError>;

@@ -2,6 +2,7 @@
 //! reading accounts, turning the domain's effects into one atomic `Change` with its e-mails,
 //! and delivering the outbox after the commit.
 
+use crate::audit::{Actor, Audit};
 use crate::config::Settings;
 use crate::error::{NotFound, ServiceError};
 use crate::ports::{
@@ -15,6 +16,7 @@ use renewals_domain::{
 };
 use std::sync::Arc;
 
+#[derive(Clone)]
 pub struct Service {
     pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
@@ -30,6 +32,8 @@ pub struct Service {
     /// KSeF (or its offline stand-in). `None`: invoices wait in their outbox for a process
     /// that has it.
     pub ksef: Option<Arc<dyn Ksef>>,
+    /// Who the changes made through this service are recorded as (see `acting_as`).
+    pub actor: Actor,
 }
 
 impl Service {
@@ -50,6 +54,17 @@ impl Service {
             settings,
             microsoft: None,
             ksef: None,
+            actor: Actor::Cli,
+        }
+    }
+
+    /// The same service recording its changes as made by `actor`: a cheap copy (the
+    /// adapters are shared), so the actor reaches every unit of work without each use case
+    /// taking it.
+    pub fn acting_as(&self, actor: Actor) -> Service {
+        Service {
+            actor,
+            ..self.clone()
         }
     }
 
@@ -146,7 +161,18 @@ impl Service {
     /// Turns a draft into one atomic change of the account: documents, status changes,
     /// counters, the payment and the e-mails its notices call for.
     pub(crate) fn change(&self, draft: Draft, date: NaiveDate) -> Change {
+        let audit = Audit {
+            at: self.clock.now(),
+            actor: &self.actor,
+            before: draft.loaded(),
+            after: &draft.account,
+            effects: &draft.effects,
+            payment: draft.payment.as_ref(),
+            invoice: draft.invoice.as_ref(),
+        }
+        .entries();
         let mut change = Change {
+            audit,
             next_action: draft.account.next_action_date(&self.settings.policy),
             counters: draft.numbering.advanced(),
             version: draft.version(),

@@ -4,6 +4,7 @@
 //! Order: idempotency by payment key → document and amount → verify with the provider →
 //! one unit of work that commits the payment with what it activates and its e-mails.
 
+use crate::audit::{Actor, Provider};
 use crate::error::ServiceError;
 use crate::ports::{
     Change, PaymentRecord, ProviderError, ReviewItem, StoreError, TransactionStatus, Verification,
@@ -323,7 +324,13 @@ impl Service {
             document,
             date,
         };
-        let done = self
+        // Przelewy24 says a payment is made, whoever relays it; a transfer is the bank's
+        // when imported, or the person's who recorded it.
+        let svc = match payment.via {
+            Via::Przelewy24 { .. } => self.acting_as(Actor::Provider(Provider::Przelewy24)),
+            Via::Transfer { .. } => self.clone(),
+        };
+        let done = svc
             .unit_of_work(&document.tenant, date, &mut paying)
             .await?;
         if done.changed {

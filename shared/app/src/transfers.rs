@@ -113,6 +113,13 @@ impl Service {
     /// amount. Everything else is listed and recorded for review, with what was wrong.
     /// Importing the same statement again changes nothing.
     pub async fn import_statement(&self, credits: &[Credit]) -> Result<ImportReport, ServiceError> {
+        // What a statement settles, the bank says, whoever imports it.
+        self.acting_as(crate::audit::Actor::Provider(crate::audit::Provider::Bank))
+            .import_credits(credits)
+            .await
+    }
+
+    async fn import_credits(&self, credits: &[Credit]) -> Result<ImportReport, ServiceError> {
         let mut report = ImportReport {
             credits: credits.len(),
             ..ImportReport::default()

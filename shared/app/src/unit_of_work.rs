@@ -48,6 +48,11 @@ impl Draft {
         self.account != self.loaded || !self.effects.is_empty() || self.payment.is_some()
     }
 
+    /// The account as loaded, before this change.
+    pub fn loaded(&self) -> &Account {
+        &self.loaded
+    }
+
     pub fn version(&self) -> u64 {
         self.version
     }

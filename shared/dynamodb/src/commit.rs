@@ -208,6 +208,7 @@ impl DynamoStore {
             review,
             microsoft,
             invoice,
+            mut audit,
         } = change;
         // Within one change the unique keys hold as they do across changes (and DynamoDB
         // refuses two writes to one item in a transaction anyway).
@@ -347,7 +348,30 @@ impl DynamoStore {
                 subscription_writes.retain(|(id, _)| !known.contains(id));
             }
         }
-        let total = count(subscription_writes.len());
+        // The audit log is the account's: a change without one has nobody to file it under.
+        if account.is_none() {
+            audit.clear();
+        }
+        // A change too big for one transaction with its entries keeps one entry saying all.
+        if count(subscription_writes.len()) + audit.len() > MAX_TRANSACTION_ITEMS && audit.len() > 1
+        {
+            let mut all = audit.remove(0);
+            all.action = "several".into();
+            all.summary = std::iter::once(all.summary.clone())
+                .chain(audit.drain(..).map(|e| e.summary))
+                .collect::<Vec<_>>()
+                .join("; ");
+            audit.push(all);
+        }
+        let mut audit_writes = vec![];
+        if let Some(account) = &account {
+            for (n, entry) in audit.iter().enumerate() {
+                let key = keys::audit(&account.tenant.id, entry.at, version + 1, n);
+                let what = format!("audit entry {} exists", key.sk);
+                audit_writes.push(Write::claim(what, item(&key, [("body", json(entry)?)])));
+            }
+        }
+        let total = count(subscription_writes.len()) + audit_writes.len();
         if total > MAX_TRANSACTION_ITEMS {
             return Err(unexpected(anyhow!(
                 "this change needs {total} writes; one DynamoDB transaction takes at most \
@@ -355,6 +379,7 @@ impl DynamoStore {
             )));
         }
         writes.extend(subscription_writes.into_iter().map(|(_, w)| w));
+        writes.extend(audit_writes);
 
         for m in &emails {
             writes.extend(email_writes(next_message_id(), m));

@@ -17,6 +17,7 @@
 //! | VAT invoice | `TENANT#{tenant}` | `INV#{number}` | JSON `body` as issued, `xml` (Binary, written once), `sha256`, `upo`, JSON `submission`; `GSI2*` while its KSeF submission is due |
 //! | invoice number → tenant | `INV#{number}` | `INV` | uniqueness of the number |
 //! | invoice of a document | `INVFOR#{document}` | `INVFOR` | one invoice per settled document |
+//! | audit entry | `TENANT#{tenant}` | `AUDIT#{at}#{account version:020}#{n:03}` | JSON `body`; written with its change |
 //! | invoice counter | `COUNTER#FV/{YYYY}/{MM}` | `COUNTER` | `last`, as the other series |
 //!
 //! GSI1 (keys only): `DUE#{shard}` / `{next action date}#{tenant}`, so the daily job reads only
@@ -73,6 +74,7 @@ const TENANT: &str = "TENANT#";
 pub const DOC_PREFIX: &str = "DOC#";
 pub const EMAIL_PREFIX: &str = "EMAIL#";
 pub const MSCMD_PREFIX: &str = "MSCMD#";
+pub const AUDIT_PREFIX: &str = "AUDIT#";
 
 pub fn tenant_pk(tenant: &TenantId) -> String {
     format!("{TENANT}{tenant}")
@@ -91,6 +93,18 @@ pub fn document(tenant: &TenantId, number: &DocumentNumber) -> Key {
     Key {
         pk: tenant_pk(tenant),
         sk: format!("{DOC_PREFIX}{number}"),
+    }
+}
+
+/// The `n`th audit entry of the change that takes the account to `version`: the time first,
+/// so the log reads in order; the version, unique per change, so no two changes collide.
+pub fn audit(tenant: &TenantId, at: chrono::DateTime<chrono::Utc>, version: u64, n: usize) -> Key {
+    Key {
+        pk: tenant_pk(tenant),
+        sk: format!(
+            "{AUDIT_PREFIX}{}#{version:020}#{n:03}",
+            at.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        ),
     }
 }
 

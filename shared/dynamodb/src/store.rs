@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
+use renewals_app::audit::AuditEntry;
 use renewals_app::ports::{
     Change, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
     StoredCommand, StoredInvoice, StoredMessage,
@@ -730,6 +731,14 @@ impl Store for DynamoStore {
         emails: Vec<OutboxMessage>,
     ) -> Result<(), StoreError> {
         self.write_invoice(invoice, emails).await
+    }
+
+    async fn audit_of(&self, tenant: &TenantId) -> Result<Vec<AuditEntry>, StoreError> {
+        let items = self.tenant_items(tenant, keys::AUDIT_PREFIX).await?;
+        items
+            .iter()
+            .map(|item| attrs::json(item, "body").map_err(unexpected))
+            .collect()
     }
 
     async fn microsoft_commands_of(

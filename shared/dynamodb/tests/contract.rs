@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use renewals_app::audit::{Actor, AuditEntry};
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::ports::{
     warsaw_noon, Change, Loaded, MailError, Mailer, ManualClock, OutboxMessage, PaymentRecord,
@@ -130,6 +131,8 @@ contract!(
     a_claimed_message_goes_to_one_deliverer_until_its_lease_ends,
     what_is_written_reads_back_the_same,
     a_status_change_of_an_unknown_document_is_not_found,
+    the_audit_log_says_who_did_what_once,
+    a_conflicting_commit_writes_no_audit_entries,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1491,4 +1494,124 @@ async fn concurrent_payments_number_their_invoices_one_to_n(store: Arc<dyn Store
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// (actor, action, document) of each entry of the tenant's log, oldest first.
+async fn log_of(store: &Arc<dyn Store>, tenant: &str) -> Vec<(String, String, Option<String>)> {
+    store
+        .audit_of(&id(tenant))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor.to_string(), e.action, e.document))
+        .collect()
+}
+
+fn entry(actor: &str, action: &str, document: Option<&str>) -> (String, String, Option<String>) {
+    (actor.into(), action.into(), document.map(String::from))
+}
+
+async fn the_audit_log_says_who_did_what_once(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let issue = customer(&app, "audited").await;
+    // The customer adds seats mid-period (as the panel does, acting for the signed-in
+    // customer).
+    let sub = app.svc.account(&id("audited")).await.unwrap().subscriptions[0]
+        .id
+        .clone();
+    let customer = Actor::Customer("faktury@audited.example.pl".into());
+    let order = app
+        .svc
+        .acting_as(customer)
+        .add_seats(&sub, 2, d("2026-01-15"))
+        .await
+        .unwrap();
+    app.clock.set(warsaw_noon(issue));
+    // Racing runs conflict and decide again: the one pro-forma is logged once.
+    let runs = (0..4).map(|_| {
+        let svc = app.svc.clone();
+        tokio::spawn(async move { svc.run_job(Job::Daily, issue, None).await.unwrap() })
+    });
+    futures::future::join_all(runs).await;
+    let pf = store
+        .documents_of(&id("audited"))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|doc| doc.kind == DocumentKind::Proforma)
+        .unwrap();
+    // Two copies of the notification at once, and one more later: one payment, logged once.
+    let n = Notification::signed(
+        &app.p24,
+        pf.payment.session_id.as_str(),
+        pf.totals.gross.grosze(),
+        515_151,
+        154,
+    );
+    let body = serde_json::to_vec(&n).unwrap();
+    let copies = (0..2).map(|_| {
+        let (svc, p24, body) = (app.svc.clone(), app.p24.clone(), body.clone());
+        tokio::spawn(async move { renewals_przelewy24::webhook::handle(&svc, &p24, &body).await })
+    });
+    futures::future::join_all(copies).await;
+    renewals_przelewy24::webhook::handle(&app.svc, &app.p24, &body).await;
+
+    let pf_number = pf.number.to_string();
+    let order_number = order.number.to_string();
+    let log = log_of(&store, "audited").await;
+    assert_eq!(
+        log[..5],
+        [
+            entry("cli", "tenant_added", None),
+            entry("cli", "subscription_added", None),
+            entry(
+                "customer:faktury@audited.example.pl",
+                "seats_added",
+                Some(&order_number)
+            ),
+            entry("job:daily", "proforma_issued", Some(&pf_number)),
+            entry("provider:przelewy24", "payment_settled", Some(&pf_number)),
+        ]
+    );
+    // What else the payment did is the provider's too, and nothing is logged twice.
+    assert!(
+        log[5..].iter().all(|e| e.0 == "provider:przelewy24"),
+        "{log:?}"
+    );
+    let mut unique = log.clone();
+    unique.dedup();
+    assert_eq!(unique, log);
+    let log = store.audit_of(&id("audited")).await.unwrap();
+    assert_eq!(log[3].subscription.as_deref(), Some(sub.as_str()));
+    assert!(
+        log[2].summary.contains("2 dodatkowych stanowisk"),
+        "{}",
+        log[2].summary
+    );
+    assert!(log.windows(2).all(|w| w[0].at <= w[1].at));
+    // Another tenant's log is its own.
+    assert!(store.audit_of(&id("nobody")).await.unwrap().is_empty());
+}
+
+async fn a_conflicting_commit_writes_no_audit_entries(store: Arc<dyn Store>) {
+    let first = create(&*store, "stale", None).await;
+    let note = |action: &str| AuditEntry {
+        at: warsaw_noon(d("2026-03-02")),
+        actor: Actor::Operator("Ewa".into()),
+        action: action.into(),
+        document: None,
+        subscription: None,
+        summary: "Zmieniono dane klienta".into(),
+    };
+    let change = |action: &str| Change {
+        account: Some(first.account.clone()),
+        version: first.version,
+        audit: vec![note(action), note(action)],
+        ..Change::default()
+    };
+    store.commit(change("tenant_updated")).await.unwrap();
+    // The same version again (a retry that lost the race) is refused with its entries.
+    assert_conflict(store.commit(change("tenant_updated_again")).await);
+    let log = store.audit_of(&id("stale")).await.unwrap();
+    assert_eq!(log, [note("tenant_updated"), note("tenant_updated")]);
 }

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use renewals_app::audit::AuditEntry;
 use renewals_app::ports::{
     Change, KsefStatus, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
     StoredCommand, StoredInvoice, StoredMessage, Submission,
@@ -39,6 +40,9 @@ CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(id) WHERE sent = 0;
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_attempt, id) WHERE sent = 0 AND parked = 0;
 CREATE TABLE IF NOT EXISTS payments (key TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reviews (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_tenant ON audit(tenant, id);
 CREATE TABLE IF NOT EXISTS bank_notes (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS microsoft_commands (
     id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL,
@@ -440,6 +444,16 @@ impl SqliteStore {
             )
             .map_err(|e| conflict_or(e, "review already recorded"))?;
         }
+        // The audit log is the account's: a change without one has nobody to file it under.
+        if let Some(account) = &change.account {
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO audit (tenant, body) VALUES (?1, ?2)")
+                .map_err(unexpected)?;
+            for entry in &change.audit {
+                stmt.execute(params![account.tenant.id.as_str(), json(entry)?])
+                    .map_err(unexpected)?;
+            }
+        }
         Ok(())
     }
 }
@@ -784,6 +798,19 @@ impl Store for SqliteStore {
         let body: Option<String> =
             one(&conn, "SELECT body FROM payments WHERE key = ?1", [key]).map_err(unexpected)?;
         body.map(|b| parse(&b)).transpose()
+    }
+
+    async fn audit_of(&self, tenant: &TenantId) -> Result<Vec<AuditEntry>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT body FROM audit WHERE tenant = ?1 ORDER BY id")
+            .map_err(unexpected)?;
+        let bodies = stmt
+            .query_map([tenant.as_str()], |r| r.get::<_, String>(0))
+            .map_err(unexpected)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(unexpected)?;
+        bodies.iter().map(|b| parse(b)).collect()
     }
 
     async fn bank_note(&self, key: &str) -> Result<Option<String>, StoreError> {

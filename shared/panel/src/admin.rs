@@ -374,7 +374,7 @@ pub async fn apply_review(
         reference: format!("review:{}", item.key),
         representative: Some(op.name.clone()),
     };
-    match state.svc.record_transfer(&transfer).await {
+    match state.as_operator(&op).record_transfer(&transfer).await {
         Ok(renewals_app::settlement::Settlement::Review { reason }) => {
             return back_with_error(&reason)
         }
@@ -526,8 +526,8 @@ pub async fn tenants(
     state.pages.render(Page::Tenants, ctx).into_response()
 }
 
-/// A tenant's timeline: documents issued and paid, e-mails sent, newest first. The audit
-/// log (who changed what) gets its own section once it is stored with the changes.
+/// A tenant's timeline: documents issued and paid, e-mails sent, newest first; and its audit
+/// log: who changed what, when and from which document, newest first.
 pub async fn tenant(
     axum::extract::State(state): axum::extract::State<State>,
     op: Operator,
@@ -541,13 +541,24 @@ pub async fn tenant(
         Ok(None) => return (StatusCode::NOT_FOUND, "Not found").into_response(),
         Err(e) => return unavailable(e),
     };
-    let (docs, emails) = match (
+    let (docs, emails, audit) = match (
         state.svc.store.documents_of(&id).await,
         state.svc.store.emails_of(&id).await,
+        state.svc.store.audit_of(&id).await,
     ) {
-        (Ok(d), Ok(e)) => (d, e),
-        (Err(e), _) | (_, Err(e)) => return unavailable(e),
+        (Ok(d), Ok(e), Ok(a)) => (d, e, a),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return unavailable(e),
     };
+    // Newest first, as the timeline reads.
+    let audit: Vec<_> = audit
+        .iter()
+        .rev()
+        .map(|e| {
+            serde_json::json!({"at": pages::moment(e.at, PL), "actor": e.actor.to_string(),
+                "action": e.action, "document": e.document, "subscription": e.subscription,
+                "summary": e.summary})
+        })
+        .collect();
     let mut timeline: Vec<(NaiveDate, u8, String, String)> = vec![];
     for d in &docs {
         timeline.push((
@@ -590,7 +601,8 @@ pub async fn tenant(
             "address": t.address, "locale": pages::lang(t.locale), "method": format!("{:?}", t.payment_method).to_lowercase()}),
     )
     .set("subscriptions", subs)
-    .set("timeline", rows);
+    .set("timeline", rows)
+    .set("audit", audit);
     state.pages.render(Page::Tenant, ctx).into_response()
 }
 

@@ -73,7 +73,12 @@ pub async fn add_seats(
         Ok(n) => n,
         Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e),
     };
-    match state.svc.add_seats(&sub, seats, state.svc.today()).await {
+    match state
+        .as_customer(&c)
+        .await
+        .add_seats(&sub, seats, state.svc.today())
+        .await
+    {
         Ok(order) => (StatusCode::CREATED, Json(views::document(&order))).into_response(),
         Err(e) if e.is_retryable() => unavailable(e),
         Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e),

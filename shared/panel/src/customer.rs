@@ -269,7 +269,12 @@ pub async fn seats_order(
         )
         .await;
     };
-    match state.svc.add_seats(&sub, seats, state.svc.today()).await {
+    match state
+        .as_customer(&c)
+        .await
+        .add_seats(&sub, seats, state.svc.today())
+        .await
+    {
         Ok(order) => Redirect::to(&format!(
             "/panel/documents/{}?done=order",
             pages::slug(&order.number.to_string())
@@ -317,7 +322,7 @@ pub async fn renewal_off(
     let Some(sub) = owned_id(&state, &c, &id).await else {
         return not_found();
     };
-    match state.svc.renewal_off(&sub).await {
+    match state.as_customer(&c).await.renewal_off(&sub).await {
         Ok(()) => {
             Redirect::to(&format!("/panel/subscriptions/{id}?done=renewal-off")).into_response()
         }
@@ -346,7 +351,8 @@ pub async fn plan_change(
         return not_found();
     };
     match state
-        .svc
+        .as_customer(&c)
+        .await
         .change_plan_at_renewal(&sub, form.product.trim(), state.svc.today())
         .await
     {

@@ -13,6 +13,7 @@ mod pages;
 
 use axum::routing::{get, post};
 use axum::Router;
+use renewals_app::audit::Actor;
 use renewals_app::panel::PanelStore;
 use renewals_app::service::Service;
 use renewals_email::Renderer;
@@ -81,6 +82,21 @@ pub struct Panel {
 pub type State = Arc<Panel>;
 
 impl Panel {
+    /// The service acting for a signed-in customer: the mailbox the sign-in link went to,
+    /// the tenant's billing address (the tenant's id if the account cannot be read now).
+    pub async fn as_customer(&self, c: &auth::Customer) -> Service {
+        let who = match self.svc.account(&c.tenant).await {
+            Ok(account) => account.tenant.email.as_str().to_string(),
+            Err(_) => c.tenant.to_string(),
+        };
+        self.svc.acting_as(Actor::Customer(who))
+    }
+
+    /// The service acting for a signed-in operator.
+    pub fn as_operator(&self, op: &auth::Operator) -> Service {
+        self.svc.acting_as(Actor::Operator(op.name.clone()))
+    }
+
     pub fn new(svc: Arc<Service>, store: Arc<dyn PanelStore>, config: PanelConfig) -> State {
         let renderer = Renderer::from_settings(&svc.settings);
         Arc::new(Panel {

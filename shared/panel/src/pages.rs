@@ -223,6 +223,16 @@ fn chrono_tz_offset(at: DateTime<Utc>) -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(hours * 3600).expect("valid offset")
 }
 
+/// An instant as a person in Warsaw reads it: the date and the time to the minute.
+pub fn moment(at: DateTime<Utc>, locale: Locale) -> String {
+    let local = at.with_timezone(&chrono_tz_offset(at));
+    format!(
+        "{} {}",
+        date(local.date_naive(), locale),
+        local.format("%H:%M")
+    )
+}
+
 pub fn money(m: Money, locale: Locale) -> String {
     format_amount(m, locale)
 }

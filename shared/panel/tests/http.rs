@@ -9,8 +9,8 @@ use base64::Engine;
 use chrono::Duration;
 use http_body_util::BodyExt;
 use renewals_app::panel::{Operator, PanelStore};
-use renewals_app::ports::{warsaw_noon, Clock};
-use renewals_domain::{SubscriptionId, Term};
+use renewals_app::ports::{warsaw_noon, Clock, Store};
+use renewals_domain::{SubscriptionId, TenantId, Term};
 use renewals_local::panel::SqlitePanelStore;
 use renewals_panel::{router, Panel, PanelConfig};
 use renewals_tests::{d, TestApp};
@@ -474,6 +474,44 @@ async fn a_customer_adds_seats_seeing_the_prorated_price_first() {
 }
 
 #[tokio::test]
+async fn seats_added_in_the_panel_are_logged_as_the_customer_and_shown_to_the_operator() {
+    let (web, a, _) = Web::with_customers().await;
+    let acme = web.customer("acme").await;
+    let r = web
+        .post(
+            &format!("/panel/subscriptions/{a}/seats"),
+            &acme,
+            &format!("seats=2&csrf={}", acme.csrf),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let order = web.app.documents("acme").await[0].number.to_string();
+    let log = web
+        .app
+        .store
+        .audit_of(&TenantId::parse("acme").unwrap())
+        .await
+        .unwrap();
+    let last = log.last().unwrap();
+    assert_eq!(last.actor.to_string(), "customer:faktury@acme.example.pl");
+    assert_eq!(last.action, "seats_added");
+    assert_eq!(last.document.as_deref(), Some(order.as_str()));
+    assert_eq!(last.subscription.as_deref(), Some(a.as_str()));
+    // The operator reads it on the tenant's page, newest first.
+    let ops = web.operator().await;
+    let page = web.get("/admin/tenants/acme", &ops).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let card = &page.body[page.body.find("Dziennik zmian").unwrap()..];
+    assert!(card.contains("customer:faktury@acme.example.pl"), "{card}");
+    assert!(card.contains("Zamówiono 2 dodatkowych stanowisk"), "{card}");
+    assert!(card.contains(&order), "{card}");
+    assert!(
+        card.find("Zamówiono").unwrap() < card.find("Dodano subskrypcję").unwrap(),
+        "newest first: {card}"
+    );
+}
+
+#[tokio::test]
 async fn adding_seats_after_the_proforma_is_refused_with_the_cli_text() {
     let (web, a, _) = Web::with_customers().await;
     web.app.day("2026-01-25").await;
@@ -747,6 +785,24 @@ async fn an_operator_finds_the_overdue_tenant_and_applies_a_held_payment() {
     assert!(
         reviews.body.contains("Anna Nowak"),
         "the representative is recorded"
+    );
+    let log = web
+        .app
+        .store
+        .audit_of(&TenantId::parse("acme").unwrap())
+        .await
+        .unwrap();
+    let settled: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == "payment_settled")
+        .map(|e| (e.actor.to_string(), e.document.clone()))
+        .collect();
+    assert_eq!(
+        settled,
+        [(
+            "operator:Anna Nowak".to_string(),
+            Some(pf.number.to_string())
+        )]
     );
     // Applying twice settles nothing more.
     let again = web
