@@ -573,14 +573,16 @@ struct Due {
     limit: usize,
 }
 
-/// Claims the due rows of an outbox table (e-mails, Microsoft commands) in one
-/// UPDATE … RETURNING: SQLite runs it under the database's write lock, so a row claimed by
+/// Claims the due rows of an outbox table (e-mails, Microsoft commands, KSeF submissions) in
+/// one UPDATE … RETURNING: SQLite runs it under the database's write lock, so a row claimed by
 /// one connection (or process) is not due for any other. The claim counts as an attempt and
-/// moves the row's next attempt to the end of the lease.
+/// moves the row's next attempt to the end of the lease. `waiting` says which rows still have
+/// something to do; `key` is the table's key.
 fn claim_rows<T>(
     conn: &Connection,
     table: &str,
-    finished: &str,
+    key: &str,
+    waiting: &str,
     columns: &str,
     due: Due,
     from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
@@ -588,9 +590,9 @@ fn claim_rows<T>(
     let mut stmt = conn
         .prepare_cached(&format!(
             "UPDATE {table} SET attempts = attempts + 1, next_attempt = ?2
-             WHERE id IN (SELECT id FROM {table}
-                          WHERE {finished} = 0 AND parked = 0 AND next_attempt <= ?1
-                          ORDER BY next_attempt, id LIMIT ?3)
+             WHERE {key} IN (SELECT {key} FROM {table}
+                          WHERE {waiting} AND parked = 0 AND next_attempt <= ?1
+                          ORDER BY next_attempt, {key} LIMIT ?3)
              RETURNING {columns}"
         ))
         .map_err(unexpected)?;
@@ -874,7 +876,8 @@ impl Store for SqliteStore {
         let claimed = claim_rows(
             &self.conn(),
             "outbox",
-            "sent",
+            "id",
+            "sent = 0",
             MESSAGE_COLUMNS,
             due,
             stored_from_row,
@@ -972,27 +975,16 @@ impl Store for SqliteStore {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<StoredInvoice>, StoreError> {
-        // One UPDATE … RETURNING under the write lock, like the other outboxes.
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "UPDATE invoices SET attempts = attempts + 1, next_attempt = ?2
-                 WHERE number IN (SELECT number FROM invoices
-                                  WHERE status IN ('pending', 'sent') AND parked = 0
-                                    AND next_attempt <= ?1
-                                  ORDER BY next_attempt, number LIMIT ?3)
-                 RETURNING {INVOICE_COLUMNS}"
-            ))
-            .map_err(unexpected)?;
-        let rows = stmt
-            .query_map(
-                params![millis(now), millis(until), limit as i64],
-                invoice_from_row,
-            )
-            .map_err(unexpected)?;
-        let mut claimed: Vec<StoredInvoice> = rows
-            .map(|r| r.map_err(unexpected))
-            .collect::<Result<_, _>>()?;
+        let due = Due { now, until, limit };
+        let mut claimed = claim_rows(
+            &self.conn(),
+            "invoices",
+            "number",
+            "status IN ('pending', 'sent')",
+            INVOICE_COLUMNS,
+            due,
+            invoice_from_row,
+        )?;
         claimed.sort_by_key(|i| i.invoice.number);
         Ok(claimed)
     }
@@ -1069,7 +1061,8 @@ impl Store for SqliteStore {
         let claimed = claim_rows(
             &self.conn(),
             "microsoft_commands",
-            "done",
+            "id",
+            "done = 0",
             COMMAND_COLUMNS,
             due,
             command_from_row,
