@@ -835,3 +835,92 @@ async fn the_scheduled_function_plans_the_day_onto_the_queue() {
     .unwrap();
     assert_eq!(delivered.job, "deliver");
 }
+
+/// The expiry run fans out like the daily one: the `expiry` function plans the customers due
+/// on the suspension day onto the same queue, the workers suspend each unpaid one once (its
+/// Microsoft cancellation and e-mail with it), and a second plan finds nobody left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_expiry_run_fans_out_and_suspends_each_unpaid_customer_once() {
+    use renewals_domain::Status;
+    use renewals_lambda::fanout::plan_scheduled;
+    use renewals_lambda::handlers::ScheduledEvent;
+    let count = 12;
+    let table = table("expiry").await;
+    let store = store_on(&table).await;
+    let mailer = Arc::new(RecordingMailer::default());
+    let svc = service(store.clone(), mailer.clone());
+    customers(&svc, "x", 0..count, "2026-01-31").await;
+    let tenants: Vec<TenantId> = (0..count).map(|n| id(&format!("x-{n}"))).collect();
+    svc.run_job(Job::Daily, date(DAY), None).await.unwrap();
+    let proforma = svc.store.documents_of(&tenants[0]).await.unwrap()[0].clone();
+    let suspension = svc.settings.policy.suspension_date(&proforma);
+    let pay_later = &tenants[1];
+    let paid = svc.store.documents_of(pay_later).await.unwrap()[0].clone();
+    let p24 = P24Settings::from_lookup(Defaults::Local, |_| None).unwrap();
+    let answer = renewals_przelewy24::offline::pay(
+        &svc,
+        &p24,
+        &paid,
+        paid.totals.gross.grosze(),
+        PaymentMethod::Blik,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    // The daily function runs every day up to the suspension day (reminders, the payer's
+    // new period), as it does on AWS before the expiry run.
+    let mut day = date(DAY);
+    while day <= suspension {
+        svc.run_job(Job::Daily, day, None).await.unwrap();
+        day = day.succ_opt().unwrap();
+    }
+    let work_queue = queue("expiry").await;
+    let sent_before = mailer.1.load(Ordering::SeqCst);
+
+    let event: ScheduledEvent =
+        serde_json::from_str(&format!(r#"{{"date": "{suspension}"}}"#)).unwrap();
+    let plan = plan_scheduled(&svc, &work_queue, Job::Expiry, event, None)
+        .await
+        .unwrap();
+    assert_eq!(plan.job, "plan-expiry");
+    assert_eq!(plan.tenants_due, count - 1, "everyone but the payer is due");
+    for t in &tenants {
+        let status = svc.account(t).await.unwrap().subscriptions[0].status;
+        assert_ne!(status, Status::Suspended, "the planner suspends nobody");
+    }
+    let returned = run_workers(
+        vec![store_on(&table).await, store_on(&table).await],
+        Arc::new(work_queue),
+        mailer.clone(),
+    )
+    .await;
+
+    assert_eq!(returned, 0);
+    for t in &tenants {
+        let status = svc.account(t).await.unwrap().subscriptions[0].status;
+        let expected = if t == pay_later {
+            Status::Active
+        } else {
+            Status::Suspended
+        };
+        assert_eq!(status, expected, "{t}");
+    }
+    let suspensions = mailer
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.kind == "suspension")
+        .count();
+    assert_eq!(suspensions, count - 1, "one suspension e-mail each");
+    assert!(mailer.1.load(Ordering::SeqCst) > sent_before);
+    let again = svc
+        .plan(
+            Job::Expiry,
+            suspension,
+            &queue("nobody").await,
+            Sizes::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.tenants_due, 0, "nobody left due");
+}
