@@ -38,11 +38,23 @@ pub async fn add_operator(dir: &Path, email: &str, name: &str) -> anyhow::Result
     anyhow::ensure!(!name.is_empty(), "the operator's name is empty");
     crate::app::open_store(dir, Durability::Normal, true)?;
     let store = renewals_local::panel::SqlitePanelStore::open(&crate::app::database(dir))?;
+    let operators = renewals_domain::TenantId::parse(renewals_app::audit::OPERATORS)?;
+    let note = renewals_app::audit::AuditEntry::note(
+        chrono::Utc::now(),
+        &renewals_app::audit::Actor::Cli,
+        &operators,
+        "operator_added",
+        None,
+        format!("Dodano operatora {name} <{}>", email.as_str()),
+    );
     let added = store
-        .add_operator(&Operator {
-            email: email.as_str().to_lowercase(),
-            name: name.to_string(),
-        })
+        .add_operator(
+            &Operator {
+                email: email.as_str().to_lowercase(),
+                name: name.to_string(),
+            },
+            &note,
+        )
         .await?;
     anyhow::ensure!(
         added,
