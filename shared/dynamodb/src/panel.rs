@@ -203,17 +203,20 @@ impl PanelStore for DynamoStore {
     async fn tenant_by_email(&self, email: &str) -> Result<Option<TenantId>, StoreError> {
         let email = email.to_lowercase();
         let by_address = keys::tenant_email(&email).attributes();
-        let Some(item) = self.get_panel(by_address).await? else {
-            return Ok(None);
+        let found = self.get_panel(by_address).await?;
+        let tenant = found
+            .as_ref()
+            .and_then(|item| attrs::string(item, "tenant").ok())
+            .and_then(|t| TenantId::parse(t).ok());
+        // The account, to check that the address is still the tenant's. An unknown address
+        // reads an account that never exists instead: the same two reads either way, so the
+        // sign-in's timing does not tell a customer's address from anyone else's.
+        let account_key = match &tenant {
+            Some(t) => keys::account(t).attributes(),
+            None => key("PANEL#NOBODY".into(), "ACCOUNT"),
         };
-        let Some(tenant) = attrs::string(&item, "tenant")
-            .ok()
-            .and_then(|t| TenantId::parse(t).ok())
-        else {
-            return Ok(None);
-        };
-        // An address the tenant has since changed away from signs nobody in.
-        let Some(account) = self.get_panel(keys::account(&tenant).attributes()).await? else {
+        let account = self.get_panel(account_key).await?;
+        let (Some(tenant), Some(account)) = (tenant, account) else {
             return Ok(None);
         };
         let account: renewals_domain::Account =

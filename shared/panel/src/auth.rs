@@ -292,21 +292,33 @@ pub async fn login(
         Ok(false) => {}
         Err(e) => return Rejection::Store(e).into_response(),
     }
-    if let Err(e) = send_link(&state, &email, now).await {
-        tracing::error!(error = %e, "sign-in link not sent");
-        return (StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment").into_response();
-    }
+    let email_later = match send_link(&state, &email, now).await {
+        Ok(work) => work,
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in link not sent");
+            return (StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment").into_response();
+        }
+    };
     // The same bytes for every address (it is not even echoed back).
     let mut ctx = Ctx::new(Locale::Pl);
     ctx.set("minutes", LOGIN_TTL_MINUTES);
-    state.pages.render(Page::LoginSent, ctx).into_response()
+    let answer = state.pages.render(Page::LoginSent, ctx).into_response();
+    // Started once the answer is ready, so it does not compete with it.
+    if let Some(work) = email_later {
+        state.later(work);
+    }
+    answer
 }
 
 /// Does the same work for every address, known or not, so the answer's timing tells
 /// nothing either: both lookups, a new token and one write of its hash (for an unknown
 /// address a decoy nobody can use). Composing, queueing and sending the e-mail, the slow
-/// part, runs after the answer (`Panel::later`).
-async fn send_link(state: &State, email: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+/// part, is returned to run after the answer (`Panel::later`).
+async fn send_link(
+    state: &State,
+    email: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<impl std::future::Future<Output = ()> + Send + 'static>> {
     let (operator, tenant) = tokio::join!(
         state.store.operator(email),
         state.store.tenant_by_email(email)
@@ -323,15 +335,14 @@ async fn send_link(state: &State, email: &str, now: DateTime<Utc>) -> anyhow::Re
         .store
         .put_login_token(&hash, who.as_ref(), expires)
         .await?;
-    if let Some(who) = who {
+    Ok(who.map(|who| {
         let (state, email) = (state.clone(), email.to_string());
-        state.clone().later(async move {
+        async move {
             if let Err(e) = queue_link(&state, who, &email, &token, &hash, now).await {
                 tracing::error!(error = %e, "sign-in e-mail not queued");
             }
-        });
-    }
-    Ok(())
+        }
+    }))
 }
 
 /// Composes the sign-in e-mail, queues it in the outbox and delivers it (a failed send

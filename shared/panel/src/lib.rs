@@ -115,7 +115,7 @@ impl Panel {
     /// Runs `work` off the request path: `renewals serve` just lets it run; the Lambda
     /// awaits `settle` after each answer is sent, before it asks for the next event (a
     /// frozen sandbox would otherwise hold the e-mail until the next request).
-    fn later(&self, work: impl Future<Output = ()> + Send + 'static) {
+    pub(crate) fn later(&self, work: impl Future<Output = ()> + Send + 'static) {
         let mut pending = self.later.lock().unwrap_or_else(|p| p.into_inner());
         pending.retain(|h| !h.is_finished());
         pending.push(tokio::spawn(work));
