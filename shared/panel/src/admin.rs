@@ -535,7 +535,8 @@ pub async fn retry(
     }
     let now = state.svc.clock.now();
     let actor = renewals_app::audit::Actor::Operator(op.name.clone());
-    let not_found = || (StatusCode::NOT_FOUND, "Not found").into_response();
+    // Not parked (any more): pressed twice, or already retried by someone else.
+    let nothing = || Redirect::to("/admin/outbox").into_response();
     let done = match form.kind.as_str() {
         "email" => {
             let parked = match state.store.parked_messages().await {
@@ -543,7 +544,7 @@ pub async fn retry(
                 Err(e) => return unavailable(e),
             };
             let Some(m) = parked.iter().find(|m| m.id == form.id) else {
-                return not_found();
+                return nothing();
             };
             let summary = format!(
                 "Ponowiono wstrzymany e-mail „{}” do {} ({})",
@@ -565,7 +566,7 @@ pub async fn retry(
                 Err(e) => return unavailable(e),
             };
             let Some(c) = parked.iter().find(|c| c.id == form.id) else {
-                return not_found();
+                return nothing();
             };
             let kind = renewals_app::microsoft::view(c).kind;
             let summary = format!("Ponowiono wstrzymane polecenie dla Microsoft: {kind}");
@@ -580,7 +581,7 @@ pub async fn retry(
                 Err(e) => return unavailable(e),
             };
             let Some(k) = parked.iter().find(|k| k.number == form.number) else {
-                return not_found();
+                return nothing();
             };
             let summary = format!(
                 "Ponowiono wysyłkę faktury {} do KSeF (powód wstrzymania: {})",
@@ -597,7 +598,7 @@ pub async fn retry(
             );
             state.store.retry_submission(&k.number, now, &note).await
         }
-        _ => return not_found(),
+        _ => return (StatusCode::NOT_FOUND, "Not found").into_response(),
     };
     match done {
         Ok(true) => {
@@ -607,8 +608,7 @@ pub async fn retry(
             }
             Redirect::to("/admin/outbox?done=1").into_response()
         }
-        // Already back in line (the button pressed twice): nothing more to do.
-        Ok(false) => Redirect::to("/admin/outbox?done=1").into_response(),
+        Ok(false) => nothing(),
         Err(e) => unavailable(e),
     }
 }

@@ -692,6 +692,16 @@ async fn a_customer_cannot_reach_anything_of_another_tenant_on_any_route() {
             "/admin/outbox/retry".into(),
             Some(with("kind=email&id=1")),
         ),
+        (
+            "POST",
+            "/admin/outbox/retry".into(),
+            Some(with("kind=command&id=1")),
+        ),
+        (
+            "POST",
+            "/admin/outbox/retry".into(),
+            Some(with("kind=ksef&number=FV%2F2026%2F01%2F0001")),
+        ),
         ("GET", "/admin/tenants".into(), None),
         ("GET", "/admin/tenants/beta".into(), None),
         ("GET", "/api/admin/overdue".into(), None),
@@ -865,4 +875,138 @@ async fn an_operator_finds_the_overdue_tenant_and_applies_a_held_payment() {
         !overdue.to_string().contains(&pf.number.to_string()),
         "paid: no longer owed"
     );
+}
+
+/// Rejects every invoice while `reject` is set, accepts it otherwise.
+#[derive(Default)]
+struct SwitchKsef {
+    reject: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl renewals_app::ports::Ksef for SwitchKsef {
+    async fn send(
+        &self,
+        invoice: &renewals_app::ports::InvoiceToSend,
+    ) -> Result<renewals_app::ports::SentInvoice, renewals_app::ports::KsefError> {
+        Ok(renewals_app::ports::SentInvoice {
+            session: "SO-1".into(),
+            invoice: invoice.number.clone(),
+        })
+    }
+
+    async fn verdict(
+        &self,
+        sent: &renewals_app::ports::SentInvoice,
+    ) -> Result<renewals_app::ports::KsefVerdict, renewals_app::ports::KsefError> {
+        use renewals_app::ports::KsefVerdict;
+        Ok(if self.reject.load(std::sync::atomic::Ordering::SeqCst) {
+            KsefVerdict::Rejected {
+                code: 450,
+                reason: "Błąd weryfikacji semantyki dokumentu faktury".into(),
+            }
+        } else {
+            KsefVerdict::Accepted {
+                ksef_number: format!("5260001246-20260126-{:0>12}-00", sent.invoice.len()),
+                upo: None,
+                duplicate: false,
+            }
+        })
+    }
+
+    async fn finish(&self) -> Result<(), renewals_app::ports::KsefError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_operator_retries_a_parked_email_and_a_rejected_invoice_once_each_and_the_log_says_so() {
+    use renewals_app::ports::Retry;
+    use std::sync::atomic::Ordering;
+    let (mut web, _, _) = Web::with_customers().await;
+    let ksef = Arc::new(SwitchKsef::default());
+    ksef.reject.store(true, Ordering::SeqCst);
+    web.app.svc.ksef = Some(ksef.clone());
+    web.app.days("2026-01-25", "2026-01-25").await;
+    let pf = web.app.documents("acme").await[0].number.to_string();
+    assert_eq!(web.app.pay(&pf, "2026-01-26").await.status, 200);
+    web.app.svc.ksef_sync().await.unwrap();
+    let invoice = web.app.invoices("acme").await[0].clone();
+    let number = invoice.invoice.number.to_string();
+    assert!(invoice.submission.parked);
+    // An e-mail to acme that the mail server refused for good.
+    let now = web.app.clock.now();
+    let lease = now + Duration::minutes(10);
+    let message = renewals_app::ports::OutboxMessage {
+        key: "test:reminder".into(),
+        tenant: TenantId::parse("acme").unwrap(),
+        kind: "reminder".into(),
+        to: "faktury@acme.example.pl".into(),
+        subject: "Przypomnienie o płatności".into(),
+        document: Some(pf.clone()),
+        date: d("2026-01-26"),
+        mime: b"Subject: Przypomnienie\r\n\r\nZap\xc5\x82a\xc4\x87".to_vec(),
+    };
+    web.app
+        .store
+        .commit(renewals_app::ports::Change {
+            emails: vec![message],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let due = web.app.store.claim_due(now, lease, 100).await.unwrap();
+    let reminder = due
+        .iter()
+        .find(|m| m.message.key == "test:reminder")
+        .expect("the test's e-mail")
+        .clone();
+    web.app
+        .store
+        .mark_failed(reminder.id, Retry::Park, "550 5.1.1 mailbox unavailable")
+        .await
+        .unwrap();
+
+    let ops = web.operator().await;
+    let page = web.get("/admin/outbox", &ops).await;
+    assert!(page.body.contains(&number), "{}", page.body);
+    assert!(page.body.contains("odrzucona przez KSeF"));
+    assert!(page.body.contains("Błąd weryfikacji semantyki"));
+    assert!(page.body.contains(&reminder.message.subject));
+
+    let ksef_form = format!(
+        "csrf={}&kind=ksef&number={}",
+        ops.csrf,
+        number.replace('/', "%2F")
+    );
+    let email_form = format!("csrf={}&kind=email&id={}", ops.csrf, reminder.id);
+    for form in [&ksef_form, &email_form] {
+        let first = web.post("/admin/outbox/retry", &ops, form).await;
+        assert_eq!(first.status, StatusCode::SEE_OTHER);
+        assert_eq!(first.location(), "/admin/outbox?done=1");
+        let second = web.post("/admin/outbox/retry", &ops, form).await;
+        assert_eq!(second.status, StatusCode::SEE_OTHER);
+        assert_eq!(second.location(), "/admin/outbox", "nothing left to retry");
+    }
+    // The e-mail went out with the retry (the outbox mailer takes it); KSeF takes the
+    // invoice at the next sync.
+    let page = web.get("/admin/outbox", &ops).await;
+    assert!(!page.body.contains(&number));
+    ksef.reject.store(false, Ordering::SeqCst);
+    let run = web.app.svc.ksef_sync().await.unwrap();
+    assert_eq!(run.accepted, 1);
+    let log = web
+        .app
+        .store
+        .audit_of(&TenantId::parse("acme").unwrap())
+        .await
+        .unwrap();
+    for action in ["ksef_retried", "email_retried"] {
+        let entries: Vec<_> = log.iter().filter(|e| e.action == action).collect();
+        assert_eq!(entries.len(), 1, "{action}: {log:?}");
+        assert_eq!(entries[0].actor.to_string(), "operator:Anna Nowak");
+    }
+    // Shown on the tenant's timeline too.
+    let timeline = web.get("/admin/tenants/acme", &ops).await.body;
+    assert!(timeline.contains("Ponowiono wysyłkę faktury"));
 }
