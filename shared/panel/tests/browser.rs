@@ -143,9 +143,53 @@ async fn text(c: &fantoccini::Client) -> String {
         .unwrap()
 }
 
+/// KSeF refusing every invoice, as it does an invoice it finds semantically wrong.
+struct RejectingKsef;
+
+#[async_trait::async_trait]
+impl renewals_app::ports::Ksef for RejectingKsef {
+    async fn send(
+        &self,
+        invoice: &renewals_app::ports::InvoiceToSend,
+    ) -> Result<renewals_app::ports::SentInvoice, renewals_app::ports::KsefError> {
+        Ok(renewals_app::ports::SentInvoice {
+            session: "SO-1".into(),
+            invoice: invoice.number.clone(),
+        })
+    }
+
+    async fn verdict(
+        &self,
+        _: &renewals_app::ports::SentInvoice,
+    ) -> Result<renewals_app::ports::KsefVerdict, renewals_app::ports::KsefError> {
+        Ok(renewals_app::ports::KsefVerdict::Rejected {
+            code: 450,
+            reason: "Błąd weryfikacji semantyki dokumentu faktury".into(),
+        })
+    }
+
+    async fn finish(&self) -> Result<(), renewals_app::ports::KsefError> {
+        Ok(())
+    }
+}
+
+/// With `PANEL_SCREENSHOTS=DIR`, the page as a desktop (1280 px) and a phone (390 px) see
+/// it, as `DIR/{name}-{width}.png` (how `docs/panel-*.png` are made).
+async fn screenshots(c: &fantoccini::Client, name: &str) {
+    let Ok(dir) = std::env::var("PANEL_SCREENSHOTS") else {
+        return;
+    };
+    for (width, height) in [(1280, 1000), (390, 844)] {
+        c.set_window_size(width, height).await.unwrap();
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(format!("{dir}/{name}-{width}.png"), png).unwrap();
+    }
+    c.set_window_size(1280, 1000).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn customer_and_operator_in_a_real_browser() {
-    let app = TestApp::new();
+    let app = TestApp::new().with_ksef(Arc::new(RejectingKsef));
     app.clock.set(warsaw_noon(d("2026-01-10")));
     let a = app
         .customer("acme", "business-standard", 10, Term::Monthly, "2026-01-01")
@@ -326,5 +370,35 @@ async fn customer_and_operator_in_a_real_browser() {
         app.document(&pf.number.to_string()).await.status.as_str(),
         "paid"
     );
+    // Its VAT invoice, rejected by KSeF: parked with KSeF's reason, sent again from the page.
+    app.svc.ksef_sync().await.unwrap();
+    o.find(Locator::LinkText("Wysyłki"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    o.wait()
+        .for_element(Locator::Css("input[name=kind][value=ksef]"))
+        .await
+        .unwrap();
+    let outbox = text(&o).await;
+    assert!(
+        outbox.contains("odrzucona przez KSeF") && outbox.contains("semantyki"),
+        "{outbox}"
+    );
+    screenshots(&o, "panel-admin-outbox").await;
+    o.find(Locator::XPath(
+        "//input[@name='kind'][@value='ksef']/following-sibling::button",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    o.wait().for_element(Locator::Css("p.ok")).await.unwrap();
+    assert!(!text(&o).await.contains("odrzucona przez KSeF"));
+    let invoice = &app.invoices("acme").await[0];
+    assert!(!invoice.submission.parked);
     o.close().await.unwrap();
 }
