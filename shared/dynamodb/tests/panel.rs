@@ -28,12 +28,12 @@ use std::sync::Arc;
 use std::sync::Mutex;
 
 /// The DynamoDB operations a store sent (`X-Amz-Target` without the API version).
-#[derive(Debug, Default)]
-struct Operations(Mutex<Vec<String>>);
+#[derive(Clone, Debug, Default)]
+struct Seen(Arc<Mutex<Vec<String>>>);
 
-impl Intercept for Operations {
+impl Intercept for Seen {
     fn name(&self) -> &'static str {
-        "operations"
+        "seen"
     }
 
     fn read_before_transmit(
@@ -50,27 +50,9 @@ impl Intercept for Operations {
     }
 }
 
-#[derive(Clone, Debug, Default)]
-struct Seen(Arc<Operations>);
-
-impl Intercept for Seen {
-    fn name(&self) -> &'static str {
-        "seen"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.read_before_transmit(context, components, cfg)
-    }
-}
-
 impl Seen {
     fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0 .0.lock().unwrap())
+        std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
 
