@@ -355,6 +355,9 @@ enum OperatorCmd {
         #[arg(long)]
         name: String,
     },
+    /// DynamoDB: write the panel's lookup items (billing address → tenant, the tenant list)
+    /// for accounts created before they existed. Safe to run again.
+    Backfill,
 }
 
 #[derive(Subcommand)]
@@ -1106,9 +1109,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Operator(OperatorCmd::Add { email, name }) => {
-            embedded_only("operator add works only on the embedded store for now")?;
-            panel::add_operator(&dir, &email, &name).await?
+            panel::add_operator(&target, &email, &name).await?
         }
+        Command::Operator(OperatorCmd::Backfill) => match &target.table {
+            Some(table) => panel::backfill(table).await?,
+            None => return Err(anyhow!("operator backfill is for a DynamoDB table (--dynamodb-table); the embedded store needs none")),
+        },
         Command::Serve { addr } => {
             embedded_only(
                 "serve works only on the embedded store; in AWS the payment-webhook function answers Przelewy24",

@@ -75,6 +75,56 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Writes the panel's lookup items (`EMAIL#` address → tenant, the `TENANTS` list) for
+    /// every account: for a table whose accounts were created before those items existed.
+    /// Idempotent (plain puts of what the accounts say); a Scan, run once by an operator
+    /// (`renewals --dynamodb-table T operator backfill`), never on a request's path. Returns
+    /// the number of accounts.
+    pub async fn backfill_panel_keys(&self) -> Result<usize, StoreError> {
+        let mut done = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("SK = :sk")
+                .expression_attribute_values(":sk", s("ACCOUNT"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unexpected)?;
+            for found in page.items.unwrap_or_default() {
+                let account: renewals_domain::Account =
+                    attrs::json(&found, "body").map_err(unexpected)?;
+                let t = &account.tenant;
+                let id = s(t.id.as_str());
+                let writes = [
+                    Write::put(
+                        format!("address of {}", t.id),
+                        item(
+                            &keys::tenant_email(t.email.as_str()),
+                            [("tenant", id.clone())],
+                        ),
+                    ),
+                    Write::put(
+                        format!("tenant {} listed", t.id),
+                        item(&keys::tenant_listed(&t.id), [("tenant", id)]),
+                    ),
+                ];
+                self.send(&writes).await.map_err(|e| match e {
+                    Refused::Store(e) => e,
+                    Refused::Conditions(_) => StoreError::Conflict("unconditional put".into()),
+                })?;
+                done += 1;
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(done);
+            }
+        }
+    }
+
     /// The audit entry `note` as a write, under its tenant, told apart by `cause`.
     fn note_write(note: &AuditEntry, cause: &str) -> Result<Write, StoreError> {
         let tenant = note

@@ -605,3 +605,58 @@ async fn parked_items_go_back_once_on_dynamodb() {
     let (store, panel) = dynamodb("parked").await;
     parked_items_go_back_once(store, panel, dir.path()).await;
 }
+
+#[tokio::test]
+async fn a_table_from_before_the_lookup_items_gets_them_by_backfill() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL: run scripts/test");
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("eu-central-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "moto",
+        ))
+        .load()
+        .await;
+    let table = format!("panel-backfill-{}", std::process::id());
+    let store = Arc::new(DynamoStore::from_conf(&sdk, table.clone()));
+    store.create_table().await.unwrap();
+    let (store_dyn, panel): (Arc<dyn Store>, Arc<dyn PanelStore>) = (store.clone(), store.clone());
+    story(store_dyn, panel.clone()).await;
+    // As a table written before the items existed: without them.
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    for (pk, sk) in [
+        ("EMAIL#faktury@acme.example.pl", "TENANT"),
+        ("TENANTS", "acme"),
+    ] {
+        client
+            .delete_item()
+            .table_name(&table)
+            .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+            .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        panel
+            .tenant_by_email("faktury@acme.example.pl")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(panel.tenants().await.unwrap().is_empty());
+    assert_eq!(store.backfill_panel_keys().await.unwrap(), 1);
+    assert_eq!(
+        store.backfill_panel_keys().await.unwrap(),
+        1,
+        "again: the same"
+    );
+    assert_eq!(
+        panel
+            .tenant_by_email("faktury@acme.example.pl")
+            .await
+            .unwrap(),
+        Some(TenantId::parse("acme").unwrap())
+    );
+    assert_eq!(panel.tenants().await.unwrap().len(), 1);
+}
