@@ -31,18 +31,43 @@ pub fn router(dir: &Path) -> anyhow::Result<Router> {
 }
 
 /// `renewals operator add`: one line saying what happened; an existing address is refused.
-pub async fn add_operator(dir: &Path, email: &str, name: &str) -> anyhow::Result<()> {
+/// On the embedded store in `dir`, or on the DynamoDB `table` the panel Lambda reads.
+pub async fn add_operator(
+    target: &crate::app::Target,
+    email: &str,
+    name: &str,
+) -> anyhow::Result<()> {
     use renewals_app::panel::{Operator, PanelStore};
     let email = renewals_domain::EmailAddress::parse(email.trim())?;
     let name = name.trim();
     anyhow::ensure!(!name.is_empty(), "the operator's name is empty");
-    crate::app::open_store(dir, Durability::Normal, true)?;
-    let store = renewals_local::panel::SqlitePanelStore::open(&crate::app::database(dir))?;
+    let store: Box<dyn PanelStore> = match &target.table {
+        Some(table) => Box::new(dynamodb(table).await),
+        None => {
+            let dir = &target.dir;
+            crate::app::open_store(dir, Durability::Normal, true)?;
+            Box::new(renewals_local::panel::SqlitePanelStore::open(
+                &crate::app::database(dir),
+            )?)
+        }
+    };
+    let operators = renewals_domain::TenantId::parse(renewals_app::audit::OPERATORS)?;
+    let note = renewals_app::audit::AuditEntry::note(
+        chrono::Utc::now(),
+        &renewals_app::audit::Actor::Cli,
+        &operators,
+        "operator_added",
+        None,
+        format!("Dodano operatora {name} <{}>", email.as_str()),
+    );
     let added = store
-        .add_operator(&Operator {
-            email: email.as_str().to_lowercase(),
-            name: name.to_string(),
-        })
+        .add_operator(
+            &Operator {
+                email: email.as_str().to_lowercase(),
+                name: name.to_string(),
+            },
+            &note,
+        )
         .await?;
     anyhow::ensure!(
         added,
@@ -50,5 +75,18 @@ pub async fn add_operator(dir: &Path, email: &str, name: &str) -> anyhow::Result
         email.as_str()
     );
     println!("operator {} <{}> added", name, email.as_str());
+    Ok(())
+}
+
+async fn dynamodb(table: &str) -> renewals_dynamodb::DynamoStore {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    renewals_dynamodb::DynamoStore::from_conf(&sdk, table)
+}
+
+/// `renewals --dynamodb-table T operator backfill`: the panel's lookup items for accounts
+/// created before they existed (sign-in by address, the tenant list).
+pub async fn backfill(table: &str) -> anyhow::Result<()> {
+    let accounts = dynamodb(table).await.backfill_panel_keys().await?;
+    println!("panel lookup items written for {accounts} accounts");
     Ok(())
 }

@@ -2,8 +2,13 @@
 //! on DynamoDB and SES, with the session key from Secrets Manager.
 
 use anyhow::Context;
-use lambda_http::{run, Error};
+use lambda_http::Error;
+use lambda_runtime::tower::{Layer, Service};
+use lambda_runtime::{LambdaInvocation, Runtime};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as Poll, Poll as Ready};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -23,7 +28,57 @@ async fn main() -> Result<(), Error> {
         .context("RENEWALS_PUBLIC_URL must be set to the panel's https:// address")?;
     let config = renewals_panel::PanelConfig::new(public_url.trim_end_matches('/').into(), key);
     let panel = renewals_panel::Panel::new(function.svc.clone(), Arc::new(store), config);
-    run(renewals_panel::router(panel)).await
+    let app = lambda_http::Adapter::from(renewals_panel::router(panel.clone()));
+    Runtime::new(app)
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        .layer(SettleAfter(panel))
+        .run()
+        .await
+}
+
+/// After each answer has been posted to the Runtime API, waits for the work the panel
+/// started after it (the sign-in e-mail) before the next event is asked for: the caller
+/// already has its answer, and the sandbox is not frozen with the e-mail half sent.
+#[derive(Clone)]
+struct SettleAfter(renewals_panel::State);
+
+impl<S> Layer<S> for SettleAfter {
+    type Service = Settled<S>;
+    fn layer(&self, inner: S) -> Settled<S> {
+        Settled {
+            inner,
+            panel: self.0.clone(),
+        }
+    }
+}
+
+struct Settled<S> {
+    inner: S,
+    panel: renewals_panel::State,
+}
+
+impl<S> Service<LambdaInvocation> for Settled<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = lambda_runtime::Error>,
+    S::Future: Send + 'static,
+{
+    type Response = ();
+    type Error = lambda_runtime::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<(), lambda_runtime::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Poll<'_>) -> Ready<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        let answered = self.inner.call(invocation);
+        let panel = self.panel.clone();
+        Box::pin(async move {
+            let result = answered.await;
+            panel.settle().await;
+            result
+        })
+    }
 }
 
 /// The key sign-in links and sessions are hashed with: the secret `RENEWALS_PANEL_KEY_SECRET_ARN`

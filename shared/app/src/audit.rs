@@ -5,7 +5,9 @@
 
 use crate::ports::{NewInvoice, PaymentRecord};
 use chrono::{DateTime, Utc};
-use renewals_domain::{Account, DocumentKind, DocumentStatus, Effect, Job, LinePurpose, Status};
+use renewals_domain::{
+    Account, DocumentKind, DocumentStatus, Effect, Job, LinePurpose, Status, TenantId,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -86,7 +88,41 @@ pub struct AuditEntry {
     pub subscription: Option<String>,
     /// One line a person reads.
     pub summary: String,
+    /// Whose log an entry of a change without an account goes to (a payment held for
+    /// review, a retried e-mail); an account's change files its entries under its tenant.
+    #[serde(skip)]
+    pub filed_under: Option<TenantId>,
 }
+
+/// The pseudo-tenant whose log keeps what concerns no customer: operators added, payments
+/// held for review that name no known document (the operator's alerts go there too).
+pub const OPERATORS: &str = "operator";
+
+impl AuditEntry {
+    /// An entry that is not derived from an account's change, filed under `tenant`.
+    pub fn note(
+        at: DateTime<Utc>,
+        actor: &Actor,
+        tenant: &TenantId,
+        action: &str,
+        document: Option<String>,
+        summary: String,
+    ) -> AuditEntry {
+        AuditEntry {
+            at,
+            actor: actor.clone(),
+            action: action.to_string(),
+            document,
+            subscription: None,
+            summary,
+            filed_under: Some(tenant.clone()),
+        }
+    }
+}
+
+/// The reference of a transfer that applies a payment held for review (`review:{its key}`):
+/// one settlement per held payment, however often the operator's form is sent.
+pub const HELD_PREFIX: &str = "review:";
 
 /// What one change does, as audit entries: built from the account as loaded and as left,
 /// the effects of the decisions, the payment and the invoice.
@@ -111,6 +147,7 @@ impl Audit<'_> {
                 document,
                 subscription: sub,
                 summary: s,
+                filed_under: None,
             })
         };
         if self.before.tenant != self.after.tenant {
@@ -260,16 +297,28 @@ impl Audit<'_> {
             }
         }
         if let Some(p) = self.payment {
-            let s = format!(
-                "Wpłata {} zł ({}, {}) rozliczona",
-                p.amount, p.method, p.received_on
-            );
-            push(
-                "payment_settled",
-                p.document.as_ref().map(|d| d.to_string()),
-                None,
-                s,
-            );
+            let document = p.document.as_ref().map(|d| d.to_string());
+            // A held payment an operator applied: their decision, under their name.
+            let held = p
+                .reference
+                .as_deref()
+                .and_then(|r| r.strip_prefix(HELD_PREFIX));
+            match (held, &p.representative, &document) {
+                (Some(key), Some(who), Some(doc)) => {
+                    let s = format!(
+                        "{who} zaksięgował(a) wstrzymaną wpłatę {} zł ({key}) na {doc}",
+                        p.amount
+                    );
+                    push("held_payment_applied", document.clone(), None, s);
+                }
+                _ => {
+                    let s = format!(
+                        "Wpłata {} zł ({}, {}) rozliczona",
+                        p.amount, p.method, p.received_on
+                    );
+                    push("payment_settled", document, None, s);
+                }
+            }
         }
         if let Some(i) = self.invoice {
             let inv = &i.stored.invoice;

@@ -112,6 +112,7 @@ impl Service {
                 tenant.name,
                 tenant.nip.as_str()
             ),
+            filed_under: None,
         };
         let change = Change {
             account: Some(Account::new(tenant)),

@@ -1,7 +1,10 @@
 //! What the web panel needs from a store besides the accounts: operators, one-time sign-in
 //! links, sessions and rate-limit counters (all keyed by hashes, never by the secret itself),
-//! and the operator's read-only lists across tenants.
+//! and the operator's read-only lists across tenants. What changes something the customer or
+//! the operator should see later (an operator added, a held payment decided, a parked item
+//! retried) takes its audit entry and writes it in the same transaction.
 
+use crate::audit::AuditEntry;
 use crate::ports::{ReviewItem, StoreError, StoredCommand, StoredMessage};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -43,22 +46,43 @@ pub struct ReviewDecision {
     pub at: DateTime<Utc>,
 }
 
+/// A KSeF submission given up on (rejected by KSeF, or out of attempts), for the operator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ParkedSubmission {
+    pub number: String,
+    pub tenant: TenantId,
+    /// `rejected`, or where it stood when it was given up on (`pending`, `sent`).
+    pub status: String,
+    /// KSeF's reason, or the last error.
+    pub reason: Option<String>,
+    pub attempts: u32,
+}
+
 #[async_trait]
 pub trait PanelStore: Send + Sync {
-    /// Adds an operator; `false` if one with that address exists (nothing changes).
-    async fn add_operator(&self, operator: &Operator) -> Result<bool, StoreError>;
+    /// Adds an operator and `note` (under `note.filed_under`); `false` if one with that
+    /// address exists (nothing changes).
+    async fn add_operator(
+        &self,
+        operator: &Operator,
+        note: &AuditEntry,
+    ) -> Result<bool, StoreError>;
     async fn operator(&self, email: &str) -> Result<Option<Operator>, StoreError>;
-    /// The tenant whose billing address this is (case-insensitive), if any.
+    /// The tenant whose billing address this is (case-insensitive), if any: one key read
+    /// on DynamoDB, which may still name a tenant that has changed its address since (the
+    /// sign-in checks the account before it sends anything).
     async fn tenant_by_email(&self, email: &str) -> Result<Option<TenantId>, StoreError>;
 
+    /// Stores a link's hash; `who` is `None` for an address nobody has (a decoy written so
+    /// that a known and an unknown address cost the same, never usable).
     async fn put_login_token(
         &self,
         hash: &str,
-        who: &Principal,
+        who: Option<&Principal>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     /// Uses the link up: who it was for, once, if it has not expired by `now`. A second
-    /// use, an unknown or an expired link all give `None`.
+    /// use, an unknown, a decoy or an expired link all give `None`.
     async fn take_login_token(
         &self,
         hash: &str,
@@ -78,14 +102,31 @@ pub trait PanelStore: Send + Sync {
     async fn tenants(&self) -> Result<Vec<TenantId>, StoreError>;
     /// Payments held for review, oldest first, with the operator's decision if any.
     async fn reviews(&self) -> Result<Vec<(ReviewItem, Option<ReviewDecision>)>, StoreError>;
-    /// Records the decision once; `false` if the payment was already decided.
-    async fn decide_review(&self, key: &str, d: &ReviewDecision) -> Result<bool, StoreError>;
+    /// Records the decision once, with `note`; `false` if the payment was already decided.
+    async fn decide_review(
+        &self,
+        key: &str,
+        d: &ReviewDecision,
+        note: &AuditEntry,
+    ) -> Result<bool, StoreError>;
     /// E-mails given up on after their last attempt.
     async fn parked_messages(&self) -> Result<Vec<StoredMessage>, StoreError>;
     /// Microsoft commands given up on.
     async fn parked_commands(&self) -> Result<Vec<StoredCommand>, StoreError>;
-    /// Puts a parked e-mail back in line for the next delivery; `false` if it was not parked.
-    async fn retry_message(&self, id: i64) -> Result<bool, StoreError>;
-    /// Puts a parked Microsoft command back in line; `false` if it was not parked.
-    async fn retry_command(&self, id: i64) -> Result<bool, StoreError>;
+    /// KSeF submissions given up on, by invoice number.
+    async fn parked_submissions(&self) -> Result<Vec<ParkedSubmission>, StoreError>;
+    /// Puts a parked e-mail back in line for the next delivery, due now with its attempts
+    /// reset, and writes `note`; `false` (and nothing written) if it was not parked, so
+    /// pressing the button twice puts it back once.
+    async fn retry_message(&self, id: i64, note: &AuditEntry) -> Result<bool, StoreError>;
+    /// Puts a parked Microsoft command back in line, as `retry_message`.
+    async fn retry_command(&self, id: i64, note: &AuditEntry) -> Result<bool, StoreError>;
+    /// Sends a parked KSeF submission again (pending, due `now`, attempts reset), as
+    /// `retry_message`.
+    async fn retry_submission(
+        &self,
+        number: &str,
+        now: DateTime<Utc>,
+        note: &AuditEntry,
+    ) -> Result<bool, StoreError>;
 }

@@ -261,15 +261,17 @@ impl Service {
             };
             let notice = self.alert(payment, Some(document), cause, &reason, date);
             let tenant = self.alert_tenant(Some(document)).await;
+            let review = ReviewItem {
+                key,
+                source: payment.source(),
+                amount: surplus,
+                received_on: date,
+                reason,
+            };
             let change = Change {
                 emails: vec![self.message(&tenant, &notice, date)],
-                review: Some(ReviewItem {
-                    key,
-                    source: payment.source(),
-                    amount: surplus,
-                    received_on: date,
-                    reason,
-                }),
+                audit: vec![self.held_entry(payment, &tenant.id, &review, Some(document))],
+                review: Some(review),
                 ..Change::default()
             };
             match self.store.commit(change).await {
@@ -282,6 +284,34 @@ impl Service {
             ..payment.clone()
         };
         self.settle_document(&settled, document, date).await
+    }
+
+    /// The audit entry of a payment held for review, filed with the customer it names (or
+    /// the operators' log): written with the review item, once.
+    fn held_entry(
+        &self,
+        payment: &IncomingPayment,
+        tenant: &TenantId,
+        review: &ReviewItem,
+        document: Option<&Document>,
+    ) -> crate::audit::AuditEntry {
+        // As with a settlement: Przelewy24's word, or whoever relayed the transfer.
+        let actor = match payment.via {
+            Via::Przelewy24 { .. } => Actor::Provider(Provider::Przelewy24),
+            Via::Transfer { .. } => self.actor.clone(),
+        };
+        let summary = format!(
+            "Wpłata {} zł ({}) wstrzymana do wyjaśnienia: {}",
+            review.amount, review.source, review.reason
+        );
+        crate::audit::AuditEntry::note(
+            self.clock.now(),
+            &actor,
+            tenant,
+            "payment_held",
+            document.map(|d| d.number.to_string()),
+            summary,
+        )
     }
 
     /// The document a Przelewy24 session pays: its own session, or a card charge of it.
@@ -428,15 +458,17 @@ impl Service {
         };
         let notice = self.alert(payment, document, cause, reason, date);
         let tenant = self.alert_tenant(document).await;
+        let review = ReviewItem {
+            key: payment.key(),
+            source: payment.source(),
+            amount: Money::from_grosze(payment.amount),
+            received_on: date,
+            reason: reason.to_string(),
+        };
         let change = Change {
             emails: vec![self.message(&tenant, &notice, date)],
-            review: Some(ReviewItem {
-                key: payment.key(),
-                source: payment.source(),
-                amount: Money::from_grosze(payment.amount),
-                received_on: date,
-                reason: reason.to_string(),
-            }),
+            audit: vec![self.held_entry(payment, &tenant.id, &review, document)],
+            review: Some(review),
             ..Change::default()
         };
         match self.store.commit(change).await {

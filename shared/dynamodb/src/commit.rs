@@ -268,6 +268,23 @@ impl DynamoStore {
         let mut subscription_writes = vec![];
         if let Some(account) = &account {
             writes.push(self.account_write(account, version, next_action)?);
+            // The panel's sign-in looks the address up by key, not by scanning accounts:
+            // written with the change that creates the tenant or changes its data (an
+            // address changed away is checked against the account when read).
+            let id = attrs::s(account.tenant.id.as_str());
+            if version == 0 || audit.iter().any(|e| e.action == "tenant_updated") {
+                let by_address = keys::tenant_email(account.tenant.email.as_str());
+                let what = format!("address of {}", account.tenant.id);
+                writes.push(Write::put(
+                    what,
+                    item(&by_address, [("tenant", id.clone())]),
+                ));
+            }
+            if version == 0 {
+                let listed = keys::tenant_listed(&account.tenant.id);
+                let what = format!("tenant {} listed", account.tenant.id);
+                writes.push(Write::put(what, item(&listed, [("tenant", id)])));
+            }
             for sub in &account.subscriptions {
                 subscription_writes.push((sub.id.clone(), subscription_write(&sub.id, account)));
             }
@@ -348,9 +365,10 @@ impl DynamoStore {
                 subscription_writes.retain(|(id, _)| !known.contains(id));
             }
         }
-        // The audit log is the account's: a change without one has nobody to file it under.
+        // The audit log is the account's: a change without one files only the entries that
+        // say whose log they belong in.
         if account.is_none() {
-            audit.clear();
+            audit.retain(|e| e.filed_under.is_some());
         }
         // A change too big for one transaction with its entries keeps one entry saying all.
         if count(subscription_writes.len()) + audit.len() > MAX_TRANSACTION_ITEMS && audit.len() > 1
@@ -364,12 +382,20 @@ impl DynamoStore {
             audit.push(all);
         }
         let mut audit_writes = vec![];
-        if let Some(account) = &account {
-            for (n, entry) in audit.iter().enumerate() {
-                let key = keys::audit(&account.tenant.id, entry.at, version + 1, n);
-                let what = format!("audit entry {} exists", key.sk);
-                audit_writes.push(Write::claim(what, item(&key, [("body", json(entry)?)])));
-            }
+        // Without an account there is no version to tell changes apart: the change's own
+        // unique key (its review item, else its first e-mail) does.
+        let cause = review
+            .as_ref()
+            .map(|r| r.key.clone())
+            .or_else(|| emails.first().map(|m| m.key.clone()));
+        for (n, entry) in audit.iter().enumerate() {
+            let key = match (&account, &entry.filed_under, &cause) {
+                (Some(account), _, _) => keys::audit(&account.tenant.id, entry.at, version + 1, n),
+                (None, Some(tenant), Some(cause)) => keys::audit_note(tenant, entry.at, cause, n),
+                _ => continue,
+            };
+            let what = format!("audit entry {} exists", key.sk);
+            audit_writes.push(Write::claim(what, item(&key, [("body", json(entry)?)])));
         }
         let total = count(subscription_writes.len()) + audit_writes.len();
         if total > MAX_TRANSACTION_ITEMS {

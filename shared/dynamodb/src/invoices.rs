@@ -80,8 +80,17 @@ fn state_attributes(record: &mut Item, stored: &StoredInvoice) -> Result<(), Sto
     if let Some(due) = due_sk(&stored.invoice, &stored.submission) {
         record.insert(keys::GSI2PK.into(), attrs::s(keys::KSEF));
         record.insert(keys::GSI2SK.into(), attrs::s(due));
+    } else if let Some(parked) = parked_sk(&stored.invoice, &stored.submission) {
+        record.insert(keys::GSI2PK.into(), attrs::s(keys::KSEF_PARKED));
+        record.insert(keys::GSI2SK.into(), attrs::s(parked));
     }
     Ok(())
+}
+
+/// Where a parked submission sits in the outbox index, for the operator's list.
+pub(crate) fn parked_sk(invoice: &VatInvoice, s: &Submission) -> Option<String> {
+    s.parked
+        .then(|| keys::padded(keys::invoice_ordinal(&invoice.number)))
 }
 
 /// Where a submission sits in the outbox index, if it is due at all.
@@ -94,7 +103,7 @@ fn due_sk(invoice: &VatInvoice, s: &Submission) -> Option<String> {
     })
 }
 
-fn invoice_from(item: &Item) -> Result<StoredInvoice, StoreError> {
+pub(crate) fn invoice_from(item: &Item) -> Result<StoredInvoice, StoreError> {
     let optional_bytes = |name: &str| match item.get(name) {
         Some(_) => attrs::bytes(item, name).map(Some).map_err(unexpected),
         None => Ok(None),
@@ -257,7 +266,17 @@ impl DynamoStore {
                     .value(":due", AttributeValue::S(due));
                 format!("SET {}", set.join(", "))
             }
-            None => format!("SET {} REMOVE #gpk, #gsk", set.join(", ")),
+            None => match parked_sk(i, &stored.submission) {
+                Some(parked) => {
+                    set.push("#gpk = :kparked");
+                    set.push("#gsk = :parked");
+                    update = update
+                        .value(":kparked", attrs::s(keys::KSEF_PARKED))
+                        .value(":parked", AttributeValue::S(parked));
+                    format!("SET {}", set.join(", "))
+                }
+                None => format!("SET {} REMOVE #gpk, #gsk", set.join(", ")),
+            },
         };
         update.set_expression(&expression);
         let mut writes = vec![update];

@@ -18,6 +18,10 @@
 //! | invoice number → tenant | `INV#{number}` | `INV` | uniqueness of the number |
 //! | invoice of a document | `INVFOR#{document}` | `INVFOR` | one invoice per settled document |
 //! | audit entry | `TENANT#{tenant}` | `AUDIT#{at}#{account version:020}#{n:03}` | JSON `body`; written with its change |
+//! | audit entry without an account | `TENANT#{tenant}` | `AUDIT#{at}#{cause}#{n:03}` | a held payment, a retry, an operator added |
+//! | billing address → tenant | `EMAIL#{address, lower case}` | `TENANT` | `tenant`; the sign-in lookup |
+//! | tenant list | `TENANTS` | `{tenant}` | the operator's list and search |
+//! | panel items | `PANEL#…` | | operators, sign-in links, sessions, rate limits, decisions (`ttl` where they run out) |
 //! | invoice counter | `COUNTER#FV/{YYYY}/{MM}` | `COUNTER` | `last`, as the other series |
 //!
 //! GSI1 (keys only): `DUE#{shard}` / `{next action date}#{tenant}`, so the daily job reads only
@@ -25,7 +29,8 @@
 //! `UNSENT` / `{next attempt ms:020}#{id:020}`, the outbox's unsent messages, due first;
 //! `PARKED` / `{id:020}`, those given up on after their last attempt. Microsoft commands use
 //! the same index under `MSPENDING` and `MSPARKED`, KSeF submissions under `KSEF` (pending or
-//! sent, not parked: `{next attempt ms:020}#{invoice ordinal:020}`).
+//! sent, not parked: `{next attempt ms:020}#{invoice ordinal:020}`) and `KSEFPARKED`
+//! (`{invoice ordinal:020}`, rejected or given up on).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
@@ -108,6 +113,37 @@ pub fn audit(tenant: &TenantId, at: chrono::DateTime<chrono::Utc>, version: u64,
     }
 }
 
+/// The `n`th audit entry of something that is not an account's change (a payment held for
+/// review, a retried e-mail, an operator added), told apart by its cause.
+pub fn audit_note(
+    tenant: &TenantId,
+    at: chrono::DateTime<chrono::Utc>,
+    cause: &str,
+    n: usize,
+) -> Key {
+    Key {
+        pk: tenant_pk(tenant),
+        sk: format!(
+            "{AUDIT_PREFIX}{}#{cause}#{n:03}",
+            at.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        ),
+    }
+}
+
+/// Which tenant a billing address belongs to (lower case): the sign-in lookup reads this
+/// key instead of scanning accounts. Written with the account change that sets the address.
+pub fn tenant_email(email: &str) -> Key {
+    Key::new(format!("EMAIL#{}", email.to_lowercase()), "TENANT")
+}
+
+/// Every tenant, one item each in one partition: the operator's list and search query it
+/// instead of scanning the table. Written when the account is created.
+pub const TENANTS: &str = "TENANTS";
+
+pub fn tenant_listed(tenant: &TenantId) -> Key {
+    Key::new(TENANTS.to_string(), tenant.as_str())
+}
+
 pub fn email(tenant: &TenantId, id: i64) -> Key {
     Key {
         pk: tenant_pk(tenant),
@@ -151,6 +187,8 @@ pub fn bank_note(key: &str) -> Key {
 pub const INVOICE_PREFIX: &str = "INV#";
 /// KSeF submissions that are due (pending or sent, not parked), in the outbox index.
 pub const KSEF: &str = "KSEF";
+/// KSeF submissions given up on (rejected, or out of attempts), for the operator.
+pub const KSEF_PARKED: &str = "KSEFPARKED";
 
 pub fn invoice(tenant: &TenantId, number: &InvoiceNumber) -> Key {
     Key {

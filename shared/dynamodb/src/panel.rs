@@ -1,16 +1,24 @@
 //! The panel's items on the single table: operators, one-time sign-in links, sessions,
 //! rate-limit counters and the operator's decisions on held payments, each under a `PANEL#`
-//! key with a `ttl` where it runs out (enable the table's TTL on `ttl` to have them removed).
-//! The operator's tenant list and the sign-in lookup by address read every account (a Scan
-//! of `ACCOUNT` items): fine for a reseller's few hundred tenants and an operator page, not
-//! for a job.
+//! key with a `ttl` (epoch seconds) where it runs out; the table's `TimeToLiveSpecification`
+//! on `ttl` removes them (lazily: expiry is also checked when read). The sign-in lookup by
+//! address reads one key (`EMAIL#…`) and the tenant list one partition (`TENANTS`), both
+//! written with the account's change: no Scan on a request's path.
+//!
+//! What the operator retries goes back into the outbox index with one conditional update
+//! (still parked where it was seen), in one transaction with its audit entry: pressed twice,
+//! it goes back once and is logged once.
 
 use crate::attrs::{self, n, s, Item};
+use crate::commit::{item, json as json_attr, Refused, Write};
 use crate::{keys, DynamoStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
-use renewals_app::panel::{Operator, PanelStore, Principal, ReviewDecision, Session};
+use renewals_app::audit::AuditEntry;
+use renewals_app::panel::{
+    Operator, PanelStore, ParkedSubmission, Principal, ReviewDecision, Session,
+};
 use renewals_app::ports::{ReviewItem, StoreError, StoredCommand, StoredMessage};
 use renewals_domain::TenantId;
 use std::collections::HashMap;
@@ -67,9 +75,13 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// Every `ACCOUNT` item (a Scan; see the module's note).
-    async fn account_items(&self) -> Result<Vec<Item>, StoreError> {
-        let mut out = vec![];
+    /// Writes the panel's lookup items (`EMAIL#` address → tenant, the `TENANTS` list) for
+    /// every account: for a table whose accounts were created before those items existed.
+    /// Idempotent (plain puts of what the accounts say); a Scan, run once by an operator
+    /// (`renewals --dynamodb-table T operator backfill`), never on a request's path. Returns
+    /// the number of accounts.
+    pub async fn backfill_panel_keys(&self) -> Result<usize, StoreError> {
+        let mut done = 0;
         let mut start = None;
         loop {
             let page = self
@@ -82,12 +94,110 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(unexpected)?;
-            out.extend(page.items.unwrap_or_default());
+            for found in page.items.unwrap_or_default() {
+                let account: renewals_domain::Account =
+                    attrs::json(&found, "body").map_err(unexpected)?;
+                let t = &account.tenant;
+                let id = s(t.id.as_str());
+                let writes = [
+                    Write::put(
+                        format!("address of {}", t.id),
+                        item(
+                            &keys::tenant_email(t.email.as_str()),
+                            [("tenant", id.clone())],
+                        ),
+                    ),
+                    Write::put(
+                        format!("tenant {} listed", t.id),
+                        item(&keys::tenant_listed(&t.id), [("tenant", id)]),
+                    ),
+                ];
+                self.send(&writes).await.map_err(|e| match e {
+                    Refused::Store(e) => e,
+                    Refused::Conditions(_) => StoreError::Conflict("unconditional put".into()),
+                })?;
+                done += 1;
+            }
             start = page.last_evaluated_key;
             if start.is_none() {
-                return Ok(out);
+                return Ok(done);
             }
         }
+    }
+
+    /// The audit entry `note` as a write, under its tenant, told apart by `cause`.
+    fn note_write(note: &AuditEntry, cause: &str) -> Result<Write, StoreError> {
+        let tenant = note
+            .filed_under
+            .as_ref()
+            .ok_or_else(|| unexpected(anyhow::anyhow!("an audit entry without its tenant")))?;
+        let key = keys::audit_note(tenant, note.at, cause, 0);
+        let what = format!("audit entry {} exists", key.sk);
+        Ok(Write::claim(what, item(&key, [("body", json_attr(note)?)])))
+    }
+
+    /// `first` and the audit entry in one transaction: `false` if `first`'s condition failed
+    /// (nothing written).
+    async fn with_note(&self, first: Write, note: &AuditEntry) -> Result<bool, StoreError> {
+        // A fresh cause: the first write's condition, not the entry's key, keeps it to once.
+        let cause = format!("panel-{}", crate::ids::next_message_id());
+        match self.send(&[first, Self::note_write(note, &cause)?]).await {
+            Ok(()) => Ok(true),
+            Err(Refused::Conditions(failed)) if failed == [0] => Ok(false),
+            Err(Refused::Conditions(_)) => Err(StoreError::Conflict("audit entry".into())),
+            Err(Refused::Store(e)) => Err(e),
+        }
+    }
+
+    /// The one item at `sk` in an outbox partition of the index (`PARKED`, `MSPARKED`,
+    /// `KSEFPARKED`), if it is there.
+    async fn index_entry(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI2)
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK = :sk")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":sk", s(sk))
+            .send()
+            .await
+            .map_err(unexpected)?;
+        Ok(out.items.unwrap_or_default().into_iter().next())
+    }
+
+    /// Puts the item found at `sk` under `parked` back under `due` in `pending`, attempts
+    /// reset, if it is still parked there.
+    async fn unpark(
+        &self,
+        parked: &str,
+        sk: &str,
+        pending: &str,
+        due: String,
+        note: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let Some(found) = self.index_entry(parked, sk).await? else {
+            return Ok(false);
+        };
+        let key = crate::store::item_key(&found)?;
+        let what = format!("{} / {} is no longer parked", key.pk, key.sk);
+        let update = Write::update(
+            what,
+            key,
+            "SET #gpk = :pending, #gsk = :due, #attempts = :zero, #parked = :no",
+        )
+        .only_if("#gpk = :parked AND #gsk = :seen")
+        .name("#gpk", keys::GSI2PK)
+        .name("#gsk", keys::GSI2SK)
+        .name("#attempts", "attempts")
+        .name("#parked", "parked")
+        .value(":pending", s(pending))
+        .value(":due", s(due))
+        .value(":zero", n(0))
+        .value(":no", AttributeValue::Bool(false))
+        .value(":parked", s(parked))
+        .value(":seen", s(sk));
+        self.with_note(update, note).await
     }
 
     async fn index_items(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
@@ -116,13 +226,12 @@ impl DynamoStore {
 
 #[async_trait]
 impl PanelStore for DynamoStore {
-    async fn add_operator(&self, op: &Operator) -> Result<bool, StoreError> {
+    async fn add_operator(&self, op: &Operator, note: &AuditEntry) -> Result<bool, StoreError> {
         let email = op.email.to_lowercase();
-        self.put_new(
-            key(format!("PANEL#OPERATOR#{email}"), "OPERATOR"),
-            HashMap::from([("email".into(), s(email)), ("name".into(), s(&op.name))]),
-        )
-        .await
+        let mut record = key(format!("PANEL#OPERATOR#{email}"), "OPERATOR");
+        record.extend([("email".into(), s(&email)), ("name".into(), s(&op.name))]);
+        let put = Write::claim(format!("operator {email} exists"), record);
+        self.with_note(put, note).await
     }
 
     async fn operator(&self, email: &str) -> Result<Option<Operator>, StoreError> {
@@ -143,29 +252,39 @@ impl PanelStore for DynamoStore {
 
     async fn tenant_by_email(&self, email: &str) -> Result<Option<TenantId>, StoreError> {
         let email = email.to_lowercase();
-        let mut found = vec![];
-        for item in self.account_items().await? {
-            let account: renewals_domain::Account =
-                attrs::json(&item, "body").map_err(unexpected)?;
-            if account.tenant.email.as_str().to_lowercase() == email {
-                found.push(account.tenant.id);
-            }
-        }
-        found.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        Ok(found.into_iter().next())
+        let by_address = keys::tenant_email(&email).attributes();
+        let found = self.get_panel(by_address).await?;
+        let tenant = found
+            .as_ref()
+            .and_then(|item| attrs::string(item, "tenant").ok())
+            .and_then(|t| TenantId::parse(t).ok());
+        // The account, to check that the address is still the tenant's. An unknown address
+        // reads an account that never exists instead: the same two reads either way, so the
+        // sign-in's timing does not tell a customer's address from anyone else's.
+        let account_key = match &tenant {
+            Some(t) => keys::account(t).attributes(),
+            None => key("PANEL#NOBODY".into(), "ACCOUNT"),
+        };
+        let account = self.get_panel(account_key).await?;
+        let (Some(tenant), Some(account)) = (tenant, account) else {
+            return Ok(None);
+        };
+        let account: renewals_domain::Account =
+            attrs::json(&account, "body").map_err(unexpected)?;
+        Ok((account.tenant.email.as_str().to_lowercase() == email).then_some(tenant))
     }
 
     async fn put_login_token(
         &self,
         hash: &str,
-        who: &Principal,
+        who: Option<&Principal>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let fresh = self
             .put_new(
                 key(format!("PANEL#LOGIN#{hash}"), "LOGIN"),
                 HashMap::from([
-                    ("who".into(), json(who)?),
+                    ("who".into(), json(&who)?),
                     ("expires".into(), n(expires.timestamp())),
                     ("used".into(), n(0)),
                     ("ttl".into(), n(expires.timestamp() + 86_400)),
@@ -201,7 +320,9 @@ impl PanelStore for DynamoStore {
         {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
-                Ok(Some(attrs::json(&item, "who").map_err(unexpected)?))
+                // A decoy's `who` is `null`: used up like any other, it signs nobody in.
+                let who: Option<Principal> = attrs::json(&item, "who").map_err(unexpected)?;
+                Ok(who)
             }
             Err(e) if conditional_failed(&e) => Ok(None),
             Err(e) => Err(unexpected(e)),
@@ -271,14 +392,29 @@ impl PanelStore for DynamoStore {
     }
 
     async fn tenants(&self) -> Result<Vec<TenantId>, StoreError> {
-        let mut ids: Vec<TenantId> = self
-            .account_items()
-            .await?
-            .iter()
-            .filter_map(|item| keys::tenant_of_pk(attrs::string(item, keys::PK).ok()?))
-            .collect();
-        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        Ok(ids)
+        let mut ids = vec![];
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(keys::TENANTS))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unexpected)?;
+            for item in page.items.unwrap_or_default() {
+                let id = attrs::string(&item, keys::SK).map_err(unexpected)?;
+                ids.push(TenantId::parse(id).map_err(|e| unexpected(anyhow::anyhow!("{e}")))?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                // The sort key is the id: already in id order.
+                return Ok(ids);
+            }
+        }
     }
 
     async fn reviews(&self) -> Result<Vec<(ReviewItem, Option<ReviewDecision>)>, StoreError> {
@@ -313,12 +449,16 @@ impl PanelStore for DynamoStore {
         Ok(out)
     }
 
-    async fn decide_review(&self, review: &str, d: &ReviewDecision) -> Result<bool, StoreError> {
-        self.put_new(
-            key(format!("PANEL#REVIEW#{review}"), "DECISION"),
-            HashMap::from([("body".into(), json(d)?)]),
-        )
-        .await
+    async fn decide_review(
+        &self,
+        review: &str,
+        d: &ReviewDecision,
+        note: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut record = key(format!("PANEL#REVIEW#{review}"), "DECISION");
+        record.insert("body".into(), json(d)?);
+        let put = Write::claim(format!("review {review} decided"), record);
+        self.with_note(put, note).await
     }
 
     async fn parked_messages(&self) -> Result<Vec<StoredMessage>, StoreError> {
@@ -337,15 +477,85 @@ impl PanelStore for DynamoStore {
             .collect()
     }
 
-    async fn retry_message(&self, _id: i64) -> Result<bool, StoreError> {
-        Err(unexpected(anyhow::anyhow!(
-            "retrying a parked e-mail is not built for DynamoDB yet"
-        )))
+    async fn parked_submissions(&self) -> Result<Vec<ParkedSubmission>, StoreError> {
+        self.index_items(keys::KSEF_PARKED)
+            .await?
+            .iter()
+            .map(|item| {
+                let stored = crate::invoices::invoice_from(item)?;
+                Ok(ParkedSubmission {
+                    number: stored.invoice.number.to_string(),
+                    tenant: stored.invoice.tenant.clone(),
+                    status: stored.submission.status.as_str().to_string(),
+                    reason: stored.submission.reason.clone(),
+                    attempts: stored.submission.attempts,
+                })
+            })
+            .collect()
     }
 
-    async fn retry_command(&self, _id: i64) -> Result<bool, StoreError> {
-        Err(unexpected(anyhow::anyhow!(
-            "retrying a parked Microsoft command is not built for DynamoDB yet"
-        )))
+    async fn retry_message(&self, id: i64, note: &AuditEntry) -> Result<bool, StoreError> {
+        // Due at once, as SQLite's `next_attempt = 0`.
+        let due = keys::outbox_due(0, id);
+        self.unpark(keys::PARKED, &keys::padded(id), keys::UNSENT, due, note)
+            .await
     }
+
+    async fn retry_command(&self, id: i64, note: &AuditEntry) -> Result<bool, StoreError> {
+        let due = keys::outbox_due(0, id);
+        self.unpark(
+            keys::MS_PARKED,
+            &keys::padded(id),
+            keys::MS_PENDING,
+            due,
+            note,
+        )
+        .await
+    }
+
+    async fn retry_submission(
+        &self,
+        number: &str,
+        now: DateTime<Utc>,
+        note: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let Ok(parsed) = renewals_domain::InvoiceNumber::parse(number) else {
+            return Ok(false);
+        };
+        let ordinal = keys::invoice_ordinal(&parsed);
+        let Some(found) = self
+            .index_entry(keys::KSEF_PARKED, &keys::padded(ordinal))
+            .await?
+        else {
+            return Ok(false);
+        };
+        let mut submission = crate::invoices::invoice_from(&found)?.submission;
+        // Sent afresh: KSeF's earlier references and verdict no longer apply.
+        submission.status = renewals_app::ports::KsefStatus::Pending;
+        submission.sent = None;
+        submission.parked = false;
+        submission.attempts = 0;
+        submission.next_attempt = now;
+        let key = keys::invoice(&parsed_tenant(&found)?, &parsed);
+        let update = Write::update(
+            format!("invoice {number} is no longer parked"),
+            key,
+            "SET #gpk = :ksef, #gsk = :due, #submission = :submission",
+        )
+        .only_if("#gpk = :parked AND #gsk = :seen")
+        .name("#gpk", keys::GSI2PK)
+        .name("#gsk", keys::GSI2SK)
+        .name("#submission", "submission")
+        .value(":ksef", s(keys::KSEF))
+        .value(":due", s(keys::outbox_due(now.timestamp_millis(), ordinal)))
+        .value(":submission", json(&submission)?)
+        .value(":parked", s(keys::KSEF_PARKED))
+        .value(":seen", s(keys::padded(ordinal)));
+        self.with_note(update, note).await
+    }
+}
+
+fn parsed_tenant(item: &Item) -> Result<TenantId, StoreError> {
+    let pk = attrs::string(item, keys::PK).map_err(unexpected)?;
+    keys::tenant_of_pk(pk).ok_or_else(|| unexpected(anyhow::anyhow!("invoice item under {pk}")))
 }

@@ -1602,6 +1602,7 @@ async fn a_conflicting_commit_writes_no_audit_entries(store: Arc<dyn Store>) {
         document: None,
         subscription: None,
         summary: "Zmieniono dane klienta".into(),
+        filed_under: None,
     };
     let change = |action: &str| Change {
         account: Some(first.account.clone()),

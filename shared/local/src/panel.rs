@@ -7,7 +7,10 @@
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use renewals_app::panel::{Operator, PanelStore, Principal, ReviewDecision, Session};
+use renewals_app::audit::AuditEntry;
+use renewals_app::panel::{
+    Operator, PanelStore, ParkedSubmission, Principal, ReviewDecision, Session,
+};
 use renewals_app::ports::{OutboxMessage, ReviewItem, StoreError, StoredCommand, StoredMessage};
 use renewals_domain::TenantId;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -58,6 +61,40 @@ impl SqlitePanelStore {
     }
 }
 
+/// Files an audit entry in the business store's log, inside the caller's transaction.
+fn write_note(tx: &rusqlite::Transaction<'_>, note: &AuditEntry) -> Result<(), StoreError> {
+    let tenant = note
+        .filed_under
+        .as_ref()
+        .ok_or_else(|| unexpected(anyhow::anyhow!("an audit entry without its tenant")))?;
+    tx.execute(
+        "INSERT INTO audit (tenant, body) VALUES (?1, ?2)",
+        params![tenant.as_str(), json(note)?],
+    )
+    .map_err(unexpected)?;
+    Ok(())
+}
+
+impl SqlitePanelStore {
+    /// Runs `change` and, if it changed a row, writes `note`: both or neither.
+    fn changed_with_note(
+        &self,
+        note: &AuditEntry,
+        change: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<usize>,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(unexpected)?;
+        if change(&tx).map_err(unexpected)? != 1 {
+            return Ok(false);
+        }
+        write_note(&tx, note)?;
+        tx.commit().map_err(unexpected)?;
+        Ok(true)
+    }
+}
+
 fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
     let date: String = r.get(7)?;
     Ok(StoredMessage {
@@ -80,15 +117,13 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
 
 #[async_trait]
 impl PanelStore for SqlitePanelStore {
-    async fn add_operator(&self, op: &Operator) -> Result<bool, StoreError> {
-        let n = self
-            .conn()
-            .execute(
+    async fn add_operator(&self, op: &Operator, note: &AuditEntry) -> Result<bool, StoreError> {
+        self.changed_with_note(note, |tx| {
+            tx.execute(
                 "INSERT OR IGNORE INTO panel_operators (email, name) VALUES (?1, ?2)",
                 params![op.email, op.name],
             )
-            .map_err(unexpected)?;
-        Ok(n == 1)
+        })
     }
 
     async fn operator(&self, email: &str) -> Result<Option<Operator>, StoreError> {
@@ -124,13 +159,13 @@ impl PanelStore for SqlitePanelStore {
     async fn put_login_token(
         &self,
         hash: &str,
-        who: &Principal,
+        who: Option<&Principal>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.conn()
             .execute(
                 "INSERT INTO panel_login_tokens (hash, who, expires) VALUES (?1, ?2, ?3)",
-                params![hash, json(who)?, expires.timestamp()],
+                params![hash, json(&who)?, expires.timestamp()],
             )
             .map_err(unexpected)?;
         Ok(())
@@ -152,7 +187,12 @@ impl PanelStore for SqlitePanelStore {
             )
             .optional()
             .map_err(unexpected)?;
-        who.as_deref().map(parse).transpose()
+        // A decoy's `who` is `null`: used up like any other, it signs nobody in.
+        Ok(who
+            .as_deref()
+            .map(parse::<Option<Principal>>)
+            .transpose()?
+            .flatten())
     }
 
     async fn put_session(&self, hash: &str, s: &Session) -> Result<(), StoreError> {
@@ -233,15 +273,19 @@ impl PanelStore for SqlitePanelStore {
         .collect()
     }
 
-    async fn decide_review(&self, key: &str, d: &ReviewDecision) -> Result<bool, StoreError> {
-        let n = self
-            .conn()
-            .execute(
+    async fn decide_review(
+        &self,
+        key: &str,
+        d: &ReviewDecision,
+        note: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let body = json(d)?;
+        self.changed_with_note(note, |tx| {
+            tx.execute(
                 "INSERT OR IGNORE INTO panel_review_decisions (key, body) VALUES (?1, ?2)",
-                params![key, json(d)?],
+                params![key, body],
             )
-            .map_err(unexpected)?;
-        Ok(n == 1)
+        })
     }
 
     async fn parked_messages(&self) -> Result<Vec<StoredMessage>, StoreError> {
@@ -292,28 +336,63 @@ impl PanelStore for SqlitePanelStore {
         .collect()
     }
 
-    async fn retry_message(&self, id: i64) -> Result<bool, StoreError> {
+    async fn parked_submissions(&self) -> Result<Vec<ParkedSubmission>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT number, tenant, status, reason, attempts FROM invoices
+                 WHERE parked = 1 ORDER BY number",
+            )
+            .map_err(unexpected)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ParkedSubmission {
+                    number: r.get(0)?,
+                    tenant: TenantId::parse(&r.get::<_, String>(1)?).expect("stored tenant id"),
+                    status: r.get(2)?,
+                    reason: r.get(3)?,
+                    attempts: r.get::<_, i64>(4)? as u32,
+                })
+            })
+            .map_err(unexpected)?;
+        rows.map(|r| r.map_err(unexpected)).collect()
+    }
+
+    async fn retry_message(&self, id: i64, note: &AuditEntry) -> Result<bool, StoreError> {
         // Back in line now, with a fresh allowance of attempts.
-        let n = self
-            .conn()
-            .execute(
+        self.changed_with_note(note, |tx| {
+            tx.execute(
                 "UPDATE outbox SET parked = 0, attempts = 0, next_attempt = 0
                  WHERE id = ?1 AND sent = 0 AND parked = 1",
                 [id],
             )
-            .map_err(unexpected)?;
-        Ok(n == 1)
+        })
     }
 
-    async fn retry_command(&self, id: i64) -> Result<bool, StoreError> {
-        let n = self
-            .conn()
-            .execute(
+    async fn retry_command(&self, id: i64, note: &AuditEntry) -> Result<bool, StoreError> {
+        self.changed_with_note(note, |tx| {
+            tx.execute(
                 "UPDATE microsoft_commands SET parked = 0, attempts = 0, next_attempt = 0
                  WHERE id = ?1 AND done = 0 AND parked = 1",
                 [id],
             )
-            .map_err(unexpected)?;
-        Ok(n == 1)
+        })
+    }
+
+    async fn retry_submission(
+        &self,
+        number: &str,
+        now: DateTime<Utc>,
+        note: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        // Sent afresh: KSeF's earlier references and verdict no longer apply.
+        self.changed_with_note(note, |tx| {
+            tx.execute(
+                "UPDATE invoices SET status = 'pending', sent = NULL, parked = 0, attempts = 0,
+                        next_attempt = ?2
+                 WHERE number = ?1 AND parked = 1",
+                params![number, now.timestamp_millis()],
+            )
+        })
     }
 }

@@ -444,13 +444,15 @@ impl SqliteStore {
             )
             .map_err(|e| conflict_or(e, "review already recorded"))?;
         }
-        // The audit log is the account's: a change without one has nobody to file it under.
-        if let Some(account) = &change.account {
-            let mut stmt = tx
-                .prepare_cached("INSERT INTO audit (tenant, body) VALUES (?1, ?2)")
-                .map_err(unexpected)?;
-            for entry in &change.audit {
-                stmt.execute(params![account.tenant.id.as_str(), json(entry)?])
+        // The audit log is the account's; a change without one files only the entries that
+        // say whose log they belong in.
+        let mut stmt = tx
+            .prepare_cached("INSERT INTO audit (tenant, body) VALUES (?1, ?2)")
+            .map_err(unexpected)?;
+        for entry in &change.audit {
+            let account = change.account.as_ref().map(|a| &a.tenant.id);
+            if let Some(tenant) = account.or(entry.filed_under.as_ref()) {
+                stmt.execute(params![tenant.as_str(), json(entry)?])
                     .map_err(unexpected)?;
             }
         }

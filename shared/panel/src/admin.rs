@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{Datelike, NaiveDate};
+use renewals_app::audit::{AuditEntry, HELD_PREFIX, OPERATORS};
 use renewals_app::panel::ReviewDecision;
 use renewals_app::transfers::Transfer;
 use renewals_domain::calendar::add_days;
@@ -371,7 +372,7 @@ pub async fn apply_review(
         amount_grosze: item.amount.grosze(),
         date: state.svc.today(),
         // One settlement per held payment, however often the form is sent.
-        reference: format!("review:{}", item.key),
+        reference: format!("{HELD_PREFIX}{}", item.key),
         representative: Some(op.name.clone()),
     };
     match state.as_operator(&op).record_transfer(&transfer).await {
@@ -388,7 +389,21 @@ pub async fn apply_review(
         representative: op.name.clone(),
         at: state.svc.clock.now(),
     };
-    if let Err(e) = state.store.decide_review(&item.key, &decision).await {
+    // The settlement's own audit entry (`held_payment_applied`) says it in the customer's
+    // log; this one keeps the decision with the review.
+    let tenant = tenant_of(&state, &number.to_string()).await;
+    let note = AuditEntry::note(
+        decision.at,
+        &renewals_app::audit::Actor::Operator(op.name.clone()),
+        &tenant,
+        "review_decided",
+        Some(number.to_string()),
+        format!(
+            "{} rozstrzygnął(-ęła): wpłata {} zaksięgowana na {number}",
+            op.name, item.key
+        ),
+    );
+    if let Err(e) = state.store.decide_review(&item.key, &decision, &note).await {
         return unavailable(e);
     }
     Redirect::to("/admin/reviews?done=1").into_response()
@@ -402,18 +417,31 @@ pub async fn refund_review(
     if !same_token(&form.csrf, &op.csrf) {
         return csrf_refused();
     }
-    match state.svc.store.review_item(&form.key).await {
-        Ok(Some(_)) => {}
+    let item = match state.svc.store.review_item(&form.key).await {
+        Ok(Some(item)) => item,
         Ok(None) => return (StatusCode::NOT_FOUND, "Not found").into_response(),
         Err(e) => return unavailable(e),
-    }
+    };
     let decision = ReviewDecision {
         decision: "refund".into(),
         document: None,
         representative: op.name.clone(),
         at: state.svc.clock.now(),
     };
-    if let Err(e) = state.store.decide_review(&form.key, &decision).await {
+    let named = number_in(&item.reason);
+    let tenant = tenant_of(&state, &named).await;
+    let note = AuditEntry::note(
+        decision.at,
+        &renewals_app::audit::Actor::Operator(op.name.clone()),
+        &tenant,
+        "held_payment_refund",
+        Some(named).filter(|n| !n.is_empty()),
+        format!(
+            "{} oznaczył(a) wpłatę {} zł ({}) do zwrotu",
+            op.name, item.amount, item.key
+        ),
+    );
+    if let Err(e) = state.store.decide_review(&form.key, &decision, &note).await {
         return unavailable(e);
     }
     Redirect::to("/admin/reviews?done=1").into_response()
@@ -424,12 +452,13 @@ pub async fn outbox(
     op: Operator,
     Query(f): Query<Flash>,
 ) -> Response {
-    let (messages, commands) = match (
+    let (messages, commands, submissions) = match (
         state.store.parked_messages().await,
         state.store.parked_commands().await,
+        state.store.parked_submissions().await,
     ) {
-        (Ok(m), Ok(c)) => (m, c),
-        (Err(e), _) | (_, Err(e)) => return unavailable(e),
+        (Ok(m), Ok(c), Ok(k)) => (m, c, k),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return unavailable(e),
     };
     let messages: Vec<_> = messages
         .iter()
@@ -447,11 +476,25 @@ pub async fn outbox(
         })
         .collect();
     let mut ctx = operator_ctx(&op, "Wstrzymane wysyłki");
-    ctx.set("messages", messages).set("commands", commands).set(
-        "flash",
-        f.done
-            .map(|_| "Ponowiono: pójdzie przy najbliższej wysyłce."),
-    );
+    let submissions: Vec<_> = submissions
+        .iter()
+        .map(|k| {
+            let status = match k.status.as_str() {
+                "rejected" => "odrzucona przez KSeF",
+                _ => "wstrzymana po nieudanych próbach",
+            };
+            serde_json::json!({"number": k.number, "tenant": k.tenant.as_str(), "status": status,
+                "attempts": k.attempts, "reason": k.reason})
+        })
+        .collect();
+    ctx.set("messages", messages)
+        .set("commands", commands)
+        .set("submissions", submissions)
+        .set(
+            "flash",
+            f.done
+                .map(|_| "Ponowiono: pójdzie przy najbliższej wysyłce."),
+        );
     state.pages.render(Page::Outbox, ctx).into_response()
 }
 
@@ -463,8 +506,25 @@ pub struct RetryForm {
     kind: String,
     #[serde(default)]
     id: i64,
+    /// A KSeF submission's invoice number.
+    #[serde(default)]
+    number: String,
 }
 
+/// The tenant a document or invoice number belongs to, else the operators' own log.
+async fn tenant_of(state: &Panel, number: &str) -> TenantId {
+    let operators = || TenantId::parse(OPERATORS).expect("valid id");
+    let Ok(number) = DocumentNumber::parse(number) else {
+        return operators();
+    };
+    match state.svc.store.document(&number).await {
+        Ok(Some(d)) => d.tenant,
+        _ => operators(),
+    }
+}
+
+/// Puts a parked e-mail, Microsoft command or KSeF submission back in line, once however
+/// often the button is pressed, with an audit entry in the customer's log.
 pub async fn retry(
     axum::extract::State(state): axum::extract::State<State>,
     op: Operator,
@@ -473,9 +533,71 @@ pub async fn retry(
     if !same_token(&form.csrf, &op.csrf) {
         return csrf_refused();
     }
+    let now = state.svc.clock.now();
+    let actor = renewals_app::audit::Actor::Operator(op.name.clone());
+    // Not parked (any more): pressed twice, or already retried by someone else.
+    let nothing = || Redirect::to("/admin/outbox").into_response();
     let done = match form.kind.as_str() {
-        "email" => state.store.retry_message(form.id).await,
-        "command" => state.store.retry_command(form.id).await,
+        "email" => {
+            let parked = match state.store.parked_messages().await {
+                Ok(p) => p,
+                Err(e) => return unavailable(e),
+            };
+            let Some(m) = parked.iter().find(|m| m.id == form.id) else {
+                return nothing();
+            };
+            let summary = format!(
+                "Ponowiono wstrzymany e-mail „{}” do {} ({})",
+                m.message.subject, m.message.to, m.message.kind
+            );
+            let note = AuditEntry::note(
+                now,
+                &actor,
+                &m.message.tenant,
+                "email_retried",
+                m.message.document.clone(),
+                summary,
+            );
+            state.store.retry_message(form.id, &note).await
+        }
+        "command" => {
+            let parked = match state.store.parked_commands().await {
+                Ok(p) => p,
+                Err(e) => return unavailable(e),
+            };
+            let Some(c) = parked.iter().find(|c| c.id == form.id) else {
+                return nothing();
+            };
+            let kind = renewals_app::microsoft::view(c).kind;
+            let summary = format!("Ponowiono wstrzymane polecenie dla Microsoft: {kind}");
+            let mut note =
+                AuditEntry::note(now, &actor, &c.tenant, "microsoft_retried", None, summary);
+            note.subscription = Some(c.command.subscription.to_string());
+            state.store.retry_command(form.id, &note).await
+        }
+        "ksef" => {
+            let parked = match state.store.parked_submissions().await {
+                Ok(p) => p,
+                Err(e) => return unavailable(e),
+            };
+            let Some(k) = parked.iter().find(|k| k.number == form.number) else {
+                return nothing();
+            };
+            let summary = format!(
+                "Ponowiono wysyłkę faktury {} do KSeF (powód wstrzymania: {})",
+                k.number,
+                k.reason.as_deref().unwrap_or("brak")
+            );
+            let note = AuditEntry::note(
+                now,
+                &actor,
+                &k.tenant,
+                "ksef_retried",
+                Some(k.number.clone()),
+                summary,
+            );
+            state.store.retry_submission(&k.number, now, &note).await
+        }
         _ => return (StatusCode::NOT_FOUND, "Not found").into_response(),
     };
     match done {
@@ -486,7 +608,7 @@ pub async fn retry(
             }
             Redirect::to("/admin/outbox?done=1").into_response()
         }
-        Ok(false) => (StatusCode::NOT_FOUND, "Not found").into_response(),
+        Ok(false) => nothing(),
         Err(e) => unavailable(e),
     }
 }

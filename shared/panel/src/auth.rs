@@ -292,40 +292,82 @@ pub async fn login(
         Ok(false) => {}
         Err(e) => return Rejection::Store(e).into_response(),
     }
-    if let Err(e) = send_link(&state, &email, now).await {
-        tracing::error!(error = %e, "sign-in link not sent");
-        return (StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment").into_response();
-    }
+    let email_later = match send_link(&state, &email, now).await {
+        Ok(work) => work,
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in link not sent");
+            return (StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment").into_response();
+        }
+    };
+    // The same bytes for every address (it is not even echoed back).
     let mut ctx = Ctx::new(Locale::Pl);
-    ctx.set("email", &email);
     ctx.set("minutes", LOGIN_TTL_MINUTES);
-    state.pages.render(Page::LoginSent, ctx).into_response()
+    let answer = state.pages.render(Page::LoginSent, ctx).into_response();
+    // Started once the answer is ready, so it does not compete with it.
+    if let Some(work) = email_later {
+        state.later(work);
+    }
+    answer
 }
 
-/// Queues the sign-in e-mail through the outbox and delivers it, if the address belongs to
-/// a customer or an operator; does nothing (and says nothing) otherwise.
-async fn send_link(state: &Panel, email: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let (who, outbox_tenant, locale) = if let Some(op) = state.store.operator(email).await? {
-        (
-            Principal::Operator(op.email.clone()),
-            TenantId::parse(OPERATORS_OUTBOX)?,
-            Locale::Pl,
-        )
-    } else if let Some(tenant) = state.store.tenant_by_email(email).await? {
-        let account = state.svc.account(&tenant).await?;
-        (
-            Principal::Customer(tenant.clone()),
-            tenant,
-            account.tenant.locale,
-        )
-    } else {
-        return Ok(());
+/// Does the same work for every address, known or not, so the answer's timing tells
+/// nothing either: both lookups, a new token and one write of its hash (for an unknown
+/// address a decoy nobody can use). Composing, queueing and sending the e-mail, the slow
+/// part, is returned to run after the answer (`Panel::later`).
+async fn send_link(
+    state: &State,
+    email: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<impl std::future::Future<Output = ()> + Send + 'static>> {
+    let (operator, tenant) = tokio::join!(
+        state.store.operator(email),
+        state.store.tenant_by_email(email)
+    );
+    let who = match (operator?, tenant?) {
+        (Some(op), _) => Some(Principal::Operator(op.email)),
+        (None, Some(tenant)) => Some(Principal::Customer(tenant)),
+        (None, None) => None,
     };
     let token = new_secret();
     let hash = state.keyed("login", &token);
     let expires = now + Duration::minutes(LOGIN_TTL_MINUTES);
-    state.store.put_login_token(&hash, &who, expires).await?;
+    state
+        .store
+        .put_login_token(&hash, who.as_ref(), expires)
+        .await?;
+    Ok(who.map(|who| {
+        let (state, email) = (state.clone(), email.to_string());
+        async move {
+            if let Err(e) = queue_link(&state, who, &email, &token, &hash, now).await {
+                tracing::error!(error = %e, "sign-in e-mail not queued");
+            }
+        }
+    }))
+}
+
+/// Composes the sign-in e-mail, queues it in the outbox and delivers it (a failed send
+/// stays in the outbox for the next delivery).
+async fn queue_link(
+    state: &Panel,
+    who: Principal,
+    email: &str,
+    token: &str,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let (outbox_tenant, locale) = match &who {
+        Principal::Operator(_) => (TenantId::parse(OPERATORS_OUTBOX)?, Locale::Pl),
+        Principal::Customer(tenant) => {
+            let account = state.svc.account(tenant).await?;
+            // An address the customer has since changed away from gets nothing.
+            if account.tenant.email.as_str().to_lowercase() != email {
+                return Ok(());
+            }
+            (tenant.clone(), account.tenant.locale)
+        }
+    };
     let link = format!("{}/login/{token}", state.config.public_url);
+    let expires = now + Duration::minutes(LOGIN_TTL_MINUTES);
     let email_message = state.pages.login_email(locale, email, &link, expires);
     let message_id = format!("login.{}", &hash[..24]);
     let mime = state.renderer.mime(&email_message, &message_id, now);

@@ -17,7 +17,8 @@ use renewals_app::audit::Actor;
 use renewals_app::panel::PanelStore;
 use renewals_app::service::Service;
 use renewals_email::Renderer;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 pub use auth::{LOGIN_TTL_MINUTES, SESSION_COOKIE};
 
@@ -77,6 +78,8 @@ pub struct Panel {
     pub config: PanelConfig,
     renderer: Renderer,
     pages: pages::Pages,
+    /// Work started after an answer (the sign-in e-mail), awaited by `settle`.
+    later: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 pub type State = Arc<Panel>;
@@ -105,7 +108,28 @@ impl Panel {
             store,
             config,
             renderer,
+            later: Mutex::new(vec![]),
         })
+    }
+
+    /// Runs `work` off the request path: `renewals serve` just lets it run; the Lambda
+    /// awaits `settle` after each answer is sent, before it asks for the next event (a
+    /// frozen sandbox would otherwise hold the e-mail until the next request).
+    pub(crate) fn later(&self, work: impl Future<Output = ()> + Send + 'static) {
+        let mut pending = self.later.lock().unwrap_or_else(|p| p.into_inner());
+        pending.retain(|h| !h.is_finished());
+        pending.push(tokio::spawn(work));
+    }
+
+    /// Waits for everything `later` started.
+    pub async fn settle(&self) {
+        let pending: Vec<_> =
+            std::mem::take(&mut *self.later.lock().unwrap_or_else(|p| p.into_inner()));
+        for handle in pending {
+            if let Err(e) = handle.await {
+                tracing::error!(error = %e, "work after an answer failed");
+            }
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use renewals_app::panel::{Operator, PanelStore};
 use renewals_app::ports::warsaw_noon;
 use renewals_domain::{Locale, Term, Totals};
 use renewals_local::panel::SqlitePanelStore;
-use renewals_panel::{router, Panel, PanelConfig};
+use renewals_panel::{router, Panel, PanelConfig, State};
 use renewals_tests::{d, TestApp};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -90,8 +90,10 @@ fn text_of(mime: &[u8]) -> String {
     body.replace("=\n", "").replace("=3D", "=")
 }
 
-/// The link in the last sign-in e-mail filed under `outbox`.
-async fn emailed_link(app: &TestApp, outbox: &str, base: &str) -> String {
+/// The link in the last sign-in e-mail filed under `outbox` (sent after the answer: waited
+/// for).
+async fn emailed_link(app: &TestApp, state: &State, outbox: &str, base: &str) -> String {
+    state.settle().await;
     let mails = app.emails(outbox).await;
     let mail = mails
         .iter()
@@ -141,9 +143,53 @@ async fn text(c: &fantoccini::Client) -> String {
         .unwrap()
 }
 
+/// KSeF refusing every invoice, as it does an invoice it finds semantically wrong.
+struct RejectingKsef;
+
+#[async_trait::async_trait]
+impl renewals_app::ports::Ksef for RejectingKsef {
+    async fn send(
+        &self,
+        invoice: &renewals_app::ports::InvoiceToSend,
+    ) -> Result<renewals_app::ports::SentInvoice, renewals_app::ports::KsefError> {
+        Ok(renewals_app::ports::SentInvoice {
+            session: "SO-1".into(),
+            invoice: invoice.number.clone(),
+        })
+    }
+
+    async fn verdict(
+        &self,
+        _: &renewals_app::ports::SentInvoice,
+    ) -> Result<renewals_app::ports::KsefVerdict, renewals_app::ports::KsefError> {
+        Ok(renewals_app::ports::KsefVerdict::Rejected {
+            code: 450,
+            reason: "Błąd weryfikacji semantyki dokumentu faktury".into(),
+        })
+    }
+
+    async fn finish(&self) -> Result<(), renewals_app::ports::KsefError> {
+        Ok(())
+    }
+}
+
+/// With `PANEL_SCREENSHOTS=DIR`, the page as a desktop (1280 px) and a phone (390 px) see
+/// it, as `DIR/{name}-{width}.png` (how `docs/panel-*.png` are made).
+async fn screenshots(c: &fantoccini::Client, name: &str) {
+    let Ok(dir) = std::env::var("PANEL_SCREENSHOTS") else {
+        return;
+    };
+    for (width, height) in [(1280, 1000), (390, 844)] {
+        c.set_window_size(width, height).await.unwrap();
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(format!("{dir}/{name}-{width}.png"), png).unwrap();
+    }
+    c.set_window_size(1280, 1000).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn customer_and_operator_in_a_real_browser() {
-    let app = TestApp::new();
+    let app = TestApp::new().with_ksef(Arc::new(RejectingKsef));
     app.clock.set(warsaw_noon(d("2026-01-10")));
     let a = app
         .customer("acme", "business-standard", 10, Term::Monthly, "2026-01-01")
@@ -154,21 +200,29 @@ async fn customer_and_operator_in_a_real_browser() {
     let beta_order = app.svc.add_seats(&b, 1, d("2026-01-10")).await.unwrap();
     let panel_store =
         Arc::new(SqlitePanelStore::open(&app.dir.path().join("renewals.sqlite3")).unwrap());
+    let note = renewals_app::audit::AuditEntry::note(
+        warsaw_noon(d("2026-01-10")),
+        &renewals_app::audit::Actor::Cli,
+        &renewals_domain::TenantId::parse("operator").unwrap(),
+        "operator_added",
+        None,
+        "Dodano operatora Anna Nowak".into(),
+    );
     panel_store
-        .add_operator(&Operator {
-            email: "ops@reseller.pl".into(),
-            name: "Anna Nowak".into(),
-        })
+        .add_operator(
+            &Operator {
+                email: "ops@reseller.pl".into(),
+                name: "Anna Nowak".into(),
+            },
+            &note,
+        )
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let config = PanelConfig::new(base.clone(), b"browser-test-key-0123456789abcdef".to_vec());
-    let web = router(Panel::new(
-        Arc::new(app.second_service()),
-        panel_store,
-        config,
-    ));
+    let state = Panel::new(Arc::new(app.second_service()), panel_store, config);
+    let web = router(state.clone());
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -183,7 +237,7 @@ async fn customer_and_operator_in_a_real_browser() {
     // The customer: the e-mailed link, 2 seats with the price first, then the order.
     let c = browser(&driver_url, &profile.path().join("customer")).await;
     sign_in(&c, &base, "faktury@acme.example.pl").await;
-    c.goto(&emailed_link(&app, "acme", &base).await)
+    c.goto(&emailed_link(&app, &state, "acme", &base).await)
         .await
         .unwrap();
     assert_eq!(c.current_url().await.unwrap().path(), "/panel");
@@ -274,7 +328,7 @@ async fn customer_and_operator_in_a_real_browser() {
     app.webhook(&n.to_body()).await;
     let o = browser(&driver_url, &profile.path().join("operator")).await;
     sign_in(&o, &base, "ops@reseller.pl").await;
-    o.goto(&emailed_link(&app, "panel-operators", &base).await)
+    o.goto(&emailed_link(&app, &state, "panel-operators", &base).await)
         .await
         .unwrap();
     assert_eq!(o.current_url().await.unwrap().path(), "/admin");
@@ -316,5 +370,35 @@ async fn customer_and_operator_in_a_real_browser() {
         app.document(&pf.number.to_string()).await.status.as_str(),
         "paid"
     );
+    // Its VAT invoice, rejected by KSeF: parked with KSeF's reason, sent again from the page.
+    app.svc.ksef_sync().await.unwrap();
+    o.find(Locator::LinkText("Wysyłki"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    o.wait()
+        .for_element(Locator::Css("input[name=kind][value=ksef]"))
+        .await
+        .unwrap();
+    let outbox = text(&o).await;
+    assert!(
+        outbox.contains("odrzucona przez KSeF") && outbox.contains("semantyki"),
+        "{outbox}"
+    );
+    screenshots(&o, "panel-admin-outbox").await;
+    o.find(Locator::XPath(
+        "//input[@name='kind'][@value='ksef']/following-sibling::button",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    o.wait().for_element(Locator::Css("p.ok")).await.unwrap();
+    assert!(!text(&o).await.contains("odrzucona przez KSeF"));
+    let invoice = &app.invoices("acme").await[0];
+    assert!(!invoice.submission.parked);
     o.close().await.unwrap();
 }

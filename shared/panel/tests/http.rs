@@ -22,6 +22,7 @@ struct Web {
     app: TestApp,
     router: axum::Router,
     panel: Arc<SqlitePanelStore>,
+    state: renewals_panel::State,
 }
 
 struct Reply {
@@ -48,6 +49,17 @@ impl Reply {
 struct Browser {
     cookie: String,
     csrf: String,
+}
+
+fn operator_added() -> renewals_app::audit::AuditEntry {
+    renewals_app::audit::AuditEntry::note(
+        warsaw_noon(d("2026-01-10")),
+        &renewals_app::audit::Actor::Cli,
+        &TenantId::parse("operator").unwrap(),
+        "operator_added",
+        None,
+        "Dodano operatora Anna Nowak".into(),
+    )
 }
 
 fn value_of(set_cookie: &str) -> String {
@@ -102,12 +114,13 @@ impl Web {
             "https://panel.example.pl".into(),
             b"0123456789abcdef0123456789abcdef".to_vec(),
         );
-        let router = router(Panel::new(
-            Arc::new(app.second_service()),
-            panel.clone(),
-            config,
-        ));
-        Web { app, router, panel }
+        let state = Panel::new(Arc::new(app.second_service()), panel.clone(), config);
+        Web {
+            app,
+            router: router(state.clone()),
+            panel,
+            state,
+        }
     }
 
     /// Two customers (acme, beta) with a monthly subscription each, and an operator.
@@ -122,10 +135,13 @@ impl Web {
             .customer("beta", "business-basic", 3, Term::Monthly, "2026-01-01")
             .await;
         web.panel
-            .add_operator(&Operator {
-                email: "ops@reseller.pl".into(),
-                name: "Anna Nowak".into(),
-            })
+            .add_operator(
+                &Operator {
+                    email: "ops@reseller.pl".into(),
+                    name: "Anna Nowak".into(),
+                },
+                &operator_added(),
+            )
             .await
             .unwrap();
         (web, a, b)
@@ -178,19 +194,23 @@ impl Web {
             .await
     }
 
-    /// Asks for a link from `ip` the way the sign-in form does.
+    /// Asks for a link from `ip` the way the sign-in form does, and waits for the e-mail
+    /// the panel sends after answering.
     async fn ask_link(&self, email: &str, ip: &str) -> Reply {
         let form = self.send("GET", "/login", None, None, ip).await;
         let cookie = value_of(&form.set_cookie("renewals_login_csrf").unwrap());
         let csrf = csrf_in(&form.body);
-        self.send(
-            "POST",
-            "/login",
-            Some(&cookie),
-            Some(&format!("email={}&csrf={csrf}", email.replace('@', "%40"))),
-            ip,
-        )
-        .await
+        let reply = self
+            .send(
+                "POST",
+                "/login",
+                Some(&cookie),
+                Some(&format!("email={}&csrf={csrf}", email.replace('@', "%40"))),
+                ip,
+            )
+            .await;
+        self.state.settle().await;
+        reply
     }
 
     /// The token of the last sign-in e-mail filed under `outbox` (a tenant id or the
@@ -313,17 +333,18 @@ async fn a_link_expires_after_15_minutes() {
 }
 
 #[tokio::test]
-async fn an_unknown_address_gets_the_same_answer_and_no_email() {
+async fn an_unknown_address_gets_the_same_answer_byte_for_byte_and_no_email() {
     let (web, _, _) = Web::with_customers().await;
     let known = web.ask_link("faktury@acme.example.pl", "10.0.0.1").await;
+    let operator = web.ask_link("ops@reseller.pl", "10.0.0.3").await;
     let unknown = web.ask_link("faktury@nobody.example.pl", "10.0.0.2").await;
-    assert_eq!(known.status, unknown.status);
-    assert_eq!(
-        known.body.replace("faktury@acme.example.pl", "X"),
-        unknown.body.replace("faktury@nobody.example.pl", "X")
-    );
+    for other in [&operator, &unknown] {
+        assert_eq!(known.status, other.status);
+        assert_eq!(known.headers, other.headers);
+        assert_eq!(known.body.as_bytes(), other.body.as_bytes());
+    }
     assert_eq!(web.app.emails("acme").await.len(), 1);
-    assert!(web.app.emails("panel-operators").await.is_empty());
+    assert_eq!(web.app.emails("panel-operators").await.len(), 1);
 }
 
 #[tokio::test]
@@ -671,6 +692,16 @@ async fn a_customer_cannot_reach_anything_of_another_tenant_on_any_route() {
             "/admin/outbox/retry".into(),
             Some(with("kind=email&id=1")),
         ),
+        (
+            "POST",
+            "/admin/outbox/retry".into(),
+            Some(with("kind=command&id=1")),
+        ),
+        (
+            "POST",
+            "/admin/outbox/retry".into(),
+            Some(with("kind=ksef&number=FV%2F2026%2F01%2F0001")),
+        ),
         ("GET", "/admin/tenants".into(), None),
         ("GET", "/admin/tenants/beta".into(), None),
         ("GET", "/api/admin/overdue".into(), None),
@@ -792,17 +823,38 @@ async fn an_operator_finds_the_overdue_tenant_and_applies_a_held_payment() {
         .audit_of(&TenantId::parse("acme").unwrap())
         .await
         .unwrap();
+    // The operator's decision, under their name: not a plain settlement.
     let settled: Vec<_> = log
         .iter()
-        .filter(|e| e.action == "payment_settled")
-        .map(|e| (e.actor.to_string(), e.document.clone()))
+        .filter(|e| e.action.contains("payment") || e.action == "review_decided")
+        .map(|e| (e.actor.to_string(), e.action.as_str(), e.document.clone()))
         .collect();
+    let doc = Some(pf.number.to_string());
     assert_eq!(
         settled,
-        [(
-            "operator:Anna Nowak".to_string(),
-            Some(pf.number.to_string())
-        )]
+        [
+            (
+                "operator:Anna Nowak".to_string(),
+                "held_payment_applied",
+                doc.clone()
+            ),
+            ("operator:Anna Nowak".to_string(), "review_decided", doc)
+        ]
+    );
+    assert!(log
+        .iter()
+        .any(|e| e.summary.contains("Anna Nowak") && e.summary.contains("p24:777")));
+    // The payment held for review named no known document: the operators' log has it.
+    let held = web
+        .app
+        .store
+        .audit_of(&TenantId::parse("operator").unwrap())
+        .await
+        .unwrap();
+    assert!(
+        held.iter()
+            .any(|e| e.action == "payment_held" && e.actor.to_string() == "provider:przelewy24"),
+        "{held:?}"
     );
     // Applying twice settles nothing more.
     let again = web
@@ -823,4 +875,138 @@ async fn an_operator_finds_the_overdue_tenant_and_applies_a_held_payment() {
         !overdue.to_string().contains(&pf.number.to_string()),
         "paid: no longer owed"
     );
+}
+
+/// Rejects every invoice while `reject` is set, accepts it otherwise.
+#[derive(Default)]
+struct SwitchKsef {
+    reject: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl renewals_app::ports::Ksef for SwitchKsef {
+    async fn send(
+        &self,
+        invoice: &renewals_app::ports::InvoiceToSend,
+    ) -> Result<renewals_app::ports::SentInvoice, renewals_app::ports::KsefError> {
+        Ok(renewals_app::ports::SentInvoice {
+            session: "SO-1".into(),
+            invoice: invoice.number.clone(),
+        })
+    }
+
+    async fn verdict(
+        &self,
+        sent: &renewals_app::ports::SentInvoice,
+    ) -> Result<renewals_app::ports::KsefVerdict, renewals_app::ports::KsefError> {
+        use renewals_app::ports::KsefVerdict;
+        Ok(if self.reject.load(std::sync::atomic::Ordering::SeqCst) {
+            KsefVerdict::Rejected {
+                code: 450,
+                reason: "Błąd weryfikacji semantyki dokumentu faktury".into(),
+            }
+        } else {
+            KsefVerdict::Accepted {
+                ksef_number: format!("5260001246-20260126-{:0>12}-00", sent.invoice.len()),
+                upo: None,
+                duplicate: false,
+            }
+        })
+    }
+
+    async fn finish(&self) -> Result<(), renewals_app::ports::KsefError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_operator_retries_a_parked_email_and_a_rejected_invoice_once_each_and_the_log_says_so() {
+    use renewals_app::ports::Retry;
+    use std::sync::atomic::Ordering;
+    let (mut web, _, _) = Web::with_customers().await;
+    let ksef = Arc::new(SwitchKsef::default());
+    ksef.reject.store(true, Ordering::SeqCst);
+    web.app.svc.ksef = Some(ksef.clone());
+    web.app.days("2026-01-25", "2026-01-25").await;
+    let pf = web.app.documents("acme").await[0].number.to_string();
+    assert_eq!(web.app.pay(&pf, "2026-01-26").await.status, 200);
+    web.app.svc.ksef_sync().await.unwrap();
+    let invoice = web.app.invoices("acme").await[0].clone();
+    let number = invoice.invoice.number.to_string();
+    assert!(invoice.submission.parked);
+    // An e-mail to acme that the mail server refused for good.
+    let now = web.app.clock.now();
+    let lease = now + Duration::minutes(10);
+    let message = renewals_app::ports::OutboxMessage {
+        key: "test:reminder".into(),
+        tenant: TenantId::parse("acme").unwrap(),
+        kind: "reminder".into(),
+        to: "faktury@acme.example.pl".into(),
+        subject: "Przypomnienie o płatności".into(),
+        document: Some(pf.clone()),
+        date: d("2026-01-26"),
+        mime: b"Subject: Przypomnienie\r\n\r\nZap\xc5\x82a\xc4\x87".to_vec(),
+    };
+    web.app
+        .store
+        .commit(renewals_app::ports::Change {
+            emails: vec![message],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let due = web.app.store.claim_due(now, lease, 100).await.unwrap();
+    let reminder = due
+        .iter()
+        .find(|m| m.message.key == "test:reminder")
+        .expect("the test's e-mail")
+        .clone();
+    web.app
+        .store
+        .mark_failed(reminder.id, Retry::Park, "550 5.1.1 mailbox unavailable")
+        .await
+        .unwrap();
+
+    let ops = web.operator().await;
+    let page = web.get("/admin/outbox", &ops).await;
+    assert!(page.body.contains(&number), "{}", page.body);
+    assert!(page.body.contains("odrzucona przez KSeF"));
+    assert!(page.body.contains("Błąd weryfikacji semantyki"));
+    assert!(page.body.contains(&reminder.message.subject));
+
+    let ksef_form = format!(
+        "csrf={}&kind=ksef&number={}",
+        ops.csrf,
+        number.replace('/', "%2F")
+    );
+    let email_form = format!("csrf={}&kind=email&id={}", ops.csrf, reminder.id);
+    for form in [&ksef_form, &email_form] {
+        let first = web.post("/admin/outbox/retry", &ops, form).await;
+        assert_eq!(first.status, StatusCode::SEE_OTHER);
+        assert_eq!(first.location(), "/admin/outbox?done=1");
+        let second = web.post("/admin/outbox/retry", &ops, form).await;
+        assert_eq!(second.status, StatusCode::SEE_OTHER);
+        assert_eq!(second.location(), "/admin/outbox", "nothing left to retry");
+    }
+    // The e-mail went out with the retry (the outbox mailer takes it); KSeF takes the
+    // invoice at the next sync.
+    let page = web.get("/admin/outbox", &ops).await;
+    assert!(!page.body.contains(&number));
+    ksef.reject.store(false, Ordering::SeqCst);
+    let run = web.app.svc.ksef_sync().await.unwrap();
+    assert_eq!(run.accepted, 1);
+    let log = web
+        .app
+        .store
+        .audit_of(&TenantId::parse("acme").unwrap())
+        .await
+        .unwrap();
+    for action in ["ksef_retried", "email_retried"] {
+        let entries: Vec<_> = log.iter().filter(|e| e.action == action).collect();
+        assert_eq!(entries.len(), 1, "{action}: {log:?}");
+        assert_eq!(entries[0].actor.to_string(), "operator:Anna Nowak");
+    }
+    // Shown on the tenant's timeline too.
+    let timeline = web.get("/admin/tenants/acme", &ops).await.body;
+    assert!(timeline.contains("Ponowiono wysyłkę faktury"));
 }
