@@ -34,6 +34,10 @@ pub struct Service {
     pub ksef: Option<Arc<dyn Ksef>>,
     /// Who the changes made through this service are recorded as (see `acting_as`).
     pub actor: Actor,
+    /// A deliverer of this process's own (`renewals serve`): woken after a commit that
+    /// queued mail instead of delivering in the request. `None`: the committer delivers
+    /// (a command or a Lambda invocation has nothing running after it).
+    pub deliverer: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Service {
@@ -55,6 +59,24 @@ impl Service {
             microsoft: None,
             ksef: None,
             actor: Actor::Cli,
+            deliverer: None,
+        }
+    }
+
+    /// The same service leaving delivery to a deliverer woken through `wake`.
+    pub fn with_deliverer(mut self, wake: Arc<tokio::sync::Notify>) -> Service {
+        self.deliverer = Some(wake);
+        self
+    }
+
+    /// After a commit that queued mail: the deliverer is woken, or the mail delivered here.
+    /// What fails stays in the outbox for the next delivery either way.
+    pub(crate) async fn after_commit(&self) {
+        match &self.deliverer {
+            Some(wake) => wake.notify_one(),
+            None => {
+                let _ = self.deliver().await;
+            }
         }
     }
 

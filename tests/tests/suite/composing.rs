@@ -121,3 +121,33 @@ async fn a_delivered_proforma_carries_its_pdf_and_reads_as_when_composed_at_comm
         "the pro-forma as `renewals document pdf` writes it"
     );
 }
+
+#[tokio::test]
+async fn with_a_deliverer_of_its_own_the_webhook_leaves_composing_and_sending_to_it() {
+    // `renewals serve`: the request commits and wakes the deliverer; nothing is composed
+    // or written to the outbox folder while Przelewy24 waits for its answer.
+    let mut app = TestApp::new();
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    app.svc = app.svc.clone().with_deliverer(wake.clone());
+    app.customer("acme", "business-standard", 10, Term::Monthly, "2026-01-31")
+        .await;
+    app.day("2026-02-21").await; // the job delivers its pro-forma itself
+    assert_eq!(delivered(&app, ".eml").len(), 1);
+
+    assert_eq!(app.pay("PF/2026/02/0001", "2026-02-23").await.status, 200);
+    assert_eq!(
+        app.email_kinds("acme").await,
+        ["proforma", "payment-confirmation"],
+        "queued with the payment"
+    );
+    assert!(
+        delivered(&app, "-payment-confirmation.eml").is_empty(),
+        "not sent in the request"
+    );
+    tokio::time::timeout(std::time::Duration::from_secs(1), wake.notified())
+        .await
+        .expect("the deliverer was woken");
+    let delivery = app.svc.deliver().await.unwrap();
+    assert_eq!(delivery.sent, 1);
+    assert_eq!(delivered(&app, "-payment-confirmation.eml").len(), 1);
+}
