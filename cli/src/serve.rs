@@ -13,18 +13,27 @@ use renewals_local::OutboxMailer;
 use renewals_przelewy24::{P24Settings, Przelewy24Client};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How often the deliverer looks at the outbox without being woken: messages whose retry
+/// came due, leases that ended, what another process queued.
+const DELIVERY_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn serve(dir: &Path, addr: &str) -> anyhow::Result<()> {
     let settings = Settings::from_env(Defaults::Local)?;
     let p24 = P24Settings::from_env(Defaults::Local)?;
     let store = crate::app::open_store(dir, Durability::Normal, false)?;
+    let wake = Arc::new(Notify::new());
     let svc = crate::app::service(
         Arc::new(store),
         Arc::new(OutboxMailer::new(dir.join("outbox"))?),
         Arc::new(Przelewy24Client::new(p24.clone())),
         crate::app::clock(None),
         settings,
-    );
+    )
+    .with_deliverer(wake.clone());
+    spawn_deliverer(svc.clone(), wake).context("starting the deliverer")?;
     let state = Arc::new((svc, p24));
     let panel = crate::panel::router(dir)?;
     let app = Router::new()
@@ -64,4 +73,42 @@ async fn przelewy24(
         StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         r.body,
     )
+}
+
+/// Delivery on a thread of its own, off the request path: woken after every commit that
+/// queued mail (and every `DELIVERY_EVERY`), it claims what is due, composes it (templates,
+/// PDFs: CPU work) and sends it. The webhook answers Przelewy24 as soon as its change is
+/// committed. The thread runs at a lower priority, so composing takes what the requests
+/// leave of the cores; a message not yet delivered is safe in the outbox.
+fn spawn_deliverer(svc: Service, wake: Arc<Notify>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("deliverer".into())
+        .spawn(move || {
+            // Linux keeps a nice value per thread: this lowers only the deliverer's.
+            // SAFETY: setpriority has no memory-safety preconditions.
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the deliverer's runtime");
+            runtime.block_on(async move {
+                loop {
+                    match svc.deliver().await {
+                        Ok(d) if d.failed > 0 => tracing::warn!(
+                            sent = d.sent,
+                            failed = d.failed,
+                            parked = d.parked,
+                            "some e-mails failed; they are tried again later"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "delivery failed; tried again"),
+                    }
+                    tokio::select! {
+                        () = wake.notified() => {}
+                        () = tokio::time::sleep(DELIVERY_EVERY) => {}
+                    }
+                }
+            })
+        })
+        .map(drop)
 }

@@ -156,7 +156,7 @@ impl Service {
                     ..Change::default()
                 };
                 if self.store.commit(change).await.is_ok() {
-                    let _ = self.deliver().await;
+                    self.after_commit().await;
                 }
                 false
             }

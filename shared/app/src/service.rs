@@ -6,8 +6,8 @@ use crate::audit::{Actor, Audit};
 use crate::config::Settings;
 use crate::error::{NotFound, ServiceError};
 use crate::ports::{
-    Change, Clock, Composer, Ksef, Loaded, Mailer, Microsoft, OutboxMessage, PaymentProvider,
-    ProviderError, Store,
+    Change, Clock, Composer, Content, Ksef, Letter, Loaded, Mailer, Microsoft, OutboxMessage,
+    PaymentProvider, ProviderError, Store,
 };
 use crate::unit_of_work::Draft;
 use chrono::NaiveDate;
@@ -34,6 +34,10 @@ pub struct Service {
     pub ksef: Option<Arc<dyn Ksef>>,
     /// Who the changes made through this service are recorded as (see `acting_as`).
     pub actor: Actor,
+    /// A deliverer of this process's own (`renewals serve`): woken after a commit that
+    /// queued mail instead of delivering in the request. `None`: the committer delivers
+    /// (a command or a Lambda invocation has nothing running after it).
+    pub deliverer: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Service {
@@ -55,6 +59,24 @@ impl Service {
             microsoft: None,
             ksef: None,
             actor: Actor::Cli,
+            deliverer: None,
+        }
+    }
+
+    /// The same service leaving delivery to a deliverer woken through `wake`.
+    pub fn with_deliverer(mut self, wake: Arc<tokio::sync::Notify>) -> Service {
+        self.deliverer = Some(wake);
+        self
+    }
+
+    /// After a commit that queued mail: the deliverer is woken, or the mail delivered here.
+    /// What fails stays in the outbox for the next delivery either way.
+    pub(crate) async fn after_commit(&self) {
+        match &self.deliverer {
+            Some(wake) => wake.notify_one(),
+            None => {
+                let _ = self.deliver().await;
+            }
         }
     }
 
@@ -122,7 +144,8 @@ impl Service {
         Ok(())
     }
 
-    /// Renders a notice into the outbox message committed with the change.
+    /// The outbox message committed with the change: what the e-mail must say, with the
+    /// recipient and the instant it is dated; composed into MIME at delivery.
     pub(crate) fn message(
         &self,
         tenant: &Tenant,
@@ -140,21 +163,22 @@ impl Service {
                 }
             })
             .collect();
-        let email = self.composer.compose(
-            notice,
-            tenant,
-            &format!("{}.{message_id}", tenant.id),
-            self.clock.now(),
-        );
+        let at = self.clock.now();
+        let envelope = self.composer.envelope(notice, tenant, at);
         OutboxMessage {
             key,
             tenant: tenant.id.clone(),
-            kind: email.kind.to_string(),
-            to: email.to,
-            subject: email.subject,
+            kind: envelope.kind.to_string(),
+            to: envelope.to,
+            subject: envelope.subject,
             document: notice.document_label(),
             date,
-            mime: email.mime,
+            content: Content::Letter(Box::new(Letter {
+                notice: notice.clone(),
+                recipient: tenant.clone(),
+                message_id: format!("{}.{message_id}", tenant.id),
+                at,
+            })),
         }
     }
 

@@ -364,7 +364,7 @@ impl Service {
             .unit_of_work(&document.tenant, date, &mut paying)
             .await?;
         if done.changed {
-            let _ = self.deliver().await;
+            self.after_commit().await;
         }
         Ok(done.value)
     }
@@ -430,7 +430,7 @@ impl Service {
         };
         match self.store.commit(change).await {
             Ok(()) => {
-                let _ = self.deliver().await;
+                self.after_commit().await;
             }
             Err(StoreError::Conflict(_)) => {} // already told today
             Err(e) => tracing::warn!(error = %e, "operator alert not queued"),
@@ -473,7 +473,7 @@ impl Service {
         };
         match self.store.commit(change).await {
             Ok(()) => {
-                let _ = self.deliver().await;
+                self.after_commit().await;
                 Ok(Settlement::Review {
                     reason: reason.to_string(),
                 })

@@ -504,7 +504,9 @@ async fn parked_items_go_back_once(
         subject: "Przypomnienie".into(),
         document: Some(doc.number.to_string()),
         date: d("2026-01-25"),
-        mime: b"Subject: Przypomnienie\r\n\r\nTre\xc5\x9b\xc4\x87".to_vec(),
+        content: renewals_app::ports::Content::Mime(
+            b"Subject: Przypomnienie\r\n\r\nTre\xc5\x9b\xc4\x87".to_vec(),
+        ),
     };
     store
         .commit(Change {

@@ -100,7 +100,7 @@ async fn emailed_link(app: &TestApp, state: &State, outbox: &str, base: &str) ->
         .rev()
         .find(|m| m.kind == "login")
         .expect("a sign-in e-mail");
-    let text = text_of(&mail.mime);
+    let text = text_of(&app.mime(mail));
     let at = text
         .find(&format!("{base}/login/"))
         .expect("the link in the e-mail");

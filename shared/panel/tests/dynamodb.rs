@@ -10,7 +10,9 @@ use chrono::Duration;
 use http_body_util::BodyExt;
 use renewals_app::audit::{Actor, AuditEntry, OPERATORS};
 use renewals_app::panel::{Operator, PanelStore};
-use renewals_app::ports::{warsaw_noon, Change, Clock, ManualClock, OutboxMessage, Retry, Store};
+use renewals_app::ports::{
+    warsaw_noon, Change, Clock, Content, ManualClock, OutboxMessage, Retry, Store,
+};
 use renewals_domain::{Locale, PaymentMethod, TenantId, Term};
 use renewals_dynamodb::DynamoStore;
 use renewals_panel::{router, Panel, PanelConfig, State};
@@ -202,7 +204,11 @@ impl Web {
             .rev()
             .find(|m| m.kind == "login")
             .expect("a sign-in e-mail");
-        let text = text_of(&mail.mime);
+        // The panel composes its sign-in e-mail itself: the row holds the MIME.
+        let Content::Mime(mime) = &mail.content else {
+            panic!("the sign-in e-mail is stored composed")
+        };
+        let text = text_of(mime);
         let at = text.find("https://panel.example.pl/login/").unwrap();
         let link: String = text[at + "https://panel.example.pl".len()..]
             .chars()
@@ -239,7 +245,7 @@ async fn on_dynamodb_the_operator_retries_a_parked_email_once_and_the_customer_l
         subject: "Przypomnienie o płatności".into(),
         document: Some("PF/2026/01/0001".into()),
         date: d("2026-01-10"),
-        mime: b"Subject: Przypomnienie\r\n\r\nZap\xc5\x82a\xc4\x87".to_vec(),
+        content: Content::Mime(b"Subject: Przypomnienie\r\n\r\nZap\xc5\x82a\xc4\x87".to_vec()),
     };
     web.store
         .commit(Change {

@@ -218,7 +218,7 @@ impl Web {
     async fn last_link(&self, outbox: &str) -> Option<String> {
         let mails = self.app.emails(outbox).await;
         let mail = mails.iter().rev().find(|m| m.kind == "login")?;
-        let text = text_of(&mail.mime);
+        let text = text_of(&self.app.mime(mail));
         let at = text.find("https://panel.example.pl/login/")?;
         let token: String = text[at + 31..]
             .chars()
@@ -945,7 +945,9 @@ async fn an_operator_retries_a_parked_email_and_a_rejected_invoice_once_each_and
         subject: "Przypomnienie o płatności".into(),
         document: Some(pf.clone()),
         date: d("2026-01-26"),
-        mime: b"Subject: Przypomnienie\r\n\r\nZap\xc5\x82a\xc4\x87".to_vec(),
+        content: renewals_app::ports::Content::Mime(
+            b"Subject: Przypomnienie\r\n\r\nZap\xc5\x82a\xc4\x87".to_vec(),
+        ),
     };
     web.app
         .store
