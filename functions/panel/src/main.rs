@@ -8,7 +8,7 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = renewals_lambda::config::aws_sdk().await;
     // Seat orders register their payment link: the Przelewy24 settings are needed.
     let cfg = renewals_lambda::config::FunctionConfig::load(&sdk, true)
         .await
