@@ -13,7 +13,7 @@ use std::task::{Context as Poll, Poll as Ready};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = renewals_lambda::config::aws_sdk().await;
     // Seat orders register their payment link: the Przelewy24 settings are needed.
     let cfg = renewals_lambda::config::FunctionConfig::load(&sdk, true)
         .await

@@ -239,6 +239,9 @@ fn is_refused(e: &KsefError, code: &str) -> bool {
 
 impl HttpKsef {
     pub fn new(settings: KsefSettings) -> Result<HttpKsef, KsefError> {
+        // reqwest brings no crypto provider: ring, the one the whole process uses (set once;
+        // a provider already installed is kept).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .build()

@@ -60,6 +60,21 @@ async fn read_secret<T: serde::de::DeserializeOwned>(
         .map_err(|_| anyhow!("secret {arn} must be JSON {shape}"))
 }
 
+/// The AWS SDK's configuration from the environment, on an HTTPS client with rustls on
+/// `ring`: the crypto provider the reqwest clients (Przelewy24, KSeF, Partner Center) use
+/// too, so a function links one TLS stack, and a small one. The SDK's default client is on
+/// aws-lc, several MB larger (docs/bench.md).
+pub async fn aws_sdk() -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .load()
+        .await
+}
+
 impl FunctionConfig {
     /// Reads everything once. A function that does not talk to Przelewy24 (`expiry`) gets no
     /// access to its secret and has no P24 settings at all.

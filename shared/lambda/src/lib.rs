@@ -86,7 +86,7 @@ pub fn service(
 /// config, secrets, clients.
 pub async fn cold_start(needs_p24: bool) -> anyhow::Result<Arc<Function>> {
     lambda_runtime::tracing::init_default_subscriber();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = config::aws_sdk().await;
     let cfg = FunctionConfig::load(&sdk, needs_p24)
         .await
         .context("configuration")?;
@@ -97,7 +97,7 @@ pub async fn cold_start(needs_p24: bool) -> anyhow::Result<Arc<Function>> {
 /// client that reads the uploaded statements.
 pub async fn cold_start_s3() -> anyhow::Result<(Arc<Function>, aws_sdk_s3::Client)> {
     lambda_runtime::tracing::init_default_subscriber();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = config::aws_sdk().await;
     let cfg = FunctionConfig::load(&sdk, false)
         .await
         .context("configuration")?;
@@ -111,7 +111,7 @@ pub async fn cold_start_planner(
     needs_p24: bool,
 ) -> anyhow::Result<(Arc<Function>, Option<Arc<renewals_sqs::SqsQueue>>)> {
     lambda_runtime::tracing::init_default_subscriber();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = config::aws_sdk().await;
     let cfg = FunctionConfig::load(&sdk, needs_p24)
         .await
         .context("configuration")?;
@@ -132,7 +132,7 @@ pub async fn cold_start_planner(
 /// `RENEWALS_WORKER_CONCURRENCY`), so that all workers together stay under it.
 pub async fn cold_start_worker() -> anyhow::Result<Arc<Function>> {
     lambda_runtime::tracing::init_default_subscriber();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = config::aws_sdk().await;
     let cfg = FunctionConfig::load(&sdk, true)
         .await
         .context("configuration")?;

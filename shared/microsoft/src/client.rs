@@ -119,6 +119,9 @@ fn etag_of(v: &Value) -> Option<String> {
 
 impl PartnerCenter {
     pub fn new(settings: PartnerCenterSettings) -> anyhow::Result<PartnerCenter> {
+        // reqwest brings no crypto provider: ring, the one the whole process uses (set once;
+        // a provider already installed is kept).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .build()?;

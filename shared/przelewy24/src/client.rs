@@ -113,6 +113,9 @@ pub struct Przelewy24Client {
 
 impl Przelewy24Client {
     pub fn new(settings: P24Settings) -> Przelewy24Client {
+        // reqwest brings no crypto provider: ring, the one the whole process uses (set once;
+        // a provider already installed is kept).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
