@@ -6,6 +6,7 @@ use anyhow::{anyhow, Context};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use renewals_app::config::{Defaults, Settings};
+use renewals_app::fanout::{local_workers, Sizes};
 use renewals_app::ports::{warsaw_noon, ManualClock};
 use renewals_app::ports::{MailError, Mailer, OutboxMessage};
 use renewals_domain::calendar::{add_days, shift_months};
@@ -155,7 +156,7 @@ pub async fn run(
         Durability::Scratch,
     )?);
     let p24 = P24Settings::from_env(Defaults::Local)?;
-    let svc = crate::app::service(
+    let svc = Arc::new(crate::app::service(
         store.clone(),
         // Tens of thousands of .eml files would measure the file system, not the renewals:
         // messages are still rendered and committed to the outbox, then counted here.
@@ -163,7 +164,7 @@ pub async fn run(
         Arc::new(OfflineProvider::new(p24.clone())),
         clock.clone(),
         settings,
-    );
+    ));
 
     let mut rng = Rng(seed);
     let mut behaviour = HashMap::new();
@@ -225,13 +226,17 @@ pub async fn run(
         }
     }
 
+    // The planner and its workers, as `renewals run` does.
+    let workers = local_workers();
     let began = Instant::now();
     let bar = progress((end - start).num_days());
     let mut payments: BTreeMap<NaiveDate, Vec<Payment>> = BTreeMap::new();
     let mut day = start;
     while day < end {
         clock.set(warsaw_noon(day));
-        let daily = svc.run_job(Job::Daily, day, None).await?;
+        let daily = svc
+            .run_fanned_out(Job::Daily, day, workers, Sizes::default())
+            .await?;
         if let Some(f) = daily.failures.first() {
             return Err(anyhow!(
                 "daily run on {day} failed for {}: {}",
@@ -276,7 +281,9 @@ pub async fn run(
                 ));
             }
         }
-        let expiry = svc.run_job(Job::Expiry, day, None).await?;
+        let expiry = svc
+            .run_fanned_out(Job::Expiry, day, workers, Sizes::default())
+            .await?;
         if let Some(f) = expiry.failures.first() {
             return Err(anyhow!(
                 "expiry run on {day} failed for {}: {}",
