@@ -357,6 +357,25 @@ impl Service {
         workers: usize,
         sizes: Sizes,
     ) -> Result<RunSummary, ServiceError> {
+        let mut summary = self.work_fanned_out(job, date, workers, sizes).await?;
+        let delivery = self.deliver().await?;
+        summary.emails_sent = delivery.sent;
+        summary.emails_failed = delivery.failed;
+        summary.emails_parked = delivery.parked;
+        summary.record_commands(&delivery.commands);
+        Ok(summary)
+    }
+
+    /// `run_fanned_out` up to the outboxes: every state change of the run is committed (the
+    /// e-mails and commands it causes wait in their outboxes), the daily run's KSeF sync
+    /// done. `simulate` delivers on its own.
+    pub async fn work_fanned_out(
+        self: &Arc<Self>,
+        job: Job,
+        date: NaiveDate,
+        workers: usize,
+        sizes: Sizes,
+    ) -> Result<RunSummary, ServiceError> {
         let queue = Arc::new(MemoryQueue::default());
         self.plan(job, date, queue.as_ref(), sizes).await?;
         let mut tasks = tokio::task::JoinSet::new();
@@ -397,11 +416,6 @@ impl Service {
             let ksef = self.ksef_sync().await?;
             summary.record_ksef(&ksef);
         }
-        let delivery = self.deliver().await?;
-        summary.emails_sent = delivery.sent;
-        summary.emails_failed = delivery.failed;
-        summary.emails_parked = delivery.parked;
-        summary.record_commands(&delivery.commands);
         Ok(summary)
     }
 }
