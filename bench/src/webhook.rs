@@ -52,7 +52,12 @@ struct Discard;
 
 #[async_trait::async_trait]
 impl Mailer for Discard {
-    async fn send(&self, _id: i64, _message: &OutboxMessage) -> Result<(), MailError> {
+    async fn send(
+        &self,
+        _id: i64,
+        _message: &OutboxMessage,
+        _mime: &[u8],
+    ) -> Result<(), MailError> {
         Ok(())
     }
 }

@@ -112,8 +112,8 @@ struct CountingMailer {
 
 #[async_trait::async_trait]
 impl Mailer for CountingMailer {
-    async fn send(&self, _id: i64, message: &OutboxMessage) -> Result<(), MailError> {
-        self.bytes.fetch_add(message.mime.len(), Ordering::Relaxed);
+    async fn send(&self, _id: i64, _message: &OutboxMessage, mime: &[u8]) -> Result<(), MailError> {
+        self.bytes.fetch_add(mime.len(), Ordering::Relaxed);
         Ok(())
     }
 }

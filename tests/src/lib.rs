@@ -255,6 +255,11 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The MIME message a mailer would be handed for `message` (composed from its letter).
+    pub fn mime(&self, message: &OutboxMessage) -> Vec<u8> {
+        message.mime(self.svc.composer.as_ref()).into_owned()
+    }
+
     pub async fn email_kinds(&self, tenant: &str) -> Vec<String> {
         self.emails(tenant)
             .await

@@ -109,7 +109,9 @@ impl Service {
                     out_of_time = true;
                     break;
                 }
-                let error = match self.mailer.send(stored.id, &stored.message).await {
+                // Composed here, not at commit: the same bytes at every attempt.
+                let mime = stored.message.mime(self.composer.as_ref());
+                let error = match self.mailer.send(stored.id, &stored.message, &mime).await {
                     Ok(()) => {
                         sent.push(stored.id);
                         continue;

@@ -37,8 +37,9 @@ pub struct Loaded {
     pub version: u64,
 }
 
-/// An e-mail committed with the state change that caused it, sent after the commit.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An e-mail committed with the state change that caused it, composed and sent after the
+/// commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboxMessage {
     /// One message per cause (e.g. `reminder:PF/2026/11/0001:2026-11-27`).
     pub key: String,
@@ -49,9 +50,52 @@ pub struct OutboxMessage {
     pub document: Option<String>,
     /// The business date the e-mail belongs to.
     pub date: NaiveDate,
-    /// The complete MIME message, byte for byte what every mailer sends.
-    #[serde(skip)]
-    pub mime: Vec<u8>,
+    /// What the mailers send: a letter composed at delivery, or a message composed before.
+    pub content: Content,
+}
+
+impl OutboxMessage {
+    /// The complete MIME message: composed from the letter (the same bytes at every
+    /// attempt), or the stored bytes as they are.
+    pub fn mime(&self, composer: &dyn Composer) -> std::borrow::Cow<'_, [u8]> {
+        match &self.content {
+            Content::Letter(letter) => std::borrow::Cow::Owned(letter.compose(composer)),
+            Content::Mime(bytes) => std::borrow::Cow::Borrowed(bytes),
+        }
+    }
+}
+
+/// What an outbox row holds for its mailer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    /// What the e-mail must say, stored at commit (a few KB); the MIME message (templates,
+    /// PDF) is composed at delivery, off the path of the change that caused it.
+    Letter(Box<Letter>),
+    /// A complete MIME message: rows queued before letters, and e-mails an adapter composes
+    /// itself (the panel's sign-in link).
+    Mime(Vec<u8>),
+}
+
+/// Everything composing a notice's e-mail depends on, frozen at commit, so a message
+/// composed at its fifth attempt says, and is dated, what it would have at its first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Letter {
+    pub notice: Notice,
+    /// The recipient as they were when the e-mail was queued: name, NIP, address, locale,
+    /// e-mail address, payment method.
+    pub recipient: Tenant,
+    /// Stable for the notice: the Message-ID and the MIME boundaries derive from it.
+    pub message_id: String,
+    /// The instant the message is dated (the commit's).
+    pub at: DateTime<Utc>,
+}
+
+impl Letter {
+    pub fn compose(&self, composer: &dyn Composer) -> Vec<u8> {
+        composer
+            .compose(&self.notice, &self.recipient, &self.message_id, self.at)
+            .mime
+    }
 }
 
 /// A stored outbox message with its delivery state.
@@ -556,8 +600,20 @@ pub struct ComposedEmail {
     pub mime: Vec<u8>,
 }
 
+/// What the outbox lists about an e-mail before it is composed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    pub kind: &'static str,
+    pub to: String,
+    pub subject: String,
+}
+
 /// Writes the e-mail a notice calls for (templates, HTML and text, MIME): an adapter's job.
 pub trait Composer: Send + Sync {
+    /// Kind, recipient and subject of the e-mail `compose` would write for the same
+    /// arguments, for a fraction of its work.
+    fn envelope(&self, notice: &Notice, to: &Tenant, at: DateTime<Utc>) -> Envelope;
+
     /// `message_id` is stable for the notice; `at` is the instant the message is dated.
     fn compose(
         &self,
@@ -570,8 +626,9 @@ pub trait Composer: Send + Sync {
 
 #[async_trait]
 pub trait Mailer: Send + Sync {
-    /// Sends one stored message; `id` is stable across retries.
-    async fn send(&self, id: i64, message: &OutboxMessage) -> Result<(), MailError>;
+    /// Sends one stored message as `mime`, composed just before; `id` is stable across
+    /// retries.
+    async fn send(&self, id: i64, message: &OutboxMessage, mime: &[u8]) -> Result<(), MailError>;
 }
 
 /// What `PUT /api/v1/transaction/verify` needs.

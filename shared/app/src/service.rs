@@ -6,8 +6,8 @@ use crate::audit::{Actor, Audit};
 use crate::config::Settings;
 use crate::error::{NotFound, ServiceError};
 use crate::ports::{
-    Change, Clock, Composer, Ksef, Loaded, Mailer, Microsoft, OutboxMessage, PaymentProvider,
-    ProviderError, Store,
+    Change, Clock, Composer, Content, Ksef, Letter, Loaded, Mailer, Microsoft, OutboxMessage,
+    PaymentProvider, ProviderError, Store,
 };
 use crate::unit_of_work::Draft;
 use chrono::NaiveDate;
@@ -122,7 +122,8 @@ impl Service {
         Ok(())
     }
 
-    /// Renders a notice into the outbox message committed with the change.
+    /// The outbox message committed with the change: what the e-mail must say, with the
+    /// recipient and the instant it is dated; composed into MIME at delivery.
     pub(crate) fn message(
         &self,
         tenant: &Tenant,
@@ -140,21 +141,22 @@ impl Service {
                 }
             })
             .collect();
-        let email = self.composer.compose(
-            notice,
-            tenant,
-            &format!("{}.{message_id}", tenant.id),
-            self.clock.now(),
-        );
+        let at = self.clock.now();
+        let envelope = self.composer.envelope(notice, tenant, at);
         OutboxMessage {
             key,
             tenant: tenant.id.clone(),
-            kind: email.kind.to_string(),
-            to: email.to,
-            subject: email.subject,
+            kind: envelope.kind.to_string(),
+            to: envelope.to,
+            subject: envelope.subject,
             document: notice.document_label(),
             date,
-            mime: email.mime,
+            content: Content::Letter(Box::new(Letter {
+                notice: notice.clone(),
+                recipient: tenant.clone(),
+                message_id: format!("{}.{message_id}", tenant.id),
+                at,
+            })),
         }
     }
 

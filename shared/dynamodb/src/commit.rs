@@ -28,7 +28,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
-use renewals_app::ports::{Change, OutboxMessage, StoreError};
+use renewals_app::ports::{Change, Content, OutboxMessage, StoreError};
 use renewals_domain::{
     Account, Document, DocumentNumber, DocumentStatus, SubscriptionId, TenantId,
 };
@@ -654,7 +654,6 @@ pub(crate) fn email_writes(id: i64, m: &OutboxMessage) -> [Write; 2] {
             ("recipient", attrs::s(&m.to)),
             ("subject", attrs::s(&m.subject)),
             ("date", attrs::s(m.date.to_string())),
-            ("mime", attrs::b(m.mime.clone())),
             ("sent", AttributeValue::Bool(false)),
             // In the unsent index until `mark_sent` removes these two.
             (keys::GSI2PK, attrs::s(keys::UNSENT)),
@@ -664,6 +663,16 @@ pub(crate) fn email_writes(id: i64, m: &OutboxMessage) -> [Write; 2] {
     if let Some(document) = &m.document {
         message.insert("document".into(), attrs::s(document));
     }
+    // A letter (a few KB of JSON) rather than its MIME (tens of KB with a PDF): the item is
+    // projected whole into the unsent index, whose writes and reads its size pays for.
+    let (name, content) = match &m.content {
+        Content::Letter(letter) => (
+            "letter",
+            attrs::s(serde_json::to_string(letter).expect("a letter serialises")),
+        ),
+        Content::Mime(bytes) => ("mime", attrs::b(bytes.clone())),
+    };
+    message.insert(name.into(), content);
     [
         Write::claim(format!("e-mail {} already queued", m.key), claim),
         Write::claim(format!("e-mail {id} exists"), message),

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use renewals_app::audit::AuditEntry;
 use renewals_app::ports::{
-    Change, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
+    Change, Content, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
     StoredCommand, StoredInvoice, StoredMessage,
 };
 use renewals_domain::{
@@ -398,7 +398,12 @@ pub(crate) fn message_from(item: &Item) -> Result<StoredMessage, StoreError> {
                 .map_err(unexpected)?
                 .map(str::to_string),
             date: date_attribute(item, "date")?,
-            mime: attrs::bytes(item, "mime").map_err(unexpected)?,
+            // Items queued before letters hold their MIME; both are read.
+            content: if item.contains_key("letter") {
+                Content::Letter(attrs::json(item, "letter").map_err(unexpected)?)
+            } else {
+                Content::Mime(attrs::bytes(item, "mime").map_err(unexpected)?)
+            },
         },
         sent: attrs::boolean(item, "sent").map_err(unexpected)?,
         attempts: attrs::optional_number(item, "attempts")

@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use renewals_app::audit::{Actor, AuditEntry};
 use renewals_app::config::{Defaults, Settings};
 use renewals_app::ports::{
-    warsaw_noon, Change, Loaded, MailError, Mailer, ManualClock, OutboxMessage, PaymentRecord,
-    Retry, ReviewItem, Store, StoreError, StoredMessage,
+    warsaw_noon, Change, Content, Loaded, MailError, Mailer, ManualClock, OutboxMessage,
+    PaymentRecord, Retry, ReviewItem, Store, StoreError, StoredMessage,
 };
 use renewals_app::service::Service;
 use renewals_domain::calendar::add_days;
@@ -204,7 +204,7 @@ fn email(tenant: &str, key: &str) -> OutboxMessage {
         subject: format!("Pro forma {key} — płatność"),
         document: Some("PF/2026/03/0001".into()),
         date: d("2026-03-03"),
-        mime,
+        content: Content::Mime(mime),
     }
 }
 
@@ -263,7 +263,12 @@ struct CountingMailer(AtomicUsize);
 
 #[async_trait]
 impl Mailer for CountingMailer {
-    async fn send(&self, _id: i64, _message: &OutboxMessage) -> Result<(), MailError> {
+    async fn send(
+        &self,
+        _id: i64,
+        _message: &OutboxMessage,
+        _mime: &[u8],
+    ) -> Result<(), MailError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -1117,7 +1122,7 @@ mod dynamodb_only {
     async fn a_message_over_the_item_limit_is_refused() {
         let store = dynamo_store("item-limit", 4).await;
         let mut big = email("acme", "big");
-        big.mime = vec![b'x'; 300 * 1024];
+        big.content = Content::Mime(vec![b'x'; 300 * 1024]);
         store
             .commit(Change {
                 emails: vec![big.clone()],
@@ -1128,7 +1133,7 @@ mod dynamodb_only {
         assert_eq!(store.emails_of(&id("acme")).await.unwrap(), [big]);
 
         let mut too_big = email("acme", "too-big");
-        too_big.mime = vec![b'x'; 401 * 1024];
+        too_big.content = Content::Mime(vec![b'x'; 401 * 1024]);
         let err = store
             .commit(Change {
                 emails: vec![too_big],

@@ -19,7 +19,7 @@ use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Value;
 use minijinja::{context, AutoEscape, Environment, UndefinedBehavior};
 use renewals_app::config::{MailSettings, SellerSettings, Settings};
-use renewals_app::ports::{ComposedEmail, Composer};
+use renewals_app::ports::{ComposedEmail, Composer, Envelope};
 use renewals_domain::{
     AlertCause, Catalog, DeliveryProblem, Document, DocumentKind, InvoiceType, LinePurpose, Locale,
     Money, Notice, PaymentMethod, Period, Tenant, VatInvoice,
@@ -673,8 +673,18 @@ fn kind_name(kind: &str) -> &'static str {
     }
 }
 
-/// The outbox and every mailer carry exactly these bytes.
+/// Every mailer sends exactly these bytes, composed at delivery from what the outbox keeps.
 impl Composer for Renderer {
+    fn envelope(&self, notice: &Notice, tenant: &Tenant, at: DateTime<Utc>) -> Envelope {
+        // The copy template alone: no layouts, no PDF.
+        let (to, subject, _) = self.prepare(notice, tenant, renewals_domain::business_date(at));
+        Envelope {
+            kind: notice.kind(),
+            to,
+            subject: plain_spaces(subject),
+        }
+    }
+
     fn compose(
         &self,
         notice: &Notice,

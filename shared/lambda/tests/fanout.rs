@@ -153,7 +153,7 @@ struct RecordingMailer(Mutex<Vec<OutboxMessage>>, AtomicUsize);
 
 #[async_trait]
 impl Mailer for RecordingMailer {
-    async fn send(&self, _id: i64, message: &OutboxMessage) -> Result<(), MailError> {
+    async fn send(&self, _id: i64, message: &OutboxMessage, _mime: &[u8]) -> Result<(), MailError> {
         self.1.fetch_add(1, Ordering::SeqCst);
         self.0.lock().unwrap().push(message.clone());
         Ok(())

@@ -22,12 +22,12 @@ impl OutboxMailer {
 
 #[async_trait]
 impl Mailer for OutboxMailer {
-    async fn send(&self, id: i64, message: &OutboxMessage) -> Result<(), MailError> {
+    async fn send(&self, id: i64, message: &OutboxMessage, mime: &[u8]) -> Result<(), MailError> {
         // Written under a temporary name and renamed, so a crash never leaves half a message;
         // a retry after a crash rewrites the same file.
         let name = format!("{id:07}-{}-{}.eml", message.tenant, message.kind);
         let tmp = self.dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, &message.mime)
+        std::fs::write(&tmp, mime)
             .and_then(|()| std::fs::rename(&tmp, self.dir.join(&name)))
             .map_err(|e| MailError::Temporary(format!("writing {name}: {e}")))
     }

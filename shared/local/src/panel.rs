@@ -8,7 +8,9 @@ use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use renewals_app::panel::{Operator, PanelStore, Principal, ReviewDecision, Session};
-use renewals_app::ports::{OutboxMessage, ReviewItem, StoreError, StoredCommand, StoredMessage};
+use renewals_app::ports::{
+    Content, OutboxMessage, ReviewItem, StoreError, StoredCommand, StoredMessage,
+};
 use renewals_domain::TenantId;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -70,7 +72,8 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
             subject: r.get(5)?,
             document: r.get(6)?,
             date: NaiveDate::parse_from_str(&date, "%Y-%m-%d").expect("stored date"),
-            mime: vec![],
+            // The operator's list of parked messages shows their envelope, not their body.
+            content: Content::Mime(vec![]),
         },
         sent: r.get::<_, i64>(8)? != 0,
         attempts: r.get::<_, i64>(9)? as u32,

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use renewals_app::audit::AuditEntry;
 use renewals_app::ports::{
-    Change, KsefStatus, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store, StoreError,
-    StoredCommand, StoredInvoice, StoredMessage, Submission,
+    Change, Content, KsefStatus, Loaded, OutboxMessage, PaymentRecord, Retry, ReviewItem, Store,
+    StoreError, StoredCommand, StoredInvoice, StoredMessage, Submission,
 };
 use renewals_domain::{
     Account, Document, DocumentNumber, InvoiceNumber, InvoiceSeries, SeriesKey, SessionId,
@@ -32,9 +32,10 @@ CREATE TABLE IF NOT EXISTS counters (series TEXT PRIMARY KEY, last INTEGER NOT N
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL,
     kind TEXT NOT NULL, recipient TEXT NOT NULL, subject TEXT NOT NULL, document TEXT,
-    date TEXT NOT NULL, mime BLOB NOT NULL, sent INTEGER NOT NULL DEFAULT 0,
+    date TEXT NOT NULL, mime BLOB, sent INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL DEFAULT 0,
-    parked INTEGER NOT NULL DEFAULT 0, last_error TEXT);
+    parked INTEGER NOT NULL DEFAULT 0, last_error TEXT, letter TEXT,
+    CHECK ((mime IS NULL) <> (letter IS NULL)));
 CREATE INDEX IF NOT EXISTS outbox_tenant ON outbox(tenant);
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(id) WHERE sent = 0;
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_attempt, id) WHERE sent = 0 AND parked = 0;
@@ -181,6 +182,7 @@ impl SqliteStore {
         }
         conn.set_prepared_statement_cache_capacity(64);
         add_delivery_columns(&conn).context("adding the outbox's delivery columns")?;
+        add_letters(&conn).context("letting the outbox keep letters instead of MIME")?;
         conn.execute_batch(SCHEMA)
             .context("creating the embedded store's tables")?;
         Ok(SqliteStore {
@@ -585,10 +587,17 @@ fn insert_email(tx: &Connection, m: &OutboxMessage, or_ignore: bool) -> rusqlite
         "INSERT"
     };
     tx.prepare_cached(&format!(
-        "{verb} INTO outbox (key, tenant, kind, recipient, subject, document, date, mime)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        "{verb} INTO outbox (key, tenant, kind, recipient, subject, document, date, mime, letter)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))
     .and_then(|mut s| {
+        let (mime, letter) = match &m.content {
+            Content::Letter(letter) => (
+                None,
+                Some(serde_json::to_string(letter).expect("a letter serialises")),
+            ),
+            Content::Mime(bytes) => (Some(bytes.as_slice()), None),
+        };
         s.execute(params![
             m.key,
             m.tenant.as_str(),
@@ -597,7 +606,8 @@ fn insert_email(tx: &Connection, m: &OutboxMessage, or_ignore: bool) -> rusqlite
             m.subject,
             m.document,
             m.date.to_string(),
-            m.mime
+            mime,
+            letter
         ])
     })
 }
@@ -673,6 +683,50 @@ fn add_delivery_columns(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// A store made while the outbox held composed MIME gets the `letter` column, and `mime`
+/// may be empty from then on. SQLite cannot relax `NOT NULL` in place, so the table is
+/// rebuilt in one transaction with its ids, states and bytes: the rows queued before are
+/// sent as they were composed.
+fn add_letters(conn: &Connection) -> rusqlite::Result<()> {
+    let has_mime: Option<String> = one(
+        conn,
+        "SELECT name FROM pragma_table_info('outbox') WHERE name = 'mime'",
+        [],
+    )?;
+    let has_letter: Option<String> = one(
+        conn,
+        "SELECT name FROM pragma_table_info('outbox') WHERE name = 'letter'",
+        [],
+    )?;
+    if has_mime.is_none() || has_letter.is_some() {
+        return Ok(());
+    }
+    // The outbox of `SCHEMA`; its indexes are made again by `SCHEMA` after this.
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         CREATE TABLE outbox_letters (
+             id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL,
+             kind TEXT NOT NULL, recipient TEXT NOT NULL, subject TEXT NOT NULL, document TEXT,
+             date TEXT NOT NULL, mime BLOB, sent INTEGER NOT NULL DEFAULT 0,
+             attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL DEFAULT 0,
+             parked INTEGER NOT NULL DEFAULT 0, last_error TEXT, letter TEXT,
+             CHECK ((mime IS NULL) <> (letter IS NULL)));
+         INSERT INTO outbox_letters (id, key, tenant, kind, recipient, subject, document, date,
+                                     mime, sent, attempts, next_attempt, parked, last_error)
+             SELECT id, key, tenant, kind, recipient, subject, document, date, mime, sent,
+                    attempts, next_attempt, parked, last_error FROM outbox;
+         UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'outbox')
+             WHERE name = 'outbox_letters'
+               AND EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'outbox');
+         DROP TABLE outbox;
+         ALTER TABLE outbox_letters RENAME TO outbox;
+         COMMIT;",
+    )
+    .inspect_err(|_| {
+        let _ = conn.execute_batch("ROLLBACK");
+    })
+}
+
 fn stored_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
     let (id, message, sent) = message_from_row(r)?;
     Ok(StoredMessage {
@@ -696,7 +750,16 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, OutboxMessa
             subject: r.get(5)?,
             document: r.get(6)?,
             date: NaiveDate::parse_from_str(&date, "%Y-%m-%d").expect("stored date"),
-            mime: r.get(8)?,
+            content: match r.get::<_, Option<String>>(12)? {
+                Some(letter) => Content::Letter(serde_json::from_str(&letter).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        12,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?),
+                None => Content::Mime(r.get(8)?),
+            },
         },
         r.get::<_, i64>(9)? != 0,
     ))
@@ -720,7 +783,8 @@ fn command_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCommand> {
 const COMMAND_COLUMNS: &str = "id, tenant, body, done, attempts, parked, last_error";
 
 const MESSAGE_COLUMNS: &str =
-    "id, key, tenant, kind, recipient, subject, document, date, mime, sent, attempts, parked";
+    "id, key, tenant, kind, recipient, subject, document, date, mime, sent, attempts, parked, \
+     letter";
 
 #[async_trait]
 impl Store for SqliteStore {

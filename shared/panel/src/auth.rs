@@ -15,7 +15,7 @@ use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{KeyInit, Mac};
 use renewals_app::panel::{Principal, Session};
-use renewals_app::ports::{OutboxMessage, StoreError};
+use renewals_app::ports::{Content, OutboxMessage, StoreError};
 use renewals_domain::{business_date, Locale, TenantId};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -337,7 +337,8 @@ async fn send_link(state: &Panel, email: &str, now: DateTime<Utc>) -> anyhow::Re
         subject: email_message.subject,
         document: None,
         date: business_date(now),
-        mime,
+        // Composed here: the link's secret token is in the message, never in a letter.
+        content: Content::Mime(mime),
     };
     state
         .svc

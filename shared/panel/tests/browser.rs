@@ -98,7 +98,7 @@ async fn emailed_link(app: &TestApp, outbox: &str, base: &str) -> String {
         .rev()
         .find(|m| m.kind == "login")
         .expect("a sign-in e-mail");
-    let text = text_of(&mail.mime);
+    let text = text_of(&app.mime(mail));
     let at = text
         .find(&format!("{base}/login/"))
         .expect("the link in the e-mail");

@@ -198,7 +198,7 @@ impl Web {
     async fn last_link(&self, outbox: &str) -> Option<String> {
         let mails = self.app.emails(outbox).await;
         let mail = mails.iter().rev().find(|m| m.kind == "login")?;
-        let text = text_of(&mail.mime);
+        let text = text_of(&self.app.mime(mail));
         let at = text.find("https://panel.example.pl/login/")?;
         let token: String = text[at + 31..]
             .chars()

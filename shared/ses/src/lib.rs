@@ -102,13 +102,13 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
 
 #[async_trait]
 impl Mailer for SesMailer {
-    async fn send(&self, id: i64, message: &OutboxMessage) -> Result<(), MailError> {
+    async fn send(&self, id: i64, message: &OutboxMessage, mime: &[u8]) -> Result<(), MailError> {
         if let Some(pace) = &self.pace {
             let at = pace.lock().await.slot(Instant::now());
             tokio::time::sleep_until(at).await;
         }
         let raw = RawMessage::builder()
-            .data(Blob::new(message.mime.clone()))
+            .data(Blob::new(mime))
             .build()
             .map_err(|e| MailError::Rejected(e.to_string()))?;
         let out = self

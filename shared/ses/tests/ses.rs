@@ -130,8 +130,8 @@ async fn a_proforma_email_reaches_ses_as_the_raw_mime_message() {
         .unwrap()[0];
     assert_eq!(
         raw.as_bytes(),
-        &queued.mime[..],
-        "the same bytes the outbox holds"
+        &queued.mime(svc.composer.as_ref())[..],
+        "the bytes composed from what the outbox holds"
     );
 }
 

@@ -72,7 +72,7 @@ async fn an_alert_about_a_short_payment_is_listed_with_the_customer_and_says_wha
         "{}",
         alert.subject
     );
-    let text = text_of(&alert.mime);
+    let text = text_of(&app.mime(alert));
     for expected in [
         "Klient: acme sp. z o.o. (acme)",
         "Dokument: PF/2026/02/0001",
@@ -103,7 +103,7 @@ async fn an_alert_about_a_payment_for_no_known_document_says_there_is_no_custome
     let alerts = app.emails("operator").await;
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].to, "operator@reseller.example");
-    let text = text_of(&alerts[0].mime);
+    let text = text_of(&app.mime(&alerts[0]));
     for expected in [
         "nie wskazuje żadnego wystawionego przez nas dokumentu",
         "Klient: brak – płatność nie wskazuje żadnego dokumentu",
@@ -146,7 +146,7 @@ async fn a_run_back_after_a_week_sends_the_late_proforma_as_one_true_notice() {
         subject.contains("PF/2026/03/0001") && subject.contains("7 marca 2026"),
         "{subject}"
     );
-    let text = text_of(&mails[0].mime);
+    let text = text_of(&app.mime(&mails[0]));
     assert!(text.contains("z opóźnieniem"), "{text}");
     assert!(text.contains("Numer rachunku"), "payment details: {text}");
     assert_eq!(future_about(&text, "28 lutego 2026"), Vec::<String>::new());
@@ -172,7 +172,7 @@ async fn a_run_back_after_the_grace_period_tells_the_overdue_and_a_new_suspensio
     let mails = app.emails("acme").await;
     let kinds: Vec<_> = mails.iter().map(|m| m.kind.as_str()).collect();
     assert_eq!(kinds, ["overdue"]);
-    let text = text_of(&mails[0].mime);
+    let text = text_of(&app.mime(&mails[0]));
     assert_eq!(future_about(&text, "28 lutego 2026"), Vec::<String>::new());
     assert_eq!(future_about(&text, "5 marca 2026"), Vec::<String>::new());
     assert!(

@@ -31,7 +31,7 @@ impl Landing {
 
 #[async_trait]
 impl Mailer for Landing {
-    async fn send(&self, id: i64, message: &OutboxMessage) -> Result<(), MailError> {
+    async fn send(&self, id: i64, message: &OutboxMessage, _mime: &[u8]) -> Result<(), MailError> {
         if message.to.ends_with(".bounce.example") {
             self.refused.lock().unwrap().push(id);
             return Err(MailError::Rejected(format!(

@@ -478,7 +478,7 @@ async fn the_invoice_goes_to_ksef_byte_for_byte_and_its_e_mail_with_the_pdf_only
         "{}",
         mail.subject
     );
-    let mime = String::from_utf8_lossy(&mail.mime);
+    let mime = String::from_utf8_lossy(&app.mime(mail)).into_owned();
     assert!(mime.contains("application/pdf"), "the PDF is attached");
     assert!(
         mime.contains("FV-2026-02-0001.pdf"),
@@ -534,7 +534,7 @@ async fn a_rejected_invoice_is_parked_with_ksef_reason_and_the_operator_alerted(
         "{}",
         alerts[0].subject
     );
-    let body = String::from_utf8_lossy(&alerts[0].mime);
+    let body = String::from_utf8_lossy(&app.mime(alerts[0])).into_owned();
     assert!(body.contains("450"), "the reason is in the alert");
     // Parked: a later run neither sends nor asks again.
     app.clock.set(app.clock_now() + Duration::hours(2));

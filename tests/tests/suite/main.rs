@@ -3,6 +3,7 @@
 
 mod alerts;
 mod bank;
+mod composing;
 mod delivery;
 mod invoices;
 mod microsoft;

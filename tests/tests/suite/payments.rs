@@ -70,7 +70,7 @@ async fn the_proforma_email_carries_a_registered_payment_link_with_blik() {
         .await;
     app.day("2026-02-21").await;
     let mail = &app.emails("acme").await[0];
-    let text = String::from_utf8_lossy(&mail.mime).replace("=\r\n", "");
+    let text = String::from_utf8_lossy(&app.mime(mail)).replace("=\r\n", "");
     assert!(
         text.contains(&format!("{}/trnRequest/TOKEN-ACME-1", p24.uri())),
         "link in the e-mail"
@@ -106,7 +106,8 @@ async fn a_failed_registration_does_not_block_issuing_and_is_retried_next_run() 
         .await;
     let (daily, _) = app.day("2026-02-21").await;
     assert_eq!(daily.proformas_issued, 1);
-    let first = String::from_utf8_lossy(&app.emails("acme").await[0].mime).replace("=\r\n", "");
+    let first =
+        String::from_utf8_lossy(&app.mime(&app.emails("acme").await[0])).replace("=\r\n", "");
     assert!(!first.contains("trnRequest"), "no link yet");
     assert!(
         first.contains("PF/2026/02/0001") && first.contains("PL61 1090"),
@@ -121,7 +122,7 @@ async fn a_failed_registration_does_not_block_issuing_and_is_retried_next_run() 
         .into_iter()
         .find(|m| m.kind == "reminder")
         .unwrap();
-    let text = String::from_utf8_lossy(&reminder.mime).replace("=\r\n", "");
+    let text = String::from_utf8_lossy(&app.mime(&reminder)).replace("=\r\n", "");
     assert!(
         text.contains("trnRequest/TOKEN-2"),
         "the reminder carries the link"
@@ -298,7 +299,7 @@ mod cards {
             "the link instead of the charge"
         );
         let fallback =
-            String::from_utf8_lossy(&app.emails("acme").await[1].mime).replace("=\r\n", "");
+            String::from_utf8_lossy(&app.mime(&app.emails("acme").await[1])).replace("=\r\n", "");
         assert!(
             fallback.contains("trnRequest/LINK-TOKEN"),
             "the fallback carries the link"
