@@ -271,6 +271,8 @@ pub async fn run(
                 f.error
             ));
         }
+        // Before the seat additions: their own delivery would compose the day's e-mails.
+        emails_marked_sent += mark_delivered(&svc).await?;
         // Seat additions by the tenants that make them, then payment plans for new documents.
         for (sub, _) in &seat_subs {
             if rng.chance(2) {
@@ -295,7 +297,6 @@ pub async fn run(
                 method,
             });
         }
-        emails_marked_sent += mark_delivered(&svc).await?;
         for p in payments.remove(&day).unwrap_or_default() {
             let gross = p.document.totals.gross.grosze();
             let r =
