@@ -11,6 +11,7 @@ use app::{open_service, Open, Output};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use renewals_app::config::Defaults;
+use renewals_app::fanout::{self, Sizes};
 use renewals_app::views;
 use renewals_domain::{
     parse_date, DocumentNumber, EmailAddress, Job, Locale, Nip, PaymentMethod, SubscriptionId,
@@ -20,6 +21,7 @@ use renewals_local::sqlite::Durability;
 use renewals_przelewy24::P24Settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -705,9 +707,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 RunCmd::Daily { date } => (Job::Daily, date),
                 RunCmd::Expiry { date } => (Job::Expiry, date),
             };
-            let svc = open_service(&target, None, Open::EXISTING).await?;
+            let svc = Arc::new(open_service(&target, None, Open::EXISTING).await?);
             let d = d.unwrap_or_else(|| svc.today());
-            let summary = svc.run_job(job, d, None).await?;
+            // The planner and its workers in this process, as the functions run on AWS.
+            let summary = svc
+                .run_fanned_out(job, d, fanout::local_workers(), Sizes::default())
+                .await?;
             out.print(&summary, || app::summary_line(&summary));
             if let Some(line) = app::attention_line(&summary) {
                 eprintln!("renewals: {line}");

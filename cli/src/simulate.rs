@@ -6,8 +6,10 @@ use anyhow::{anyhow, Context};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use renewals_app::config::{Defaults, Settings};
+use renewals_app::fanout::{local_workers, Sizes};
 use renewals_app::ports::{warsaw_noon, ManualClock};
 use renewals_app::ports::{MailError, Mailer, OutboxMessage};
+use renewals_app::service::Service;
 use renewals_domain::calendar::{add_days, shift_months};
 use renewals_domain::{
     Document, DocumentKind, DocumentStatus, Job, LinePurpose, PaymentMethod, Policy, Status,
@@ -29,7 +31,11 @@ pub struct Report {
     pub tenants: usize,
     pub days: i64,
     pub documents: usize,
+    /// E-mails in the outbox: every one the run's changes committed.
     pub emails: i64,
+    /// Of those, marked sent by the simulation after each job without being composed
+    /// (`mark_delivered`); the others were composed and sent by the payments' own delivery.
+    pub emails_marked_sent: usize,
     pub renewals: usize,
     pub elapsed_ms: u128,
     pub renewals_per_s: f64,
@@ -130,6 +136,27 @@ fn progress(days: i64) -> ProgressBar {
     bar
 }
 
+/// The jobs' e-mails leave the outbox as a mailer that takes everything would leave them:
+/// claimed and marked sent, not composed. Composing (MIME and PDF) is the delivery's work,
+/// tested and measured on its own; the simulation checks what the outbox holds (see `check`).
+/// Marking them sent matters: the expiry job suspends only customers who were told.
+async fn mark_delivered(svc: &Service) -> anyhow::Result<usize> {
+    let now = svc.clock.now();
+    let mut marked = 0;
+    loop {
+        let claimed = svc
+            .store
+            .claim_due(now, now + chrono::Duration::minutes(10), 1000)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(marked);
+        }
+        let ids: Vec<i64> = claimed.iter().map(|m| m.id).collect();
+        svc.store.mark_sent(&ids).await?;
+        marked += ids.len();
+    }
+}
+
 /// Runs in `<data_dir>/simulate`, made afresh and left there to inspect afterwards.
 pub async fn run(
     data_dir: &Path,
@@ -155,7 +182,7 @@ pub async fn run(
         Durability::Scratch,
     )?);
     let p24 = P24Settings::from_env(Defaults::Local)?;
-    let svc = crate::app::service(
+    let svc = Arc::new(crate::app::service(
         store.clone(),
         // Tens of thousands of .eml files would measure the file system, not the renewals:
         // messages are still rendered and committed to the outbox, then counted here.
@@ -163,7 +190,7 @@ pub async fn run(
         Arc::new(OfflineProvider::new(p24.clone())),
         clock.clone(),
         settings,
-    );
+    ));
 
     let mut rng = Rng(seed);
     let mut behaviour = HashMap::new();
@@ -225,13 +252,18 @@ pub async fn run(
         }
     }
 
+    // The planner and its workers, as `renewals run` does.
+    let workers = local_workers();
     let began = Instant::now();
     let bar = progress((end - start).num_days());
     let mut payments: BTreeMap<NaiveDate, Vec<Payment>> = BTreeMap::new();
+    let mut emails_marked_sent = 0;
     let mut day = start;
     while day < end {
         clock.set(warsaw_noon(day));
-        let daily = svc.run_job(Job::Daily, day, None).await?;
+        let daily = svc
+            .work_fanned_out(Job::Daily, day, workers, Sizes::default())
+            .await?;
         if let Some(f) = daily.failures.first() {
             return Err(anyhow!(
                 "daily run on {day} failed for {}: {}",
@@ -239,6 +271,8 @@ pub async fn run(
                 f.error
             ));
         }
+        // Before the seat additions: their own delivery would compose the day's e-mails.
+        emails_marked_sent += mark_delivered(&svc).await?;
         // Seat additions by the tenants that make them, then payment plans for new documents.
         for (sub, _) in &seat_subs {
             if rng.chance(2) {
@@ -276,7 +310,9 @@ pub async fn run(
                 ));
             }
         }
-        let expiry = svc.run_job(Job::Expiry, day, None).await?;
+        let expiry = svc
+            .work_fanned_out(Job::Expiry, day, workers, Sizes::default())
+            .await?;
         if let Some(f) = expiry.failures.first() {
             return Err(anyhow!(
                 "expiry run on {day} failed for {}: {}",
@@ -284,6 +320,7 @@ pub async fn run(
                 f.error
             ));
         }
+        emails_marked_sent += mark_delivered(&svc).await?;
         day = add_days(day, 1);
         bar.inc(1);
     }
@@ -297,14 +334,16 @@ pub async fn run(
         .map(|d| d.lines.len())
         .sum();
     let last_day = add_days(end, -1);
-    let violations = check(
+    let mut violations = check(
         &store, &documents, &behaviour, &first_end, &policy, last_day,
     )?;
+    violations.extend(check_outbox(&store, &documents).await?);
     let report = Report {
         tenants,
         days: (end - start).num_days(),
         documents: documents.len(),
         emails: store.count("outbox")?,
+        emails_marked_sent,
         renewals,
         elapsed_ms: elapsed.as_millis(),
         renewals_per_s: (renewals as f64 / elapsed.as_secs_f64() * 10.0).round() / 10.0,
@@ -312,6 +351,44 @@ pub async fn run(
         violations: violations.into_iter().take(20).collect(),
     };
     Ok(report)
+}
+
+/// What the outbox must hold: every pro-forma and order was e-mailed to its tenant, and
+/// every paid one has its payment confirmation; no e-mail is left unsent.
+async fn check_outbox(store: &SqliteStore, documents: &[Document]) -> anyhow::Result<Vec<String>> {
+    use renewals_app::ports::Store;
+    let mut v = vec![];
+    let mut by_tenant: BTreeMap<&renewals_domain::TenantId, Vec<&Document>> = BTreeMap::new();
+    for d in documents {
+        by_tenant.entry(&d.tenant).or_default().push(d);
+    }
+    for (tenant, docs) in by_tenant {
+        let emails = store.emails_of(tenant).await?;
+        let has = |kind: &str, number: &str| {
+            emails
+                .iter()
+                .any(|m| m.kind == kind && m.document.as_deref() == Some(number))
+        };
+        for d in docs {
+            let number = d.number.to_string();
+            let kind = d.kind.as_str();
+            if !has(kind, &number) {
+                v.push(format!("{number}: no {kind} e-mail in the outbox"));
+            }
+            let confirmation = match d.kind {
+                DocumentKind::Order => "order-paid",
+                DocumentKind::Proforma => "payment-confirmation",
+            };
+            if d.status == DocumentStatus::Paid && !has(confirmation, &number) {
+                v.push(format!("{number}: paid without its {confirmation} e-mail"));
+            }
+        }
+    }
+    let unsent = store.unsent(1).await?;
+    if let Some(m) = unsent.first() {
+        v.push(format!("e-mail {} left unsent", m.message.key));
+    }
+    Ok(v)
 }
 
 /// The invariants, checked on the stored state; each violation is one line.

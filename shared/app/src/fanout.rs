@@ -141,6 +141,12 @@ pub trait WorkQueue: Send + Sync {
     async fn enqueue(&self, batches: &[TenantBatch]) -> Result<(), StoreError>;
 }
 
+/// Workers for a run in one process: one per core (each decides and composes its tenants'
+/// changes on a core of its own; the store serialises only the commits).
+pub fn local_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// What the planner did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -207,6 +213,18 @@ pub struct BatchOutcome {
     pub retry: bool,
 }
 
+impl BatchOutcome {
+    fn fail(&mut self, tenant: &TenantId, e: ServiceError) {
+        tracing::error!(tenant = %tenant, error = %e, "tenant failed");
+        self.retry |= e.is_retryable();
+        self.summary.failures.push(Failure {
+            tenant: tenant.to_string(),
+            error: e.to_string(),
+            retryable: e.is_retryable(),
+        });
+    }
+}
+
 impl Service {
     /// Reads the tenants due for `job` by `date` shard by shard, page by page, and enqueues
     /// them in batches. Every due tenant is in exactly one batch of the plan.
@@ -264,9 +282,12 @@ impl Service {
         Ok(plan)
     }
 
-    /// Runs one batch: each tenant as the single-process run does (`run_tenant`), one
-    /// failing tenant reported while the others go on. `counters` are the last numbers this
-    /// worker has seen, kept across its batches (a stale one costs a conflict, nothing more).
+    /// Runs one batch: each tenant decided as the single-process run does it (`Due`), their
+    /// changes committed together (`Store::commit_many`: one transaction on SQLite), one
+    /// failing tenant reported while the others go on. A tenant whose change is refused
+    /// (another writer moved its account or a counter first) is run again alone through the
+    /// unit of work, which decides it afresh. `counters` are the last numbers this worker
+    /// has seen, kept across its batches (a stale one costs a conflict, nothing more).
     pub async fn work(
         &self,
         batch: &TenantBatch,
@@ -280,30 +301,75 @@ impl Service {
             },
             retry: false,
         };
+        let (job, date) = (batch.job, batch.date);
+        let mut decided = Vec::with_capacity(batch.tenants.len());
         for tenant in &batch.tenants {
             outcome.summary.tenants_due += 1;
-            match self
-                .run_tenant(tenant, batch.job, batch.date, counters)
-                .await
-            {
-                Ok(part) => outcome.summary.add(part),
-                Err(e) => {
-                    tracing::error!(tenant = %tenant, error = %e, "tenant failed");
-                    outcome.retry |= e.is_retryable();
-                    outcome.summary.failures.push(Failure {
-                        tenant: tenant.to_string(),
-                        error: e.to_string(),
-                        retryable: e.is_retryable(),
-                    });
+            match self.decide_tenant(tenant, job, date, counters).await {
+                Ok(d) => decided.push((tenant, d)),
+                Err(e) => outcome.fail(tenant, e),
+            }
+        }
+        // Which tenants have a change in the group, then the group itself, in order.
+        let in_group: Vec<bool> = decided.iter().map(|(_, d)| d.change.is_some()).collect();
+        let changes = decided
+            .iter_mut()
+            .filter_map(|(_, d)| d.change.take())
+            .collect::<Vec<_>>();
+        let mut results = self.store.commit_many(changes).await.into_iter();
+        for ((tenant, d), changed) in decided.into_iter().zip(in_group) {
+            let result = match changed {
+                true => results.next().unwrap_or_else(|| {
+                    Err(StoreError::Unexpected(anyhow::anyhow!(
+                        "the store answered for fewer changes than it was given"
+                    )))
+                }),
+                false => Ok(()),
+            };
+            match result {
+                Ok(()) => {
+                    let part = self.after_commit(tenant, d.committed(changed), date).await;
+                    outcome.summary.add(part);
                 }
+                Err(StoreError::Conflict(why)) => {
+                    tracing::debug!(%tenant, %why, "refused in a group commit; deciding again");
+                    // Numbers taken after the refused change were never written.
+                    counters.clear();
+                    match self.run_tenant(tenant, job, date, counters).await {
+                        Ok(part) => outcome.summary.add(part),
+                        Err(e) => outcome.fail(tenant, e),
+                    }
+                }
+                Err(e) => outcome.fail(tenant, e.into()),
             }
         }
         outcome
     }
 
     /// The planner and `workers` workers in one process: what the functions do on AWS,
-    /// through a queue in memory. The outbox is delivered once all batches are done.
+    /// through a queue in memory, and what `renewals run` does. After all batches, as
+    /// `run_job` does: the daily run's KSeF sync, then the outboxes (Microsoft commands and
+    /// e-mails). Failures are listed in tenant order, whichever worker met them.
     pub async fn run_fanned_out(
+        self: &Arc<Self>,
+        job: Job,
+        date: NaiveDate,
+        workers: usize,
+        sizes: Sizes,
+    ) -> Result<RunSummary, ServiceError> {
+        let mut summary = self.work_fanned_out(job, date, workers, sizes).await?;
+        let delivery = self.deliver().await?;
+        summary.emails_sent = delivery.sent;
+        summary.emails_failed = delivery.failed;
+        summary.emails_parked = delivery.parked;
+        summary.record_commands(&delivery.commands);
+        Ok(summary)
+    }
+
+    /// `run_fanned_out` up to the outboxes: every state change of the run is committed (the
+    /// e-mails and commands it causes wait in their outboxes), the daily run's KSeF sync
+    /// done. `simulate` delivers on its own.
+    pub async fn work_fanned_out(
         self: &Arc<Self>,
         job: Job,
         date: NaiveDate,
@@ -343,11 +409,13 @@ impl Service {
             summary.failures.extend(part.failures.clone());
             summary.add(part);
         }
-        let delivery = self.deliver().await?;
-        summary.emails_sent = delivery.sent;
-        summary.emails_failed = delivery.failed;
-        summary.emails_parked = delivery.parked;
-        summary.record_commands(&delivery.commands);
+        summary.failures.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+        if job == Job::Daily {
+            // The day's invoices to KSeF before the e-mails: an acceptance queues its
+            // customer's e-mail in time for this delivery.
+            let ksef = self.ksef_sync().await?;
+            summary.record_ksef(&ksef);
+        }
         Ok(summary)
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::error::ServiceError;
 use crate::service::Service;
-use crate::unit_of_work::{Decision, Draft};
+use crate::unit_of_work::{Committed, Decided, Decision, Draft};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use renewals_domain::{Action, DeliveryProblem, Effect, Job, Notice, SeriesKey, TenantId};
@@ -207,6 +207,45 @@ impl Service {
                 },
             )
             .await?;
+        counters.extend(done.counters.iter().cloned());
+        Ok(self.after_commit(tenant, done, date).await)
+    }
+
+    /// What is due for one tenant, decided on a fresh load but not committed: a worker
+    /// gathers several tenants' changes into one group commit. The numbers it takes are
+    /// noted in `counters`, so the next tenant of the group numbers on from them.
+    pub(crate) async fn decide_tenant(
+        &self,
+        tenant: &TenantId,
+        job: Job,
+        date: NaiveDate,
+        counters: &mut HashMap<SeriesKey, u32>,
+    ) -> Result<Decided<RunSummary>, ServiceError> {
+        let decided = self
+            .acting_as(crate::audit::Actor::Job(job))
+            .decide_change(
+                tenant,
+                date,
+                &mut Due {
+                    job,
+                    date,
+                    counters,
+                },
+                0,
+            )
+            .await?;
+        counters.extend(decided.counters.iter().cloned());
+        Ok(decided)
+    }
+
+    /// A tenant's part of the run once its change is stored: the card charges it asked for
+    /// are sent (their intent is committed).
+    pub(crate) async fn after_commit(
+        &self,
+        tenant: &TenantId,
+        done: Committed<RunSummary>,
+        date: NaiveDate,
+    ) -> RunSummary {
         let mut part = done.value;
         part.tenants_changed = usize::from(done.changed || part.payments_reconciled > 0);
         for charge in done.charges {
@@ -214,8 +253,7 @@ impl Service {
                 part.card_charges_failed += 1;
             }
         }
-        counters.extend(done.counters);
-        Ok(part)
+        part
     }
 }
 

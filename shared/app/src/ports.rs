@@ -361,6 +361,18 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<StoredMessage>, StoreError>;
     /// Writes the change atomically, or returns `Conflict` and writes nothing.
     async fn commit(&self, change: Change) -> Result<(), StoreError>;
+    /// Writes several changes, each as `commit` would (all of it or nothing, under its own
+    /// version, counter and key guards), in order: a later change may number on from an
+    /// earlier one. One result per change; a refused change writes nothing, and the others
+    /// are written as if it had not been there. A store that can (SQLite) writes them in one
+    /// transaction; by default they are committed one by one.
+    async fn commit_many(&self, changes: Vec<Change>) -> Vec<Result<(), StoreError>> {
+        let mut results = Vec::with_capacity(changes.len());
+        for change in changes {
+            results.push(self.commit(change).await);
+        }
+        results
+    }
     /// The tenant's audit log, oldest first.
     async fn audit_of(&self, tenant: &TenantId) -> Result<Vec<AuditEntry>, StoreError>;
     /// What the bank import noted under `key`: `file:{sha256}` for a statement file imported,

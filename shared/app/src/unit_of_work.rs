@@ -3,7 +3,7 @@
 //! fresh load, a bounded number of times.
 
 use crate::error::ServiceError;
-use crate::ports::{Loaded, NewInvoice, PaymentRecord, StoreError};
+use crate::ports::{Change, Loaded, NewInvoice, PaymentRecord, StoreError};
 use crate::service::Service;
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -88,7 +88,70 @@ pub struct Committed<T> {
     pub counters: Vec<(SeriesKey, u32)>,
 }
 
+/// A decision taken on a fresh load and turned into its change, not yet committed: what
+/// a group commit gathers from several tenants.
+pub struct Decided<T> {
+    pub value: T,
+    /// `None` when the decision changed nothing (there is nothing to commit).
+    pub change: Option<Change>,
+    /// Card charges to send once the change is stored.
+    pub charges: Vec<Effect>,
+    /// The last number of each series the change uses.
+    pub counters: Vec<(SeriesKey, u32)>,
+}
+
+impl<T> Decided<T> {
+    /// What is left once the change is stored (`changed`), or when there was none.
+    pub fn committed(self, changed: bool) -> Committed<T> {
+        Committed {
+            value: self.value,
+            changed,
+            charges: self.charges,
+            counters: self.counters,
+        }
+    }
+}
+
 impl Service {
+    /// Runs `decision` on the tenant's account as loaded now and turns the draft into the
+    /// change to commit; `attempt` counts the conflicts met so far.
+    pub async fn decide_change<D: Decision>(
+        &self,
+        tenant: &TenantId,
+        date: NaiveDate,
+        decision: &mut D,
+        attempt: usize,
+    ) -> Result<Decided<D::Output>, ServiceError> {
+        let mut draft = Draft::new(self.load(tenant).await?, attempt);
+        let value = decision.decide(self, &mut draft).await?;
+        if !draft.changed() {
+            return Ok(Decided {
+                value,
+                change: None,
+                charges: vec![],
+                counters: vec![],
+            });
+        }
+        let counters = draft
+            .numbering
+            .advanced()
+            .into_iter()
+            .map(|(series, _, last)| (series, last))
+            .collect();
+        let charges = draft
+            .effects
+            .iter()
+            .filter(|e| matches!(e, Effect::ChargeCard { .. }))
+            .cloned()
+            .collect();
+        Ok(Decided {
+            value,
+            change: Some(self.change(draft, date)),
+            charges,
+            counters,
+        })
+    }
+
     /// Runs `decision` on the tenant's account and commits what it did as one change,
     /// dated `date`; on a conflict it decides again on a fresh load.
     pub async fn unit_of_work<D: Decision>(
@@ -98,37 +161,12 @@ impl Service {
         decision: &mut D,
     ) -> Result<Committed<D::Output>, ServiceError> {
         for attempt in 0..MAX_ATTEMPTS {
-            let mut draft = Draft::new(self.load(tenant).await?, attempt);
-            let value = decision.decide(self, &mut draft).await?;
-            if !draft.changed() {
-                return Ok(Committed {
-                    value,
-                    changed: false,
-                    charges: vec![],
-                    counters: vec![],
-                });
-            }
-            let counters = draft
-                .numbering
-                .advanced()
-                .into_iter()
-                .map(|(series, _, last)| (series, last))
-                .collect();
-            let charges = draft
-                .effects
-                .iter()
-                .filter(|e| matches!(e, Effect::ChargeCard { .. }))
-                .cloned()
-                .collect();
-            match self.store.commit(self.change(draft, date)).await {
-                Ok(()) => {
-                    return Ok(Committed {
-                        value,
-                        changed: true,
-                        charges,
-                        counters,
-                    })
-                }
+            let mut decided = self.decide_change(tenant, date, decision, attempt).await?;
+            let Some(change) = decided.change.take() else {
+                return Ok(decided.committed(false));
+            };
+            match self.store.commit(change).await {
+                Ok(()) => return Ok(decided.committed(true)),
                 Err(StoreError::Conflict(why)) => {
                     tracing::debug!(%tenant, attempt, %why, "conflict; deciding again");
                 }

@@ -319,6 +319,42 @@ impl SqliteStore {
         result
     }
 
+    /// Several changes in one transaction (one journal write instead of one per change),
+    /// each inside its own savepoint: a refused change is rolled back alone, with all its
+    /// guards checked as in `write`, and the next change sees the store without it.
+    fn write_many(conn: &mut Connection, changes: Vec<Change>) -> Vec<Result<(), StoreError>> {
+        let count = changes.len();
+        let all_failed = |why: String| -> Vec<Result<(), StoreError>> {
+            (0..count)
+                .map(|_| Err(unexpected(anyhow::anyhow!("{why}"))))
+                .collect()
+        };
+        if let Err(e) = exec(conn, "BEGIN IMMEDIATE", []) {
+            return all_failed(format!("beginning a group commit: {e}"));
+        }
+        let mut results = Vec::with_capacity(count);
+        for change in changes {
+            let result = exec(conn, "SAVEPOINT change", [])
+                .map_err(unexpected)
+                .and_then(|_| Self::write_in(conn, change));
+            let closed = if result.is_ok() {
+                exec(conn, "RELEASE change", [])
+            } else {
+                exec(conn, "ROLLBACK TO change", []).and_then(|_| exec(conn, "RELEASE change", []))
+            };
+            if let Err(e) = closed {
+                let _ = exec(conn, "ROLLBACK", []);
+                return all_failed(format!("closing a change of a group commit: {e}"));
+            }
+            results.push(result);
+        }
+        if let Err(e) = exec(conn, "COMMIT", []) {
+            let _ = exec(conn, "ROLLBACK", []);
+            return all_failed(format!("committing a group of changes: {e}"));
+        }
+        results
+    }
+
     fn write_in(tx: &Connection, change: Change) -> Result<(), StoreError> {
         if let Some(account) = &change.account {
             let body = json(account)?;
@@ -997,6 +1033,11 @@ impl Store for SqliteStore {
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
         let mut conn = self.conn();
         Self::write(&mut conn, change)
+    }
+
+    async fn commit_many(&self, changes: Vec<Change>) -> Vec<Result<(), StoreError>> {
+        let mut conn = self.conn();
+        Self::write_many(&mut conn, changes)
     }
 
     async fn last_invoice_number(&self, series: InvoiceSeries) -> Result<u32, StoreError> {

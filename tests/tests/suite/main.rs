@@ -10,5 +10,6 @@ mod microsoft;
 mod payments;
 mod renewal_cycle;
 mod rules;
+mod run_in_one_process;
 mod transfers;
 mod webhook;
