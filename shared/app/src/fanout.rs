@@ -328,7 +328,9 @@ impl Service {
             };
             match result {
                 Ok(()) => {
-                    let part = self.after_commit(tenant, d.committed(changed), date).await;
+                    let part = self
+                        .tenant_committed(tenant, d.committed(changed), date)
+                        .await;
                     outcome.summary.add(part);
                 }
                 Err(StoreError::Conflict(why)) => {

@@ -208,7 +208,7 @@ impl Service {
             )
             .await?;
         counters.extend(done.counters.iter().cloned());
-        Ok(self.after_commit(tenant, done, date).await)
+        Ok(self.tenant_committed(tenant, done, date).await)
     }
 
     /// What is due for one tenant, decided on a fresh load but not committed: a worker
@@ -240,7 +240,7 @@ impl Service {
 
     /// A tenant's part of the run once its change is stored: the card charges it asked for
     /// are sent (their intent is committed).
-    pub(crate) async fn after_commit(
+    pub(crate) async fn tenant_committed(
         &self,
         tenant: &TenantId,
         done: Committed<RunSummary>,
