@@ -75,6 +75,29 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Every item whose sort key is `sk`, page by page: a Scan, for the two reads that have
+    /// no key to go by (held payments, the one-off backfill).
+    async fn scan_kind(&self, sk: &str) -> Result<Vec<Item>, StoreError> {
+        let (mut items, mut start) = (vec![], None);
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("SK = :sk")
+                .expression_attribute_values(":sk", s(sk))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unexpected)?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Writes the panel's lookup items (`EMAIL#` address → tenant, the `TENANTS` list) for
     /// every account: for a table whose accounts were created before those items existed.
     /// Idempotent (plain puts of what the accounts say); a Scan, run once by an operator
@@ -82,47 +105,31 @@ impl DynamoStore {
     /// the number of accounts.
     pub async fn backfill_panel_keys(&self) -> Result<usize, StoreError> {
         let mut done = 0;
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("SK = :sk")
-                .expression_attribute_values(":sk", s("ACCOUNT"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unexpected)?;
-            for found in page.items.unwrap_or_default() {
-                let account: renewals_domain::Account =
-                    attrs::json(&found, "body").map_err(unexpected)?;
-                let t = &account.tenant;
-                let id = s(t.id.as_str());
-                let writes = [
-                    Write::put(
-                        format!("address of {}", t.id),
-                        item(
-                            &keys::tenant_email(t.email.as_str()),
-                            [("tenant", id.clone())],
-                        ),
+        for found in self.scan_kind("ACCOUNT").await? {
+            let account: renewals_domain::Account =
+                attrs::json(&found, "body").map_err(unexpected)?;
+            let t = &account.tenant;
+            let id = s(t.id.as_str());
+            let writes = [
+                Write::put(
+                    format!("address of {}", t.id),
+                    item(
+                        &keys::tenant_email(t.email.as_str()),
+                        [("tenant", id.clone())],
                     ),
-                    Write::put(
-                        format!("tenant {} listed", t.id),
-                        item(&keys::tenant_listed(&t.id), [("tenant", id)]),
-                    ),
-                ];
-                self.send(&writes).await.map_err(|e| match e {
-                    Refused::Store(e) => e,
-                    Refused::Conditions(_) => StoreError::Conflict("unconditional put".into()),
-                })?;
-                done += 1;
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(done);
-            }
+                ),
+                Write::put(
+                    format!("tenant {} listed", t.id),
+                    item(&keys::tenant_listed(&t.id), [("tenant", id)]),
+                ),
+            ];
+            self.send(&writes).await.map_err(|e| match e {
+                Refused::Store(e) => e,
+                Refused::Conditions(_) => StoreError::Conflict("unconditional put".into()),
+            })?;
+            done += 1;
         }
+        Ok(done)
     }
 
     /// The audit entry `note` as a write, under its tenant, told apart by `cause`.
@@ -419,31 +426,14 @@ impl PanelStore for DynamoStore {
 
     async fn reviews(&self) -> Result<Vec<(ReviewItem, Option<ReviewDecision>)>, StoreError> {
         let mut out = vec![];
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("SK = :sk")
-                .expression_attribute_values(":sk", s("REVIEW"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unexpected)?;
-            for item in page.items.unwrap_or_default() {
-                let review: ReviewItem = attrs::json(&item, "body").map_err(unexpected)?;
-                let decision = self
-                    .get_panel(key(format!("PANEL#REVIEW#{}", review.key), "DECISION"))
-                    .await?
-                    .map(|d| attrs::json(&d, "body").map_err(unexpected))
-                    .transpose()?;
-                out.push((review, decision));
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+        for item in self.scan_kind("REVIEW").await? {
+            let review: ReviewItem = attrs::json(&item, "body").map_err(unexpected)?;
+            let decision = self
+                .get_panel(key(format!("PANEL#REVIEW#{}", review.key), "DECISION"))
+                .await?
+                .map(|d| attrs::json(&d, "body").map_err(unexpected))
+                .transpose()?;
+            out.push((review, decision));
         }
         out.sort_by_key(|(r, _)| r.received_on);
         Ok(out)

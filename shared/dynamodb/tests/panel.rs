@@ -13,7 +13,7 @@ use renewals_app::audit::{Actor, AuditEntry};
 use renewals_app::panel::{Operator, PanelStore, Principal, ReviewDecision, Session};
 use renewals_app::ports::{
     Change, Clock, InvoiceToSend, Ksef, KsefError, KsefStatus, KsefVerdict, OutboxMessage, Retry,
-    SentInvoice, Store,
+    ReviewItem, SentInvoice, Store,
 };
 use renewals_domain::{
     Account, EmailAddress, Job, Locale, MicrosoftAction, MicrosoftCommand, Nip, PaymentMethod,
@@ -265,7 +265,27 @@ async fn story(store: Arc<dyn Store>, panel: Arc<dyn PanelStore>) {
         at: now,
     };
     let refund = note("held_payment_refund");
+    let held = ReviewItem {
+        key: "p24:1".into(),
+        source: "przelewy24".into(),
+        amount: renewals_domain::Money::from_grosze(9_000),
+        received_on: now.date_naive(),
+        reason: "kwota nie zgadza się z dokumentem".into(),
+    };
+    store
+        .commit(Change {
+            review: Some(held.clone()),
+            ..Change::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(panel.reviews().await.unwrap(), [(held.clone(), None)]);
     assert!(panel.decide_review("p24:1", &d, &refund).await.unwrap());
+    assert_eq!(
+        panel.reviews().await.unwrap(),
+        [(held, Some(d.clone()))],
+        "listed with its decision"
+    );
     assert!(
         !panel.decide_review("p24:1", &d, &refund).await.unwrap(),
         "decided once"
