@@ -621,6 +621,18 @@ struct Due {
     limit: usize,
 }
 
+/// Every row a query returns, each read by `from_row`: the store's list reads.
+fn select<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    from_row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(unexpected)?;
+    let rows = stmt.query_map(params, from_row).map_err(unexpected)?;
+    rows.map(|r| r.map_err(unexpected)).collect()
+}
+
 /// Claims the due rows of an outbox table (e-mails, Microsoft commands, KSeF submissions) in
 /// one UPDATE … RETURNING: SQLite runs it under the database's write lock, so a row claimed by
 /// one connection (or process) is not due for any other. The claim counts as an attempt and
@@ -941,31 +953,25 @@ impl Store for SqliteStore {
     }
 
     async fn emails_of(&self, tenant: &TenantId) -> Result<Vec<OutboxMessage>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE tenant = ?1 ORDER BY id"
-            ))
-            .map_err(unexpected)?;
-        let rows = stmt
-            .query_map([tenant.as_str()], message_from_row)
-            .map_err(unexpected)?;
-        rows.map(|r| r.map(|(_, m, _)| m).map_err(unexpected))
-            .collect()
+        let rows = select(
+            &self.conn(),
+            &format!("SELECT {MESSAGE_COLUMNS} FROM outbox WHERE tenant = ?1 ORDER BY id"),
+            [tenant.as_str()],
+            message_from_row,
+        )?;
+        Ok(rows.into_iter().map(|(_, m, _)| m).collect())
     }
 
     async fn unsent(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!(
+        select(
+            &self.conn(),
+            &format!(
                 "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE sent = 0 AND parked = 0
                  ORDER BY id LIMIT ?1"
-            ))
-            .map_err(unexpected)?;
-        let rows = stmt
-            .query_map([limit as i64], stored_from_row)
-            .map_err(unexpected)?;
-        rows.map(|r| r.map_err(unexpected)).collect()
+            ),
+            [limit as i64],
+            stored_from_row,
+        )
     }
 
     async fn claim_due(
@@ -1008,17 +1014,15 @@ impl Store for SqliteStore {
         tenant: &TenantId,
         document: &str,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!(
+        select(
+            &self.conn(),
+            &format!(
                 "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE tenant = ?1 AND document = ?2
                  ORDER BY id"
-            ))
-            .map_err(unexpected)?;
-        let rows = stmt
-            .query_map([tenant.as_str(), document], stored_from_row)
-            .map_err(unexpected)?;
-        rows.map(|r| r.map_err(unexpected)).collect()
+            ),
+            [tenant.as_str(), document],
+            stored_from_row,
+        )
     }
 
     async fn mark_sent(&self, ids: &[i64]) -> Result<(), StoreError> {
@@ -1064,16 +1068,12 @@ impl Store for SqliteStore {
     }
 
     async fn invoices_of(&self, tenant: &TenantId) -> Result<Vec<StoredInvoice>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {INVOICE_COLUMNS} FROM invoices WHERE tenant = ?1 ORDER BY number"
-            ))
-            .map_err(unexpected)?;
-        let rows = stmt
-            .query_map([tenant.as_str()], invoice_from_row)
-            .map_err(unexpected)?;
-        rows.map(|r| r.map_err(unexpected)).collect()
+        select(
+            &self.conn(),
+            &format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE tenant = ?1 ORDER BY number"),
+            [tenant.as_str()],
+            invoice_from_row,
+        )
     }
 
     async fn claim_submissions(
@@ -1146,16 +1146,14 @@ impl Store for SqliteStore {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<StoredCommand>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!(
+        select(
+            &self.conn(),
+            &format!(
                 "SELECT {COMMAND_COLUMNS} FROM microsoft_commands WHERE tenant = ?1 ORDER BY id"
-            ))
-            .map_err(unexpected)?;
-        let rows = stmt
-            .query_map([tenant.as_str()], command_from_row)
-            .map_err(unexpected)?;
-        rows.map(|r| r.map_err(unexpected)).collect()
+            ),
+            [tenant.as_str()],
+            command_from_row,
+        )
     }
 
     async fn claim_commands(
