@@ -124,8 +124,12 @@ async fn sign_in(c: &fantoccini::Client, base: &str, email: &str) {
         .click()
         .await
         .unwrap();
+    // Wait for the answer page: reading `body` right after the click can catch the form
+    // page as it is replaced (a stale element).
     let body = c
-        .find(Locator::Css("body"))
+        .wait()
+        .at_most(std::time::Duration::from_secs(10))
+        .for_element(Locator::XPath("//body[contains(., 'Sprawdź skrzynkę')]"))
         .await
         .unwrap()
         .text()
