@@ -33,8 +33,8 @@ pub struct Report {
     pub documents: usize,
     /// E-mails in the outbox: every one the run's changes committed.
     pub emails: i64,
-    /// Of those, marked sent by the simulation after each job without being composed
-    /// (`mark_delivered`); the others were composed and sent by the payments' own delivery.
+    /// Of those, marked sent by the simulation after each day's runs without being composed
+    /// (`mark_delivered`): all of them, since the service only queues mail here.
     pub emails_marked_sent: usize,
     pub renewals: usize,
     pub elapsed_ms: u128,
@@ -136,25 +136,51 @@ fn progress(days: i64) -> ProgressBar {
     bar
 }
 
-/// The jobs' e-mails leave the outbox as a mailer that takes everything would leave them:
-/// claimed and marked sent, not composed. Composing (MIME and PDF) is the delivery's work,
-/// tested and measured on its own; the simulation checks what the outbox holds (see `check`).
+/// The day's e-mails leave the outbox as a mailer that takes everything would leave them:
+/// marked sent, not composed. Composing (MIME and PDF) is the delivery's work, tested and
+/// measured on its own; the simulation checks what the outbox holds (see `check_outbox`).
 /// Marking them sent matters: the expiry job suspends only customers who were told.
-async fn mark_delivered(svc: &Service) -> anyhow::Result<usize> {
-    let now = svc.clock.now();
-    let mut marked = 0;
-    loop {
-        let claimed = svc
-            .store
-            .claim_due(now, now + chrono::Duration::minutes(10), 1000)
-            .await?;
-        if claimed.is_empty() {
-            return Ok(marked);
-        }
-        let ids: Vec<i64> = claimed.iter().map(|m| m.id).collect();
-        svc.store.mark_sent(&ids).await?;
-        marked += ids.len();
+fn mark_delivered(svc: &Service, store: &SqliteStore) -> anyhow::Result<usize> {
+    Ok(store.accept_due_emails(svc.clock.now())?)
+}
+
+/// The day's payments through the production webhook handler, `workers` at a time as
+/// Przelewy24's notifications arrive concurrently: each settles its own tenant.
+async fn pay_all(
+    svc: &Arc<Service>,
+    p24: &P24Settings,
+    payments: Vec<Payment>,
+    workers: usize,
+) -> anyhow::Result<()> {
+    let n = workers.max(1);
+    let mut lanes: Vec<Vec<Payment>> = (0..n).map(|_| vec![]).collect();
+    for (i, p) in payments.into_iter().enumerate() {
+        lanes[i % n].push(p);
     }
+    let mut tasks = tokio::task::JoinSet::new();
+    for lane in lanes {
+        let (svc, p24) = (svc.clone(), p24.clone());
+        tasks.spawn(async move {
+            for p in lane {
+                let gross = p.document.totals.gross.grosze();
+                let r = renewals_przelewy24::offline::pay(&svc, &p24, &p.document, gross, p.method)
+                    .await;
+                if r.status != 200 {
+                    return Err(anyhow!(
+                        "payment of {} refused: {} {}",
+                        p.document.number,
+                        r.status,
+                        r.body
+                    ));
+                }
+            }
+            Ok(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    Ok(())
 }
 
 /// Runs in `<data_dir>/simulate`, made afresh and left there to inspect afterwards.
@@ -182,15 +208,21 @@ pub async fn run(
         Durability::Scratch,
     )?);
     let p24 = P24Settings::from_env(Defaults::Local)?;
-    let svc = Arc::new(crate::app::service(
-        store.clone(),
-        // Tens of thousands of .eml files would measure the file system, not the renewals:
-        // messages are still rendered and committed to the outbox, then counted here.
-        Arc::new(CountingMailer::default()),
-        Arc::new(OfflineProvider::new(p24.clone())),
-        clock.clone(),
-        settings,
-    ));
+    let svc = Arc::new(
+        crate::app::service(
+            store.clone(),
+            // Tens of thousands of .eml files would measure the file system, not the renewals:
+            // messages are still rendered and committed to the outbox, then counted here.
+            Arc::new(CountingMailer::default()),
+            Arc::new(OfflineProvider::new(p24.clone())),
+            clock.clone(),
+            settings,
+        )
+        // As `renewals serve` does, a commit that queues mail wakes a deliverer instead of
+        // delivering inline; here nobody listens, and the day's mail is marked sent after each
+        // run (`mark_delivered`). Composing is delivery's work, measured on its own.
+        .with_deliverer(Arc::new(tokio::sync::Notify::new())),
+    );
 
     let mut rng = Rng(seed);
     let mut behaviour = HashMap::new();
@@ -271,8 +303,8 @@ pub async fn run(
                 f.error
             ));
         }
-        // Before the seat additions: their own delivery would compose the day's e-mails.
-        emails_marked_sent += mark_delivered(&svc).await?;
+        // The day's e-mails are out before anything later in the day looks at who was told.
+        emails_marked_sent += mark_delivered(&svc, &store)?;
         // Seat additions by the tenants that make them, then payment plans for new documents.
         for (sub, _) in &seat_subs {
             if rng.chance(2) {
@@ -297,19 +329,13 @@ pub async fn run(
                 method,
             });
         }
-        for p in payments.remove(&day).unwrap_or_default() {
-            let gross = p.document.totals.gross.grosze();
-            let r =
-                renewals_przelewy24::offline::pay(&svc, &p24, &p.document, gross, p.method).await;
-            if r.status != 200 {
-                return Err(anyhow!(
-                    "payment of {} refused: {} {}",
-                    p.document.number,
-                    r.status,
-                    r.body
-                ));
-            }
-        }
+        pay_all(
+            &svc,
+            &p24,
+            payments.remove(&day).unwrap_or_default(),
+            workers,
+        )
+        .await?;
         let expiry = svc
             .work_fanned_out(Job::Expiry, day, workers, Sizes::default())
             .await?;
@@ -320,7 +346,7 @@ pub async fn run(
                 f.error
             ));
         }
-        emails_marked_sent += mark_delivered(&svc).await?;
+        emails_marked_sent += mark_delivered(&svc, &store)?;
         day = add_days(day, 1);
         bar.inc(1);
     }

@@ -94,7 +94,8 @@ impl Service {
             .unit_of_work(tenant, date, &mut PersonChange { f, date })
             .await?;
         if done.changed {
-            self.deliver().await?;
+            // The change stands whatever delivery does: its mail waits in the outbox.
+            self.after_commit().await;
         }
         Ok(done.value)
     }

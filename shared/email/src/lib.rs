@@ -285,6 +285,59 @@ impl Renderer {
             .expect("writing to a Vec cannot fail")
     }
 
+    /// Who reads a notice: the operator (internal alerts, in Polish) or the customer.
+    fn reader(&self, notice: &Notice, tenant: &Tenant) -> Reader {
+        let internal = matches!(
+            notice,
+            Notice::OperatorAlert { .. } | Notice::DeliveryAlert { .. }
+        );
+        let locale = if internal { Locale::Pl } else { tenant.locale };
+        Reader {
+            internal,
+            locale,
+            lang: match locale {
+                Locale::Pl => "pl",
+                Locale::En => "en",
+            },
+            to: if internal {
+                self.settings.operator.clone()
+            } else {
+                tenant.email.as_str().to_string()
+            },
+        }
+    }
+
+    /// The notice's copy rendered from its locale's template: all of it, or with
+    /// `subject_only`, only as far as the end of the subject block (rendering stops there).
+    fn copy_text(
+        &self,
+        notice: &Notice,
+        tenant: &Tenant,
+        today: NaiveDate,
+        subject_only: Option<&mut SubjectOnly>,
+    ) -> String {
+        let Reader { locale, lang, .. } = self.reader(notice, tenant);
+        let name = match locale {
+            Locale::Pl => "copy.pl.txt",
+            Locale::En => "copy.en.txt",
+        };
+        let template = self
+            .env
+            .get_template(name)
+            .unwrap_or_else(|e| panic!("loading {name}: {e:#}"));
+        let ctx = self.copy_context(notice, tenant, locale, lang, today);
+        match subject_only {
+            None => template.render(ctx),
+            Some(out) => match template.render_captured_to(ctx, &mut *out) {
+                Ok(_) => Ok(std::mem::take(&mut out.text)),
+                // The writer stopped the rendering once the subject block was complete.
+                Err(_) if out.done => Ok(std::mem::take(&mut out.text)),
+                Err(e) => Err(e),
+            },
+        }
+        .unwrap_or_else(|e| panic!("rendering {name} for {}: {e:#}", notice.kind()))
+    }
+
     /// The recipient, the subject and the context of both layouts.
     fn prepare(
         &self,
@@ -292,26 +345,17 @@ impl Renderer {
         tenant: &Tenant,
         today: NaiveDate,
     ) -> (String, String, Value) {
-        let internal = matches!(
-            notice,
-            Notice::OperatorAlert { .. } | Notice::DeliveryAlert { .. }
-        );
-        let locale = if internal { Locale::Pl } else { tenant.locale };
-        let (lang, copy_name, labels) = match locale {
-            Locale::Pl => ("pl", "copy.pl.txt", &self.labels_pl),
-            Locale::En => ("en", "copy.en.txt", &self.labels_en),
+        let Reader {
+            internal,
+            locale,
+            lang,
+            to,
+        } = self.reader(notice, tenant);
+        let labels = match locale {
+            Locale::Pl => &self.labels_pl,
+            Locale::En => &self.labels_en,
         };
-        let to = if internal {
-            self.settings.operator.clone()
-        } else {
-            tenant.email.as_str().to_string()
-        };
-
-        let copy = self
-            .env
-            .get_template(copy_name)
-            .and_then(|t| t.render(self.copy_context(notice, tenant, locale, lang, today)))
-            .unwrap_or_else(|e| panic!("rendering {copy_name} for {}: {e:#}", notice.kind()));
+        let copy = self.copy_text(notice, tenant, today, None);
         let document = notice.document();
         let copy = Copy::parse(&copy, document.is_some());
 
@@ -676,12 +720,15 @@ fn kind_name(kind: &str) -> &'static str {
 /// Every mailer sends exactly these bytes, composed at delivery from what the outbox keeps.
 impl Composer for Renderer {
     fn envelope(&self, notice: &Notice, tenant: &Tenant, at: DateTime<Utc>) -> Envelope {
-        // The copy template alone: no layouts, no PDF.
-        let (to, subject, _) = self.prepare(notice, tenant, renewals_domain::business_date(at));
+        // The copy template alone, up to its subject: no body, no layouts, no PDF. The same
+        // first block as `render` parses out of the whole copy.
+        let today = renewals_domain::business_date(at);
+        let mut out = SubjectOnly::default();
+        let copy = self.copy_text(notice, tenant, today, Some(&mut out));
         Envelope {
             kind: notice.kind(),
-            to,
-            subject: plain_spaces(subject),
+            to: self.reader(notice, tenant).to,
+            subject: plain_spaces(Copy::subject(&copy)),
         }
     }
 
@@ -843,7 +890,66 @@ struct Block {
     rows: Vec<(String, String)>,
 }
 
+/// Who reads a notice, in which language, at which address.
+struct Reader {
+    internal: bool,
+    locale: Locale,
+    lang: &'static str,
+    to: String,
+}
+
+/// A writer for the copy template that ends the rendering (by failing the write) as soon
+/// as the subject block is complete: a non-empty line followed by an empty one.
+#[derive(Default)]
+struct SubjectOnly {
+    text: String,
+    done: bool,
+}
+
+impl SubjectOnly {
+    fn subject_complete(&self) -> bool {
+        let mut started = false;
+        for line in self.text.lines().map(str::trim) {
+            if !line.is_empty() {
+                started = true;
+            } else if started {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+impl std::io::Write for SubjectOnly {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.done {
+            return Err(std::io::Error::other("the subject is complete"));
+        }
+        self.text.push_str(&String::from_utf8_lossy(buf));
+        // The last line may still be growing: only a line break after it counts.
+        if buf.contains(&b'\n') && self.subject_complete() {
+            self.done = true;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Copy {
+    /// The subject alone: the first block of the copy, its lines joined.
+    fn subject(s: &str) -> String {
+        let lines: Vec<&str> = s
+            .lines()
+            .map(str::trim)
+            .skip_while(|l| l.is_empty())
+            .take_while(|l| !l.is_empty())
+            .collect();
+        one_line(&lines.join(" "))
+    }
+
     fn parse(s: &str, has_document: bool) -> Copy {
         let mut subject = None;
         let mut blocks = Vec::new();
@@ -1392,6 +1498,33 @@ mod tests {
                             "faktury@kowalski.pl"
                         }
                     );
+                }
+            }
+        }
+    }
+
+    /// The subject stored at commit (rendered only as far as the subject) is the one the
+    /// composed e-mail carries, for every kind, locale, payment method and day it is sent.
+    #[test]
+    fn the_envelope_has_the_subject_and_recipient_of_the_composed_email() {
+        let r = renderer();
+        for locale in [Locale::Pl, Locale::En] {
+            for method in [
+                PaymentMethod::Blik,
+                PaymentMethod::Transfer,
+                PaymentMethod::Card,
+            ] {
+                let t = tenant(locale, method);
+                for n in all_notices() {
+                    let day = sent_on(&n);
+                    for on in [day, renewals_domain::calendar::add_days(day, 3)] {
+                        let at = renewals_domain::warsaw_noon(on);
+                        let envelope = r.envelope(&n, &t, at);
+                        let composed = r.compose(&n, &t, "id-1", at);
+                        assert_eq!(envelope.subject, composed.subject, "{} on {on}", n.kind());
+                        assert_eq!(envelope.to, composed.to);
+                        assert_eq!(envelope.kind, composed.kind);
+                    }
                 }
             }
         }

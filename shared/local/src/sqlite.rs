@@ -258,6 +258,19 @@ impl SqliteStore {
         rows.map(|r| parse(&r.map_err(unexpected)?)).collect()
     }
 
+    /// Marks every e-mail due at `now` sent after one attempt: the outbox as a mailer that
+    /// accepts everything leaves it, without composing anything (the simulator measures the
+    /// renewals; composing is delivery's work). Returns how many were marked.
+    pub fn accept_due_emails(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        exec(
+            &self.conn(),
+            "UPDATE outbox SET attempts = attempts + 1, sent = 1
+             WHERE sent = 0 AND parked = 0 AND next_attempt <= ?1",
+            [now.timestamp_millis()],
+        )
+        .map_err(unexpected)
+    }
+
     /// Every account, for invariant checks and reports.
     pub fn all_accounts(&self) -> Result<Vec<Account>, StoreError> {
         let conn = self.conn();
