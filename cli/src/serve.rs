@@ -19,11 +19,14 @@ use tokio::sync::Notify;
 /// How often the deliverer looks at the outbox without being woken: messages whose retry
 /// came due, leases that ended, what another process queued.
 const DELIVERY_EVERY: Duration = Duration::from_secs(30);
+/// How often the WAL is copied into the database, off the requests' path.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 pub async fn serve(dir: &Path, addr: &str) -> anyhow::Result<()> {
     let settings = Settings::from_env(Defaults::Local)?;
     let p24 = P24Settings::from_env(Defaults::Local)?;
     let store = crate::app::open_store(dir, Durability::Normal, false)?;
+    store.checkpoint_in_background(&crate::app::database(dir), CHECKPOINT_EVERY)?;
     let wake = Arc::new(Notify::new());
     let svc = crate::app::service(
         Arc::new(store),

@@ -190,6 +190,37 @@ impl SqliteStore {
         })
     }
 
+    /// Takes WAL checkpoints off the commit path, for a long-running server: this store's
+    /// connection stops checkpointing when a commit fills the WAL (SQLite's default, which
+    /// copies the WAL into the database and syncs it inside whichever commit crosses 1,000
+    /// pages, so one request in many waits for a sync), and a thread with a connection of its
+    /// own checkpoints every `every` instead. A passive checkpoint never blocks a writer;
+    /// the WAL is reused from its start once everything in it is in the database.
+    pub fn checkpoint_in_background(
+        &self,
+        path: &Path,
+        every: std::time::Duration,
+    ) -> anyhow::Result<()> {
+        let checkpointer = Connection::open(path)
+            .with_context(|| format!("opening {} for checkpoints", path.display()))?;
+        checkpointer.busy_timeout(std::time::Duration::from_secs(5))?;
+        self.conn()
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .context("turning off checkpoints on commit")?;
+        std::thread::Builder::new()
+            .name("checkpointer".into())
+            .spawn(move || loop {
+                std::thread::sleep(every);
+                if let Err(e) =
+                    checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; tried again");
+                }
+            })
+            .context("starting the checkpointer")?;
+        Ok(())
+    }
+
     /// An existing file: SQLite's `quick_check` finds no damage, and our tables are there (or,
     /// when creating, nothing at all is: a creation interrupted before its tables).
     fn check(conn: &Connection, path: &Path, create: bool) -> anyhow::Result<()> {
