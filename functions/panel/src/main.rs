@@ -12,7 +12,7 @@ use std::task::{Context as Poll, Poll as Ready};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    renewals_lambda::logs::init();
     let sdk = renewals_lambda::config::aws_sdk().context("AWS configuration")?;
     // Seat orders register their payment link: the Przelewy24 settings are needed.
     let cfg = renewals_lambda::config::FunctionConfig::load(&sdk, true)

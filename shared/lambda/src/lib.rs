@@ -6,6 +6,7 @@ pub mod bank_import;
 pub mod config;
 pub mod fanout;
 pub mod handlers;
+pub mod logs;
 pub mod metrics;
 
 use anyhow::Context;
@@ -85,7 +86,7 @@ pub fn service(
 /// Cold start for a function: logs, config (failing fast, naming what is missing), AWS
 /// config, secrets, clients.
 pub async fn cold_start(needs_p24: bool) -> anyhow::Result<Arc<Function>> {
-    lambda_runtime::tracing::init_default_subscriber();
+    logs::init();
     let sdk = config::aws_sdk().context("AWS configuration")?;
     let cfg = FunctionConfig::load(&sdk, needs_p24)
         .await
@@ -96,7 +97,7 @@ pub async fn cold_start(needs_p24: bool) -> anyhow::Result<Arc<Function>> {
 /// Cold start for the `bank-import` function: as `cold_start` (no Przelewy24), plus the S3
 /// client that reads the uploaded statements.
 pub async fn cold_start_s3() -> anyhow::Result<(Arc<Function>, aws_sdk_s3::Client)> {
-    lambda_runtime::tracing::init_default_subscriber();
+    logs::init();
     let sdk = config::aws_sdk().context("AWS configuration")?;
     let cfg = FunctionConfig::load(&sdk, false)
         .await
@@ -110,7 +111,7 @@ pub async fn cold_start_s3() -> anyhow::Result<(Arc<Function>, aws_sdk_s3::Clien
 pub async fn cold_start_planner(
     needs_p24: bool,
 ) -> anyhow::Result<(Arc<Function>, Option<Arc<renewals_sqs::SqsQueue>>)> {
-    lambda_runtime::tracing::init_default_subscriber();
+    logs::init();
     let sdk = config::aws_sdk().context("AWS configuration")?;
     let cfg = FunctionConfig::load(&sdk, needs_p24)
         .await
@@ -131,7 +132,7 @@ pub async fn cold_start_planner(
 /// the account's SES sending rate (read from SES once, divided by
 /// `RENEWALS_WORKER_CONCURRENCY`), so that all workers together stay under it.
 pub async fn cold_start_worker() -> anyhow::Result<Arc<Function>> {
-    lambda_runtime::tracing::init_default_subscriber();
+    logs::init();
     let sdk = config::aws_sdk().context("AWS configuration")?;
     let cfg = FunctionConfig::load(&sdk, true)
         .await
