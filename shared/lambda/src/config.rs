@@ -87,7 +87,10 @@ pub fn aws_sdk_from(vars: impl IntoIterator<Item = (String, String)>) -> anyhow:
         .collect();
     let get = |name: &str| vars.get(name).cloned();
     let need = |name: &str| get(name).ok_or_else(|| anyhow!("{name} is not set"));
-    let region = get("AWS_REGION").map_or_else(|| need("AWS_DEFAULT_REGION"), Ok)?;
+    let region = match get("AWS_REGION") {
+        Some(region) => region,
+        None => need("AWS_DEFAULT_REGION")?,
+    };
     let credentials = Credentials::new(
         need("AWS_ACCESS_KEY_ID")?,
         need("AWS_SECRET_ACCESS_KEY")?,
