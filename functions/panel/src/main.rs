@@ -12,8 +12,8 @@ use std::task::{Context as Poll, Poll as Ready};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let sdk = renewals_lambda::config::aws_sdk().await;
+    renewals_lambda::logs::init();
+    let sdk = renewals_lambda::config::aws_sdk().context("AWS configuration")?;
     // Seat orders register their payment link: the Przelewy24 settings are needed.
     let cfg = renewals_lambda::config::FunctionConfig::load(&sdk, true)
         .await
@@ -83,7 +83,7 @@ where
 
 /// The key sign-in links and sessions are hashed with: the secret `RENEWALS_PANEL_KEY_SECRET_ARN`
 /// (a generated string of at least 32 characters).
-async fn panel_key(sdk: &aws_config::SdkConfig) -> anyhow::Result<Vec<u8>> {
+async fn panel_key(sdk: &aws_types::SdkConfig) -> anyhow::Result<Vec<u8>> {
     let arn = std::env::var("RENEWALS_PANEL_KEY_SECRET_ARN")
         .context("RENEWALS_PANEL_KEY_SECRET_ARN is not set")?;
     let secret = aws_sdk_secretsmanager::Client::new(sdk)

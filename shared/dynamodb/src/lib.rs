@@ -103,7 +103,7 @@ impl DynamoStore {
 
     /// A store on `table` with a client from the loaded AWS configuration (region,
     /// credentials, and `AWS_ENDPOINT_URL` for a local emulator).
-    pub fn from_conf(sdk_config: &aws_config::SdkConfig, table: impl Into<String>) -> DynamoStore {
+    pub fn from_conf(sdk_config: &aws_types::SdkConfig, table: impl Into<String>) -> DynamoStore {
         DynamoStore::new(Client::new(sdk_config), table.into())
     }
 

@@ -2,6 +2,8 @@
 //! Center, KSeF) from Secrets Manager.
 
 use anyhow::{anyhow, Context};
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
+use aws_types::SdkConfig;
 use renewals_app::config::{Defaults, Settings};
 use renewals_ksef::KsefSettings;
 use renewals_microsoft::PartnerCenterSettings;
@@ -45,7 +47,7 @@ struct KsefSecret {
 
 /// A JSON secret from Secrets Manager, or an error naming it and the shape it must have.
 async fn read_secret<T: serde::de::DeserializeOwned>(
-    sdk: &aws_config::SdkConfig,
+    sdk: &SdkConfig,
     arn: &str,
     what: &str,
     shape: &str,
@@ -60,31 +62,81 @@ async fn read_secret<T: serde::de::DeserializeOwned>(
         .map_err(|_| anyhow!("secret {arn} must be JSON {shape}"))
 }
 
-/// The AWS SDK's configuration from the environment, on an HTTPS client with rustls on
-/// `ring`: the crypto provider the reqwest clients (Przelewy24, KSeF, Partner Center) use
-/// too, so a function links one TLS stack, and a small one. The SDK's default client is on
-/// aws-lc, several MB larger (docs/bench.md).
-pub async fn aws_sdk() -> aws_config::SdkConfig {
+/// The AWS SDK's configuration from what the Lambda service puts in a function's environment:
+/// the region (`AWS_REGION`), the execution role's credentials (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and endpoint overrides (`AWS_ENDPOINT_URL`,
+/// `AWS_ENDPOINT_URL_<SERVICE>`, as for the local emulator). Not aws-config's default chain:
+/// profile files, SSO, STS, IMDS and container credentials are never used by a function and
+/// were part of each binary (docs/bench.md). The HTTPS client is rustls on `ring`: the crypto
+/// provider the reqwest clients (Przelewy24, KSeF, Partner Center) use too, so a function links
+/// one TLS stack, and a small one; the SDK's default client is on aws-lc, several MB larger.
+pub fn aws_sdk() -> anyhow::Result<SdkConfig> {
+    let vars = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    aws_sdk_from(vars)
+}
+
+/// As `aws_sdk`, from the given environment variables.
+pub fn aws_sdk_from(vars: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<SdkConfig> {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials};
+    use aws_sdk_dynamodb::config::{Region, SharedCredentialsProvider};
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let vars: HashMap<String, String> = vars
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .collect();
+    let get = |name: &str| vars.get(name).cloned();
+    let need = |name: &str| get(name).ok_or_else(|| anyhow!("{name} is not set"));
+    let region = match get("AWS_REGION") {
+        Some(region) => region,
+        None => need("AWS_DEFAULT_REGION")?,
+    };
+    let credentials = Credentials::new(
+        need("AWS_ACCESS_KEY_ID")?,
+        need("AWS_SECRET_ACCESS_KEY")?,
+        get("AWS_SESSION_TOKEN"),
+        None,
+        "Environment",
+    );
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .load()
-        .await
+    let mut sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(http);
+    sdk.set_endpoint_url(get("AWS_ENDPOINT_URL"));
+    let endpoints = vars
+        .iter()
+        .filter(|(k, _)| k.starts_with("AWS_ENDPOINT_URL_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(sdk.service_config(ServiceEndpoints(endpoints)).build())
+}
+
+/// The per-service endpoint overrides (`AWS_ENDPOINT_URL_SESV2`, …), which each client looks
+/// up by its service id when it is built; `AWS_ENDPOINT_URL` is the `SdkConfig`'s own.
+#[derive(Debug)]
+struct ServiceEndpoints(HashMap<String, String>);
+
+impl LoadServiceConfig for ServiceEndpoints {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        let service = key.service_id().to_uppercase().replace(' ', "_");
+        self.0.get(&format!("{}_{service}", key.env())).cloned()
+    }
 }
 
 impl FunctionConfig {
     /// Reads everything once. A function that does not talk to Przelewy24 (`expiry`) gets no
     /// access to its secret and has no P24 settings at all.
-    pub async fn load(sdk: &aws_config::SdkConfig, needs_p24: bool) -> anyhow::Result<Self> {
+    pub async fn load(sdk: &SdkConfig, needs_p24: bool) -> anyhow::Result<Self> {
         FunctionConfig::load_from(sdk, needs_p24, env).await
     }
 
     /// As `load`, with settings from `get` instead of the process environment.
     pub async fn load_from(
-        sdk: &aws_config::SdkConfig,
+        sdk: &SdkConfig,
         needs_p24: bool,
         get: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Self> {
@@ -146,5 +198,57 @@ mod tests {
         assert_eq!(err.to_string(), "missing setting RENEWALS_SENDER_EMAIL");
         let err = FunctionConfig::from_lookup(|_| None, true).unwrap_err();
         assert_eq!(err.to_string(), "missing setting RENEWALS_TABLE");
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_sdk_config_is_read_from_the_lambda_environment() {
+        use aws_sdk_dynamodb::config::ProvideCredentials;
+        let sdk = aws_sdk_from(vars(&[
+            ("AWS_REGION", "eu-central-1"),
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+            ("AWS_ENDPOINT_URL_SESV2", "http://127.0.0.1:6000"),
+        ]))
+        .unwrap();
+        assert_eq!(sdk.region().unwrap().as_ref(), "eu-central-1");
+        assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:5000"));
+        let credentials = sdk
+            .credentials_provider()
+            .unwrap()
+            .provide_credentials()
+            .await
+            .unwrap();
+        assert_eq!(credentials.access_key_id(), "AKID");
+        assert_eq!(credentials.session_token(), Some("token"));
+        // A client takes its service's override (SES v2 here), else the common one.
+        let key = |service| {
+            ServiceConfigKey::builder()
+                .service_id(service)
+                .env("AWS_ENDPOINT_URL")
+                .profile("endpoint_url")
+                .build()
+                .unwrap()
+        };
+        let services = sdk.service_config().unwrap();
+        let ses = services.load_config(key("SESv2"));
+        assert_eq!(ses.as_deref(), Some("http://127.0.0.1:6000"));
+        assert_eq!(services.load_config(key("DynamoDB")), None);
+    }
+
+    #[test]
+    fn the_sdk_config_names_what_is_missing() {
+        let err = aws_sdk_from(vars(&[("AWS_REGION", "eu-central-1")])).unwrap_err();
+        assert_eq!(err.to_string(), "AWS_ACCESS_KEY_ID is not set");
+        let err = aws_sdk_from(vars(&[("AWS_ACCESS_KEY_ID", "AKID")])).unwrap_err();
+        assert_eq!(err.to_string(), "AWS_DEFAULT_REGION is not set");
     }
 }

@@ -6,6 +6,7 @@ pub mod bank_import;
 pub mod config;
 pub mod fanout;
 pub mod handlers;
+pub mod logs;
 pub mod metrics;
 
 use anyhow::Context;
@@ -25,7 +26,7 @@ pub struct Function {
 }
 
 /// The service on DynamoDB and SES, with Przelewy24 over HTTPS where the function has it.
-pub fn aws_function(cfg: FunctionConfig, sdk: &aws_config::SdkConfig) -> anyhow::Result<Function> {
+pub fn aws_function(cfg: FunctionConfig, sdk: &aws_types::SdkConfig) -> anyhow::Result<Function> {
     let mailer = renewals_ses::SesMailer::new(
         aws_sdk_sesv2::Client::new(sdk),
         cfg.settings.mail.sender.clone(),
@@ -36,7 +37,7 @@ pub fn aws_function(cfg: FunctionConfig, sdk: &aws_config::SdkConfig) -> anyhow:
 /// As `aws_function`, sending through `mailer`.
 pub fn aws_function_with(
     cfg: FunctionConfig,
-    sdk: &aws_config::SdkConfig,
+    sdk: &aws_types::SdkConfig,
     mailer: renewals_ses::SesMailer,
 ) -> anyhow::Result<Function> {
     let store =
@@ -85,8 +86,8 @@ pub fn service(
 /// Cold start for a function: logs, config (failing fast, naming what is missing), AWS
 /// config, secrets, clients.
 pub async fn cold_start(needs_p24: bool) -> anyhow::Result<Arc<Function>> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let sdk = config::aws_sdk().await;
+    logs::init();
+    let sdk = config::aws_sdk().context("AWS configuration")?;
     let cfg = FunctionConfig::load(&sdk, needs_p24)
         .await
         .context("configuration")?;
@@ -96,8 +97,8 @@ pub async fn cold_start(needs_p24: bool) -> anyhow::Result<Arc<Function>> {
 /// Cold start for the `bank-import` function: as `cold_start` (no Przelewy24), plus the S3
 /// client that reads the uploaded statements.
 pub async fn cold_start_s3() -> anyhow::Result<(Arc<Function>, aws_sdk_s3::Client)> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let sdk = config::aws_sdk().await;
+    logs::init();
+    let sdk = config::aws_sdk().context("AWS configuration")?;
     let cfg = FunctionConfig::load(&sdk, false)
         .await
         .context("configuration")?;
@@ -110,8 +111,8 @@ pub async fn cold_start_s3() -> anyhow::Result<(Arc<Function>, aws_sdk_s3::Clien
 pub async fn cold_start_planner(
     needs_p24: bool,
 ) -> anyhow::Result<(Arc<Function>, Option<Arc<renewals_sqs::SqsQueue>>)> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let sdk = config::aws_sdk().await;
+    logs::init();
+    let sdk = config::aws_sdk().context("AWS configuration")?;
     let cfg = FunctionConfig::load(&sdk, needs_p24)
         .await
         .context("configuration")?;
@@ -131,8 +132,8 @@ pub async fn cold_start_planner(
 /// the account's SES sending rate (read from SES once, divided by
 /// `RENEWALS_WORKER_CONCURRENCY`), so that all workers together stay under it.
 pub async fn cold_start_worker() -> anyhow::Result<Arc<Function>> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let sdk = config::aws_sdk().await;
+    logs::init();
+    let sdk = config::aws_sdk().context("AWS configuration")?;
     let cfg = FunctionConfig::load(&sdk, true)
         .await
         .context("configuration")?;
