@@ -1141,6 +1141,19 @@ mod tests {
         doc
     }
 
+    /// A customer in each locale with each way of paying.
+    fn readers() -> Vec<Tenant> {
+        let methods = [
+            PaymentMethod::Blik,
+            PaymentMethod::Transfer,
+            PaymentMethod::Card,
+        ];
+        [Locale::Pl, Locale::En]
+            .into_iter()
+            .flat_map(|locale| methods.map(|method| tenant(locale, method)))
+            .collect()
+    }
+
     fn all_notices() -> Vec<Notice> {
         let doc = proforma();
         let mut order = doc.clone();
@@ -1465,40 +1478,33 @@ mod tests {
     #[test]
     fn every_kind_renders_in_both_locales_and_methods() {
         let r = renderer();
-        for locale in [Locale::Pl, Locale::En] {
-            for method in [
-                PaymentMethod::Blik,
-                PaymentMethod::Transfer,
-                PaymentMethod::Card,
-            ] {
-                let t = tenant(locale, method);
-                for n in all_notices() {
-                    let e = sent(&r, &n, &t);
-                    assert_eq!(e.kind, n.kind());
-                    assert!(!e.subject.is_empty() && !e.subject.contains('\n'), "{e:?}");
-                    assert!(!e.text.contains("\n\n\n"), "{}", e.text);
-                    assert!(!e.text.contains("{{") && !e.html.contains("{{"));
-                    assert!(!e.text.contains("undefined") && !e.html.contains(">none<"));
-                    for tag in ["table", "tr", "td", "th", "p", "a", "span"] {
-                        let open = e.html.matches(&format!("<{tag}>")).count()
-                            + e.html.matches(&format!("<{tag} ")).count();
-                        let close = e.html.matches(&format!("</{tag}>")).count();
-                        assert_eq!(open, close, "<{tag}> in {}", n.kind());
-                    }
-                    if let Some(doc) = n.document() {
-                        let number = doc.number.to_string();
-                        assert!(e.text.contains(&number) && e.html.contains(&number));
-                    }
-                    let internal = n.kind() == "operator-alert";
-                    assert_eq!(
-                        e.to,
-                        if internal {
-                            "operator@licencje365.pl"
-                        } else {
-                            "faktury@kowalski.pl"
-                        }
-                    );
+        for t in readers() {
+            for n in all_notices() {
+                let e = sent(&r, &n, &t);
+                assert_eq!(e.kind, n.kind());
+                assert!(!e.subject.is_empty() && !e.subject.contains('\n'), "{e:?}");
+                assert!(!e.text.contains("\n\n\n"), "{}", e.text);
+                assert!(!e.text.contains("{{") && !e.html.contains("{{"));
+                assert!(!e.text.contains("undefined") && !e.html.contains(">none<"));
+                for tag in ["table", "tr", "td", "th", "p", "a", "span"] {
+                    let open = e.html.matches(&format!("<{tag}>")).count()
+                        + e.html.matches(&format!("<{tag} ")).count();
+                    let close = e.html.matches(&format!("</{tag}>")).count();
+                    assert_eq!(open, close, "<{tag}> in {}", n.kind());
                 }
+                if let Some(doc) = n.document() {
+                    let number = doc.number.to_string();
+                    assert!(e.text.contains(&number) && e.html.contains(&number));
+                }
+                let internal = n.kind() == "operator-alert";
+                assert_eq!(
+                    e.to,
+                    if internal {
+                        "operator@licencje365.pl"
+                    } else {
+                        "faktury@kowalski.pl"
+                    }
+                );
             }
         }
     }
@@ -1508,23 +1514,16 @@ mod tests {
     #[test]
     fn the_envelope_has_the_subject_and_recipient_of_the_composed_email() {
         let r = renderer();
-        for locale in [Locale::Pl, Locale::En] {
-            for method in [
-                PaymentMethod::Blik,
-                PaymentMethod::Transfer,
-                PaymentMethod::Card,
-            ] {
-                let t = tenant(locale, method);
-                for n in all_notices() {
-                    let day = sent_on(&n);
-                    for on in [day, renewals_domain::calendar::add_days(day, 3)] {
-                        let at = renewals_domain::warsaw_noon(on);
-                        let envelope = r.envelope(&n, &t, at);
-                        let composed = r.compose(&n, &t, "id-1", at);
-                        assert_eq!(envelope.subject, composed.subject, "{} on {on}", n.kind());
-                        assert_eq!(envelope.to, composed.to);
-                        assert_eq!(envelope.kind, composed.kind);
-                    }
+        for t in readers() {
+            for n in all_notices() {
+                let day = sent_on(&n);
+                for on in [day, renewals_domain::calendar::add_days(day, 3)] {
+                    let at = renewals_domain::warsaw_noon(on);
+                    let envelope = r.envelope(&n, &t, at);
+                    let composed = r.compose(&n, &t, "id-1", at);
+                    assert_eq!(envelope.subject, composed.subject, "{} on {on}", n.kind());
+                    assert_eq!(envelope.to, composed.to);
+                    assert_eq!(envelope.kind, composed.kind);
                 }
             }
         }
