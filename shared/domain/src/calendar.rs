@@ -1,7 +1,7 @@
 //! Business dates: billing terms and half-open billing periods with month-end anchors.
 
 use crate::error::ParseError;
-use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -143,6 +143,12 @@ pub fn business_date(at: DateTime<Utc>) -> NaiveDate {
     (at + TimeDelta::hours(warsaw_offset(at))).date_naive()
 }
 
+/// An instant on Warsaw's clocks (CET or CEST), for showing a time to a person.
+pub fn warsaw_time(at: DateTime<Utc>) -> DateTime<FixedOffset> {
+    let offset = FixedOffset::east_opt(warsaw_offset(at) as i32 * 3600).expect("1 or 2 hours");
+    at.with_timezone(&offset)
+}
+
 /// Noon in Warsaw on a business date: an instant whose Warsaw date is unambiguous (the
 /// clocks change at night, so noon has the offset of the whole afternoon).
 pub fn warsaw_noon(date: NaiveDate) -> DateTime<Utc> {
@@ -227,8 +233,9 @@ mod tests {
         assert_eq!(warsaw_noon(d("2026-10-24")), utc("2026-10-24T10:00:00Z"));
     }
 
-    /// The written-out rule against the time-zone database, around every change of the
-    /// century the business dates live in, and at noon every day.
+    /// The written-out rule against the time-zone database (the date, and the clock a person
+    /// reads), around every change of the century the business dates live in, and at noon
+    /// every day.
     #[test]
     fn the_rule_agrees_with_the_tz_database_from_2000_to_2099() {
         use chrono::TimeZone;
@@ -240,6 +247,11 @@ mod tests {
                 for minutes in -26 * 60..=26 * 60 {
                     let at = change + TimeDelta::minutes(minutes);
                     assert_eq!(business_date(at), database(at), "{at}");
+                    assert_eq!(
+                        warsaw_time(at).naive_local(),
+                        at.with_timezone(&Warsaw).naive_local(),
+                        "{at}"
+                    );
                 }
             }
             let mut day = NaiveDate::from_ymd_opt(year, 1, 1).unwrap();

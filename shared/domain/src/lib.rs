@@ -17,7 +17,7 @@ pub mod subscription;
 pub mod tenant;
 
 pub use account::{Account, Action, Effect, Job, OpenDocument, PaymentOutcome};
-pub use calendar::{business_date, parse_date, warsaw_noon, Period, Term};
+pub use calendar::{business_date, parse_date, warsaw_noon, warsaw_time, Period, Term};
 pub use catalog::{Catalog, Product, ProductKind};
 pub use document::{
     Document, DocumentKind, DocumentNumber, DocumentStatus, Line, LinePurpose, Numbering,

@@ -15,7 +15,5 @@ pub fn reference(tag: &str, day: NaiveDate) -> String {
 
 /// Today in Poland, the day KSeF numbers and references carry.
 pub fn today_in_poland() -> NaiveDate {
-    chrono::Utc::now()
-        .with_timezone(&chrono_tz::Europe::Warsaw)
-        .date_naive()
+    renewals_domain::business_date(chrono::Utc::now())
 }

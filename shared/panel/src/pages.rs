@@ -4,7 +4,9 @@
 use axum::response::Html;
 use chrono::{DateTime, Utc};
 use minijinja::{Environment, Value};
-use renewals_domain::{business_date, Document, DocumentKind, Locale, Money, Period, Subscription};
+use renewals_domain::{
+    business_date, warsaw_time, Document, DocumentKind, Locale, Money, Period, Subscription,
+};
 use renewals_email::{format_amount, format_date, RenderedEmail};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -176,7 +178,7 @@ impl Pages {
         link: &str,
         expires: DateTime<Utc>,
     ) -> RenderedEmail {
-        let warsaw = expires.with_timezone(&chrono_tz_offset(expires));
+        let warsaw = warsaw_time(expires);
         let expires_text = format!(
             "{} {}",
             format_date(business_date(expires), locale),
@@ -206,26 +208,9 @@ impl Pages {
     }
 }
 
-/// Europe/Warsaw's offset at an instant (CET/CEST), without a time-zone database: the
-/// domain's business date tells the day; the offset follows the EU rule (last Sundays of
-/// March and October, 01:00 UTC).
-fn chrono_tz_offset(at: DateTime<Utc>) -> chrono::FixedOffset {
-    use chrono::{Datelike, NaiveDate, TimeZone};
-    let year = at.year();
-    let last_sunday = |month: u32| {
-        let last =
-            NaiveDate::from_ymd_opt(year, month + 1, 1).expect("valid") - chrono::Days::new(1);
-        last - chrono::Days::new(last.weekday().num_days_from_sunday() as u64)
-    };
-    let start = Utc.from_utc_datetime(&last_sunday(3).and_hms_opt(1, 0, 0).expect("valid"));
-    let end = Utc.from_utc_datetime(&last_sunday(10).and_hms_opt(1, 0, 0).expect("valid"));
-    let hours = if at >= start && at < end { 2 } else { 1 };
-    chrono::FixedOffset::east_opt(hours * 3600).expect("valid offset")
-}
-
 /// An instant as a person in Warsaw reads it: the date and the time to the minute.
 pub fn moment(at: DateTime<Utc>, locale: Locale) -> String {
-    let local = at.with_timezone(&chrono_tz_offset(at));
+    let local = warsaw_time(at);
     format!(
         "{} {}",
         date(local.date_naive(), locale),

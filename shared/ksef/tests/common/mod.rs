@@ -15,9 +15,7 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 /// (Plan 1) at 17.35; net 613.05, VAT 141.00, gross 754.05.
 /// Issued today (KSeF refuses a `P_1` after the day it takes the invoice in).
 pub fn invoice(number: &str, kind: InvoiceType) -> Invoice {
-    let today = Utc::now()
-        .with_timezone(&chrono_tz::Europe::Warsaw)
-        .date_naive();
+    let today = renewals_domain::business_date(Utc::now());
     Invoice {
         number: number.into(),
         invoice_type: kind,
