@@ -230,7 +230,17 @@ pub async fn run(
             id: id.clone(),
             name: format!("Firma {i} sp. z o.o."),
             nip: renewals_domain::Nip::parse(&valid_nip(&mut rng))?,
-            address: String::new(),
+            // A VAT invoice needs the buyer's address; a few customers have not given theirs
+            // (their invoices wait, and the operator is told).
+            address: if rng.chance(98) {
+                format!(
+                    "ul. Przemysłowa {}, 00-{:03} Warszawa",
+                    1 + i % 200,
+                    i % 1000
+                )
+            } else {
+                String::new()
+            },
             address2: None,
             country: "PL".into(),
             email: renewals_domain::EmailAddress::parse(&format!("faktury@t{i:06}.example.pl"))?,
