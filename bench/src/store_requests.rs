@@ -2,11 +2,10 @@
 //! on the DynamoDB store against the local emulator (`AWS_ENDPOINT_URL`), counted by the
 //! store's own request counters (delivery of the outbox included, e-mails discarded).
 
+use crate::tenants::Discard;
 use anyhow::ensure;
 use renewals_app::config::{Defaults, Settings};
-use renewals_app::ports::{
-    business_date, warsaw_noon, FixedClock, MailError, Mailer, OutboxMessage,
-};
+use renewals_app::ports::{business_date, warsaw_noon, FixedClock};
 use renewals_app::service::Service;
 use renewals_domain::Job;
 use renewals_dynamodb::{DynamoStore, RequestCounts};
@@ -22,20 +21,6 @@ pub struct Report {
     pub tenants_due: usize,
     pub requests: RequestCounts,
     pub per_due_tenant: f64,
-}
-
-struct Discard;
-
-#[async_trait::async_trait]
-impl Mailer for Discard {
-    async fn send(
-        &self,
-        _id: i64,
-        _message: &OutboxMessage,
-        _mime: &[u8],
-    ) -> Result<(), MailError> {
-        Ok(())
-    }
 }
 
 pub async fn run(n: usize) -> anyhow::Result<Report> {

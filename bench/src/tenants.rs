@@ -1,9 +1,27 @@
 //! The businesses the benchmarks work on: `n` transfer-paying tenants, each with one monthly
-//! subscription whose renewal pro-forma is due on `today`'s daily run.
+//! subscription whose renewal pro-forma is due on `today`'s daily run; and the mailer that drops
+//! their setup's e-mails.
 
+use renewals_app::ports::{MailError, Mailer, OutboxMessage};
 use renewals_app::service::Service;
 use renewals_domain::calendar::add_days;
 use renewals_domain::{EmailAddress, Locale, Nip, PaymentMethod, Tenant, TenantId, Term};
+
+/// The mailer of the services that set the benchmarks up: what they measure is requests and
+/// time, and the e-mails of the setup are nobody's.
+pub struct Discard;
+
+#[async_trait::async_trait]
+impl Mailer for Discard {
+    async fn send(
+        &self,
+        _id: i64,
+        _message: &OutboxMessage,
+        _mime: &[u8],
+    ) -> Result<(), MailError> {
+        Ok(())
+    }
+}
 
 /// A NIP with a valid check digit, different for each `i`.
 fn nip(i: usize) -> String {

@@ -6,11 +6,10 @@
 //! files in the outbox.
 
 use crate::p24::Przelewy24;
+use crate::tenants::Discard;
 use anyhow::{bail, ensure, Context};
 use renewals_app::config::{Defaults, Settings};
-use renewals_app::ports::{
-    business_date, warsaw_noon, FixedClock, MailError, Mailer, OutboxMessage,
-};
+use renewals_app::ports::{business_date, warsaw_noon, FixedClock};
 use renewals_app::service::Service;
 use renewals_domain::{DocumentKind, DocumentStatus, Job, PaymentMethod};
 use renewals_email::Renderer;
@@ -48,20 +47,6 @@ pub struct Report {
 }
 
 /// The setup's mailer: the pro-formas' e-mails are not what is measured.
-struct Discard;
-
-#[async_trait::async_trait]
-impl Mailer for Discard {
-    async fn send(
-        &self,
-        _id: i64,
-        _message: &OutboxMessage,
-        _mime: &[u8],
-    ) -> Result<(), MailError> {
-        Ok(())
-    }
-}
-
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
