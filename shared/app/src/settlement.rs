@@ -360,9 +360,10 @@ impl Service {
             Via::Przelewy24 { .. } => self.acting_as(Actor::Provider(Provider::Przelewy24)),
             Via::Transfer { .. } => self.clone(),
         };
-        let done = svc
-            .unit_of_work(&document.tenant, date, &mut paying)
-            .await?;
+        let numbering = self.numbering.lock().await;
+        let done = svc.unit_of_work(&document.tenant, date, &mut paying).await;
+        drop(numbering);
+        let done = done?;
         if done.changed {
             self.after_commit().await;
         }
