@@ -150,10 +150,10 @@ fn mark_delivered(svc: &Service, store: &SqliteStore) -> anyhow::Result<usize> {
 }
 
 /// The day's payments through the production webhook handler, one after another. Not on a
-/// lane per core: every payment takes the next number of the month's VAT-invoice series, so
-/// two lanes race on that counter, and a payment that loses it 16 times in a row is answered
-/// 503 (seen once in 130,000; Przelewy24 would send it again, the simulation stops). On one
-/// SQLite connection a second lane gained nothing anyway (docs/bench.md).
+/// lane per core: on one SQLite connection a second lane gained nothing (docs/bench.md), and
+/// settlements take their VAT-invoice numbers one at a time in a process anyway (the
+/// service's `numbering` lock; before it, lanes raced on the counter and a payment that lost
+/// 16 times in a row was answered 503).
 async fn pay_all(svc: &Service, p24: &P24Settings, payments: Vec<Payment>) -> anyhow::Result<()> {
     for p in payments {
         let gross = p.document.totals.gross.grosze();
