@@ -21,12 +21,19 @@ use tokio::sync::Notify;
 const DELIVERY_EVERY: Duration = Duration::from_secs(30);
 /// How often the WAL is copied into the database, off the requests' path.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// When the WAL is started over (64 MB of 4 KB pages): each restart holds the requests for a
+/// few milliseconds, so at most one every `CHECKPOINT_EVERY` under a steady stream.
+const WAL_RESTART_PAGES: i64 = 16_384;
 
 pub async fn serve(dir: &Path, addr: &str) -> anyhow::Result<()> {
     let settings = Settings::from_env(Defaults::Local)?;
     let p24 = P24Settings::from_env(Defaults::Local)?;
     let store = crate::app::open_store(dir, Durability::Normal, false)?;
-    store.checkpoint_in_background(&crate::app::database(dir), CHECKPOINT_EVERY)?;
+    store.checkpoint_in_background(
+        &crate::app::database(dir),
+        CHECKPOINT_EVERY,
+        WAL_RESTART_PAGES,
+    )?;
     let wake = Arc::new(Notify::new());
     let svc = crate::app::service(
         Arc::new(store),

@@ -55,7 +55,7 @@ async fn commits_reach_the_database_file_through_the_background_checkpointer_onl
     let path = dir.path().join("renewals.sqlite3");
     let store = SqliteStore::open(&path, Durability::Normal).unwrap();
     store
-        .checkpoint_in_background(&path, Duration::from_millis(50))
+        .checkpoint_in_background(&path, Duration::from_millis(50), 1_000)
         .unwrap();
 
     // Enough commits to pass SQLite's 1,000-page trigger several times over.
@@ -79,7 +79,7 @@ async fn with_the_checkpointer_far_off_commits_leave_the_database_file_alone() {
     let store = SqliteStore::open(&path, Durability::Normal).unwrap();
     let before = rows_in_database_file(&path);
     store
-        .checkpoint_in_background(&path, Duration::from_secs(3600))
+        .checkpoint_in_background(&path, Duration::from_secs(3600), 1_000)
         .unwrap();
     // SQLite's default would have checkpointed inside the commits crossing 1,000 pages.
     commit(&store, 0..3000).await;
@@ -89,4 +89,33 @@ async fn with_the_checkpointer_far_off_commits_leave_the_database_file_alone() {
         "a commit checkpointed"
     );
     assert_eq!(store.count("outbox").unwrap(), 3000);
+}
+
+/// Size of the WAL file beside the database (0 when there is none).
+fn wal_bytes(path: &Path) -> u64 {
+    std::fs::metadata(path.with_extension("sqlite3-wal")).map_or(0, |m| m.len())
+}
+
+#[tokio::test]
+async fn a_steady_stream_of_commits_does_not_grow_the_wal_without_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("renewals.sqlite3");
+    let store = SqliteStore::open(&path, Durability::Normal).unwrap();
+    // Restarted past 256 pages (1 MB): a passive checkpoint alone never catches up with
+    // commits that follow each other without a pause, and SQLite starts the WAL over only
+    // when one has: without the restart these 6,000 commits left a 153 MB WAL file.
+    store
+        .checkpoint_in_background(&path, Duration::from_millis(20), 256)
+        .unwrap();
+    let mut largest = 0;
+    for batch in 0..60 {
+        commit(&store, batch * 100..(batch + 1) * 100).await;
+        largest = largest.max(wal_bytes(&path));
+    }
+    assert!(
+        largest < 64 << 20,
+        "the WAL file grew to {} MB",
+        largest >> 20
+    );
+    assert_eq!(store.count("outbox").unwrap(), 6000);
 }
