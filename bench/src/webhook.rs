@@ -43,7 +43,11 @@ pub struct Report {
     pub verified_duplicate: u64,
     pub payments_stored: usize,
     pub documents_paid: usize,
+    /// `.eml` files in the outbox when the server was stopped: one per payment once the
+    /// deliverer (which runs only on idle cores) has caught up, waited for up to 30 s.
     pub emails_written: usize,
+    /// From the end of the first round until the last confirmation was written.
+    pub emails_caught_up_ms: Option<f64>,
 }
 
 /// The setup's mailer: the pro-formas' e-mails are not what is measured.
@@ -101,6 +105,18 @@ async fn round(url: &str, bodies: &Arc<Vec<Vec<u8>>>, clients: usize) -> anyhow:
         per_s: (latencies.len() as f64 / elapsed.as_secs_f64()).round(),
         p50_ms: ms(at(50)),
         p99_ms: ms(at(99)),
+    })
+}
+
+/// Delivered messages: `.eml` files (a message being written is a hidden `.tmp` first).
+fn emails_in(outbox: &Path) -> usize {
+    std::fs::read_dir(outbox).map_or(0, |entries| {
+        entries
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            })
+            .count()
     })
 }
 
@@ -194,9 +210,19 @@ pub async fn run(renewals: &str, n: usize, clients: usize) -> anyhow::Result<Rep
     }
     let url = format!("http://{addr}/webhooks/przelewy24");
     let first = round(&url, &bodies, clients).await?;
+    let first_done = Instant::now();
     let verified_first = p24.verified.load(Ordering::Relaxed);
     let duplicate = round(&url, &bodies, clients).await?;
     let verified_duplicate = p24.verified.load(Ordering::Relaxed) - verified_first;
+    let outbox = dir.join("outbox");
+    let mut emails_caught_up_ms = None;
+    while first_done.elapsed() < Duration::from_secs(30) {
+        if emails_in(&outbox) >= n {
+            emails_caught_up_ms = Some(ms(first_done.elapsed()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     server.kill().await?;
 
     let store = SqliteStore::open_existing(&dir.join("renewals.sqlite3"), Durability::Normal)?;
@@ -214,12 +240,8 @@ pub async fn run(renewals: &str, n: usize, clients: usize) -> anyhow::Result<Rep
         verified_duplicate,
         payments_stored: store.payments()?.len(),
         documents_paid,
-        emails_written: std::fs::read_dir(dir.join("outbox"))?
-            .filter(|e| {
-                e.as_ref()
-                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))
-            })
-            .count(),
+        emails_written: emails_in(&outbox),
+        emails_caught_up_ms,
     };
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
