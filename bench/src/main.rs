@@ -3,6 +3,7 @@
 //!
 //!     renewals-bench sqlite-commits [--commits N]
 //!     renewals-bench webhook --renewals target/release/renewals [--payments N] [--clients 8]
+//!         (RENEWALS_BENCH_LATENCIES=file: the first round's requests, start and duration)
 //!     renewals-bench store-requests [--tenants N]      # AWS_ENDPOINT_URL: the emulator
 
 mod p24;

@@ -56,7 +56,14 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Sends every body once, `clients` at a time, each client one request after the other.
-async fn round(url: &str, bodies: &Arc<Vec<Vec<u8>>>, clients: usize) -> anyhow::Result<Phase> {
+/// With `latencies_to`, each request's start (from the round's) and duration in ms, one line
+/// each, go to that file: where the slow ones are in the run.
+async fn round(
+    url: &str,
+    bodies: &Arc<Vec<Vec<u8>>>,
+    clients: usize,
+    latencies_to: Option<String>,
+) -> anyhow::Result<Phase> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()?;
@@ -89,7 +96,7 @@ async fn round(url: &str, bodies: &Arc<Vec<Vec<u8>>>, clients: usize) -> anyhow:
                     if status != 200 {
                         bail!("notification {i} answered {status}: {text}");
                     }
-                    latencies.push(sent.elapsed());
+                    latencies.push((sent - began, sent.elapsed()));
                 }
             })
         })
@@ -99,6 +106,14 @@ async fn round(url: &str, bodies: &Arc<Vec<Vec<u8>>>, clients: usize) -> anyhow:
         latencies.extend(task.await??);
     }
     let elapsed = began.elapsed();
+    if let Some(file) = latencies_to {
+        let lines: String = latencies
+            .iter()
+            .map(|(at, took)| format!("{} {}\n", ms(*at), ms(*took)))
+            .collect();
+        std::fs::write(&file, lines).with_context(|| format!("writing {file}"))?;
+    }
+    let mut latencies: Vec<Duration> = latencies.into_iter().map(|(_, took)| took).collect();
     latencies.sort();
     let at = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
     Ok(Phase {
@@ -209,10 +224,11 @@ pub async fn run(renewals: &str, n: usize, clients: usize) -> anyhow::Result<Rep
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let url = format!("http://{addr}/webhooks/przelewy24");
-    let first = round(&url, &bodies, clients).await?;
+    let to = std::env::var("RENEWALS_BENCH_LATENCIES").ok();
+    let first = round(&url, &bodies, clients, to).await?;
     let first_done = Instant::now();
     let verified_first = p24.verified.load(Ordering::Relaxed);
-    let duplicate = round(&url, &bodies, clients).await?;
+    let duplicate = round(&url, &bodies, clients, None).await?;
     let verified_duplicate = p24.verified.load(Ordering::Relaxed) - verified_first;
     let outbox = dir.join("outbox");
     let mut emails_caught_up_ms = None;
