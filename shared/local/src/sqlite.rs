@@ -1309,15 +1309,9 @@ impl Checkpointer {
             return Ok(());
         }
         // Under the store's connection the requests wait, so as little as possible is left
-        // for then: the database file is synced here (a passive checkpoint that does not reach
-        // the WAL's end leaves that to the next one: tens of ms after 500 ms at full speed),
-        // and passes copy what came during the one before until that is little.
-        self.database.sync_data().map_err(|e| {
-            rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_FSYNC),
-                Some(format!("syncing the database file: {e}")),
-            )
-        })?;
+        // for then: passes copy what came during the one before until that is little, and the
+        // database file is synced here (a passive checkpoint that does not reach the WAL's end
+        // leaves that to the next one: tens of ms after 500 ms at full speed).
         for _ in 0..4 {
             let now = self.checkpoint("PASSIVE")?;
             let came = now - pages;
@@ -1326,6 +1320,14 @@ impl Checkpointer {
                 break;
             }
         }
+        self.database.sync_data().map_err(|e| {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_FSYNC),
+                Some(format!("syncing the database file: {e}")),
+            )
+        })?;
+        // And what came during that sync.
+        self.checkpoint("PASSIVE")?;
         let _quiet = store.lock().unwrap_or_else(|p| p.into_inner());
         self.checkpoint("RESTART").map(drop)
     }
