@@ -46,7 +46,8 @@ pub struct Report {
     /// `.eml` files in the outbox when the server was stopped: one per payment once the
     /// deliverer (which runs only on idle cores) has caught up, waited for up to 30 s.
     pub emails_written: usize,
-    /// From the end of the first round until the last confirmation was written.
+    /// From the end of the first round until all confirmations were seen written: looked at
+    /// once the duplicate round ends, then every 10 ms, so an upper bound.
     pub emails_caught_up_ms: Option<f64>,
 }
 
