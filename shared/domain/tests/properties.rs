@@ -101,6 +101,10 @@ proptest! {
                 let again = account.decide(day, &policy, job);
                 prop_assert!(again.is_empty(), "decided again on {}: {:?}", day, again);
             }
+            // The stored form is the whole account: the embedded store hands out the account
+            // it wrote instead of parsing its JSON back, which is right only if both agree.
+            let stored: Account = serde_json::from_str(&serde_json::to_string(&account).unwrap()).unwrap();
+            prop_assert_eq!(&stored, &account, "the JSON of the account on {} loses something", day);
             if let Some(lag) = pay_after {
                 let due: Vec<_> = account.open_documents.iter()
                     .filter(|o| add_days(o.document.issue_date, lag) == day)

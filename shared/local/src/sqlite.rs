@@ -80,10 +80,45 @@ pub enum Durability {
 /// blocks instead of growing the file.
 const WAL_KEPT_BYTES: i64 = 128 << 20;
 
+/// How many accounts `Written` keeps before it starts over (about 3 KB each in memory).
+const WRITTEN_KEPT: usize = 16_384;
+
 pub struct SqliteStore {
     /// Shared (weakly) with the background checkpointer, which holds it while it starts the
     /// WAL over.
     conn: Arc<Mutex<Connection>>,
+    written: Mutex<Written>,
+}
+
+/// The accounts this store wrote, each with the version it wrote: a load that finds that
+/// version stored takes the account from here instead of parsing the row's JSON again (which
+/// was 11 % of `simulate`'s samples; nearly every load follows this process's last write of
+/// the account). Any other writer, another process included, moves the version, so an entry
+/// that is not current is never used.
+#[derive(Default)]
+struct Written(std::collections::HashMap<String, (u64, Account)>);
+
+impl Written {
+    fn get(&self, tenant: &str, version: u64) -> Option<Account> {
+        match self.0.get(tenant) {
+            Some((v, account)) if *v == version => Some(account.clone()),
+            _ => None,
+        }
+    }
+
+    /// After the transaction that wrote `change` committed.
+    fn remember(&mut self, change: Change) {
+        let Some(account) = change.account else {
+            return;
+        };
+        if self.0.len() >= WRITTEN_KEPT {
+            self.0.clear();
+        }
+        // As the SQL does: a new account is written at 1, an update adds one.
+        let version = change.version + 1;
+        self.0
+            .insert(account.tenant.id.as_str().to_string(), (version, account));
+    }
 }
 
 fn unexpected(e: impl Into<anyhow::Error>) -> StoreError {
@@ -195,6 +230,7 @@ impl SqliteStore {
             .context("creating the embedded store's tables")?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            written: Mutex::default(),
         })
     }
 
@@ -294,6 +330,10 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn written(&self) -> std::sync::MutexGuard<'_, Written> {
+        self.written.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Every document in number order, for invariant checks and reports.
     pub fn all_documents(&self) -> Result<Vec<Document>, StoreError> {
         let conn = self.conn();
@@ -382,7 +422,7 @@ impl SqliteStore {
         rows.map(|r| parse(&r.map_err(unexpected)?)).collect()
     }
 
-    fn write(conn: &mut Connection, change: Change) -> Result<(), StoreError> {
+    fn write(conn: &mut Connection, change: &Change) -> Result<(), StoreError> {
         exec(conn, "BEGIN IMMEDIATE", []).map_err(unexpected)?;
         let result = Self::write_in(conn, change)
             .and_then(|()| exec(conn, "COMMIT", []).map(|_| ()).map_err(unexpected));
@@ -395,7 +435,7 @@ impl SqliteStore {
     /// Several changes in one transaction (one journal write instead of one per change),
     /// each inside its own savepoint: a refused change is rolled back alone, with all its
     /// guards checked as in `write`, and the next change sees the store without it.
-    fn write_many(conn: &mut Connection, changes: Vec<Change>) -> Vec<Result<(), StoreError>> {
+    fn write_many(conn: &mut Connection, changes: &[Change]) -> Vec<Result<(), StoreError>> {
         let count = changes.len();
         let all_failed = |why: String| -> Vec<Result<(), StoreError>> {
             (0..count)
@@ -428,7 +468,7 @@ impl SqliteStore {
         results
     }
 
-    fn write_in(tx: &Connection, change: Change) -> Result<(), StoreError> {
+    fn write_in(tx: &Connection, change: &Change) -> Result<(), StoreError> {
         if let Some(account) = &change.account {
             let body = json(account)?;
             let tenant = account.tenant.id.as_str();
@@ -877,6 +917,21 @@ const MESSAGE_COLUMNS: &str =
 impl Store for SqliteStore {
     async fn load_account(&self, tenant: &TenantId) -> Result<Option<Loaded>, StoreError> {
         let conn = self.conn();
+        let version: Option<i64> = one(
+            &conn,
+            "SELECT version FROM accounts WHERE tenant = ?1",
+            [tenant.as_str()],
+        )
+        .map_err(unexpected)?;
+        let Some(version) = version else {
+            return Ok(None);
+        };
+        if let Some(account) = self.written().get(tenant.as_str(), version as u64) {
+            return Ok(Some(Loaded {
+                account,
+                version: version as u64,
+            }));
+        }
         let row = conn
             .prepare_cached("SELECT body, version FROM accounts WHERE tenant = ?1")
             .and_then(|mut s| {
@@ -1111,12 +1166,22 @@ impl Store for SqliteStore {
 
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        Self::write(&mut conn, change)
+        Self::write(&mut conn, &change)?;
+        // Still under the connection's lock, so that no load sees the new version first.
+        self.written().remember(change);
+        Ok(())
     }
 
     async fn commit_many(&self, changes: Vec<Change>) -> Vec<Result<(), StoreError>> {
         let mut conn = self.conn();
-        Self::write_many(&mut conn, changes)
+        let results = Self::write_many(&mut conn, &changes);
+        let mut written = self.written();
+        for (change, result) in changes.into_iter().zip(&results) {
+            if result.is_ok() {
+                written.remember(change);
+            }
+        }
+        results
     }
 
     async fn last_invoice_number(&self, series: InvoiceSeries) -> Result<u32, StoreError> {
