@@ -2,11 +2,13 @@
 //! prints one JSON object on stdout.
 //!
 //!     renewals-bench sqlite-commits [--commits N]
+//!     renewals-bench sqlite-rows --from <data dir>/simulate/renewals.sqlite3 [--without audit,…]
 //!     renewals-bench webhook --renewals target/release/renewals [--payments N] [--clients 8]
 //!         (RENEWALS_BENCH_LATENCIES=file: the first round's requests, start and duration)
 //!     renewals-bench store-requests [--tenants N]      # AWS_ENDPOINT_URL: the emulator
 
 mod p24;
+mod rows;
 mod sqlite;
 mod store_requests;
 mod tenants;
@@ -50,13 +52,22 @@ impl Args {
 fn main() -> anyhow::Result<()> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = argv.split_first() else {
-        bail!("usage: renewals-bench sqlite-commits|webhook|store-requests [--name value]…");
+        bail!(
+            "usage: renewals-bench sqlite-commits|sqlite-rows|webhook|store-requests [--name value]…"
+        );
     };
     let args = Args::parse(rest)?;
     let report = match command.as_str() {
         "sqlite-commits" => {
             serde_json::to_value(sqlite::commits(args.number("commits", 50_000)?)?)?
         }
+        "sqlite-rows" => serde_json::to_value(rows::run(
+            std::path::Path::new(args.text("from")?),
+            &args
+                .0
+                .get("without")
+                .map_or(vec![], |w| w.split(',').collect::<Vec<_>>()),
+        )?)?,
         // One thread for the load, the stand-in and the bookkeeping: the two cores are left
         // to the server being measured as far as possible.
         "webhook" => tokio::runtime::Builder::new_current_thread()
@@ -73,7 +84,9 @@ fn main() -> anyhow::Result<()> {
             .build()?
             .block_on(store_requests::run(args.number("tenants", 200)?))
             .map(serde_json::to_value)??,
-        other => bail!("unknown command `{other}`: sqlite-commits, webhook or store-requests"),
+        other => bail!(
+            "unknown command `{other}`: sqlite-commits, sqlite-rows, webhook or store-requests"
+        ),
     };
     println!("{report}");
     Ok(())
