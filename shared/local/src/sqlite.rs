@@ -917,37 +917,22 @@ const MESSAGE_COLUMNS: &str =
 impl Store for SqliteStore {
     async fn load_account(&self, tenant: &TenantId) -> Result<Option<Loaded>, StoreError> {
         let conn = self.conn();
-        let version: Option<i64> = one(
-            &conn,
-            "SELECT version FROM accounts WHERE tenant = ?1",
-            [tenant.as_str()],
-        )
-        .map_err(unexpected)?;
-        let Some(version) = version else {
-            return Ok(None);
-        };
-        if let Some(account) = self.written().get(tenant.as_str(), version as u64) {
-            return Ok(Some(Loaded {
-                account,
-                version: version as u64,
-            }));
-        }
-        let row = conn
-            .prepare_cached("SELECT body, version FROM accounts WHERE tenant = ?1")
-            .and_then(|mut s| {
-                s.query_row([tenant.as_str()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-                })
-                .optional()
-            })
+        let mut stmt = conn
+            .prepare_cached("SELECT version, body FROM accounts WHERE tenant = ?1")
             .map_err(unexpected)?;
-        row.map(|(body, version)| {
-            Ok(Loaded {
-                account: parse(&body)?,
-                version: version as u64,
+        let loaded = stmt
+            .query_row([tenant.as_str()], |r| {
+                let version = r.get::<_, i64>(0)? as u64;
+                let account = match self.written().get(tenant.as_str(), version) {
+                    Some(account) => Ok(account),
+                    // Parsed where SQLite holds it, without a copy.
+                    None => parse(r.get_ref(1)?.as_str()?),
+                };
+                Ok(account.map(|account| Loaded { account, version }))
             })
-        })
-        .transpose()
+            .optional()
+            .map_err(unexpected)?;
+        loaded.transpose()
     }
 
     async fn tenant_of(&self, sub: &SubscriptionId) -> Result<Option<TenantId>, StoreError> {
