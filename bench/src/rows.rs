@@ -33,24 +33,28 @@ pub struct Rows {
     pub grouped_per_s: f64,
 }
 
-/// The tables a renewal adds rows to, with the columns copied (ids are given anew).
-const TABLES: [(&str, &str); 5] = [
+/// The tables a renewal adds rows to, with the columns copied (ids are given anew) and the
+/// numbering series each new row moves, if any.
+const TABLES: [(&str, &str, Option<&str>); 5] = [
     (
         "documents",
         "number, tenant, session_id, issue_date, status, body",
+        Some("PF/2026/06"),
     ),
     (
         "outbox",
         "key, tenant, kind, recipient, subject, document, date, mime, sent, attempts, \
          next_attempt, parked, last_error, letter",
+        None,
     ),
-    ("audit", "tenant, body"),
+    ("audit", "tenant, body", None),
     (
         "invoices",
         "number, tenant, settles, payment, body, xml, sha256, upo, status, sent, ksef_number, \
          reason, attempts, next_attempt, parked, issued_at, late_alerted",
+        Some("FV/2026/06"),
     ),
-    ("payments", "key, body"),
+    ("payments", "key, body", None),
 ];
 
 struct Source {
@@ -74,7 +78,7 @@ fn read(from: &Path) -> anyhow::Result<Source> {
     // The setup wrote each tenant once and each subscription once more.
     let changes = (versions - accounts.len() as i64 - subscriptions).max(1) as usize;
     let mut tables = vec![];
-    for (table, columns) in TABLES {
+    for (table, columns, _) in TABLES {
         let n = columns.split(',').count();
         let rows = src
             .prepare(&format!("SELECT {columns} FROM {table} ORDER BY rowid"))?
@@ -128,7 +132,7 @@ fn replay(source: &Source, group: usize, without: &[&str]) -> anyhow::Result<f64
     conn.execute_batch("COMMIT")?;
     let inserts = TABLES
         .iter()
-        .map(|(table, columns)| {
+        .map(|(table, columns, _)| {
             let marks = vec!["?"; columns.split(',').count()].join(", ");
             format!("INSERT INTO {table} ({columns}) VALUES ({marks})")
         })
@@ -156,15 +160,12 @@ fn replay(source: &Source, group: usize, without: &[&str]) -> anyhow::Result<f64
                 while next_row[t] < rows.len() && next_row[t] * c / rows.len() <= j {
                     conn.prepare_cached(&inserts[t])?
                         .execute(params_from_iter(rows[next_row[t]].iter()))?;
-                    if t == 0 || t == 3 {
+                    if let Some(series) = TABLES[t].2 {
                         conn.prepare_cached(
                             "INSERT INTO counters (series, last) VALUES (?1, ?2)
                              ON CONFLICT(series) DO UPDATE SET last = excluded.last",
                         )?
-                        .execute(rusqlite::params![
-                            if t == 0 { "PF/2026/06" } else { "FV/2026/06" },
-                            next_row[t] as i64
-                        ])?;
+                        .execute(rusqlite::params![series, next_row[t] as i64])?;
                     }
                     next_row[t] += 1;
                 }
