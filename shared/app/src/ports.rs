@@ -404,9 +404,10 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<StoredInvoice>, StoreError> {
         Ok(vec![])
     }
-    /// Writes an invoice's new submission state, its XML when it had none (the XML, once
-    /// stored, is never replaced), its UPO, and the e-mails that go with it (unique by key:
-    /// one already queued is left as it is), in one transaction.
+    /// Writes an invoice's new submission state, its XML when it had none, its UPO, and the
+    /// e-mails that go with it (unique by key: one already queued is left as it is), in one
+    /// transaction. The invoice (its issue date) and its XML are replaced only while KSeF has
+    /// never seen it (no `sent`, no KSeF number): dated the day it goes. Once sent, never.
     async fn save_invoice(
         &self,
         _invoice: &StoredInvoice,

@@ -1,5 +1,5 @@
 //! VAT invoices and their KSeF submission outbox on the table: the invoice item holds what it
-//! says (as issued), its XML (written once, never replaced), the UPO and the submission as
+//! says, its XML (replaced only while KSeF has never seen it), the UPO and the submission as
 //! JSON; while the submission is due (pending or sent, not parked) the item sits in the
 //! outbox index under `KSEF`, sorted by its next attempt, and is claimed like e-mails and
 //! Microsoft commands: a conditional move of its place in the index.
@@ -186,8 +186,8 @@ impl DynamoStore {
         Ok(claimed)
     }
 
-    /// The invoice's new state (the XML only where none is stored yet) with its e-mails,
-    /// in one transaction; an e-mail whose cause is queued already is left out.
+    /// The invoice's new state (the XML where none is stored yet or KSeF never saw it) with
+    /// its e-mails, in one transaction; an e-mail whose cause is queued already is left out.
     pub(crate) async fn write_invoice(
         &self,
         stored: &StoredInvoice,
@@ -241,10 +241,22 @@ impl DynamoStore {
         .name("#gpk", keys::GSI2PK)
         .name("#gsk", keys::GSI2SK)
         .value(":submission", json(&stored.submission)?);
+        // KSeF has never seen it: the invoice and its XML may be dated the day it goes. The
+        // claim's lease keeps other writers off meanwhile (the submission is written the same
+        // way). Once sent, a stored XML is never replaced.
+        let unseen = stored.submission.sent.is_none() && stored.submission.ksef_number.is_none();
+        if unseen {
+            set.push("#body = :body");
+            update = update.name("#body", "body").value(":body", json(i)?);
+        }
         if let (Some(xml), Some(sha)) = (&stored.xml, &stored.sha256) {
-            // Written once: a stored XML is never replaced.
-            set.push("#xml = if_not_exists(#xml, :xml)");
-            set.push("#sha = if_not_exists(#sha, :sha)");
+            if unseen {
+                set.push("#xml = :xml");
+                set.push("#sha = :sha");
+            } else {
+                set.push("#xml = if_not_exists(#xml, :xml)");
+                set.push("#sha = if_not_exists(#sha, :sha)");
+            }
             update = update
                 .name("#xml", "xml")
                 .name("#sha", "sha256")

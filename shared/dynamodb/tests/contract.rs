@@ -119,6 +119,7 @@ macro_rules! contract {
 
 contract!(
     a_payment_stores_its_vat_invoice_with_the_xml_byte_for_byte_and_ksef_gets_those_bytes,
+    an_invoice_sent_the_day_after_is_stored_dated_that_day_and_then_never_changes,
     concurrent_payments_number_their_invoices_one_to_n,
     creating_an_account_twice_conflicts,
     a_stale_version_conflicts_and_writes_nothing,
@@ -1452,6 +1453,65 @@ async fn a_payment_stores_its_vat_invoice_with_the_xml_byte_for_byte_and_ksef_ge
         .filter(|m| m.kind == "invoice")
         .count();
     assert_eq!(count, 1);
+}
+
+/// KSeF takes a `P_1` before the day it arrives for an offline invoice: one sent the day
+/// after its payment goes dated that day, and the store keeps what KSeF got.
+async fn an_invoice_sent_the_day_after_is_stored_dated_that_day_and_then_never_changes(
+    store: Arc<dyn Store>,
+) {
+    use sha2::{Digest, Sha256};
+    let ksef = Arc::new(RecordingKsef::default());
+    let app = app_with(store.clone(), Some(ksef.clone()));
+    let issue = customer(&app, "late").await;
+    app.clock.set(warsaw_noon(issue));
+    app.svc.run_job(Job::Daily, issue, None).await.unwrap();
+    pay_first_document(&app, &store, "late", 9_101).await;
+    let before = store.invoices_of(&id("late")).await.unwrap().remove(0);
+    let paid = before.invoice.issue_date;
+    assert_eq!(paid, before.invoice.paid_on);
+    let next = add_days(paid, 1);
+
+    app.clock.set(warsaw_noon(next));
+    let run = app.svc.ksef_sync().await.unwrap();
+    assert_eq!((run.sent, run.accepted), (1, 1), "{run:?}");
+    let sent = ksef.sent.lock().unwrap()[0].xml.clone();
+    let after = store
+        .invoice(&before.invoice.number)
+        .await
+        .unwrap()
+        .unwrap();
+    let text =
+        |xml: &Option<Vec<u8>>| String::from_utf8_lossy(xml.as_deref().unwrap_or(b"")).into_owned();
+    assert_eq!(
+        text(&after.xml),
+        text(&Some(sent.clone())),
+        "stored what KSeF got"
+    );
+    assert_eq!(after.sha256, Some(hex(&Sha256::digest(&sent))));
+    assert!(
+        String::from_utf8_lossy(&sent).contains(&format!("<P_1>{next}</P_1>")),
+        "dated the day it went"
+    );
+    assert_eq!(after.invoice.issue_date, next);
+    assert_eq!(after.invoice.paid_on, paid, "the payment's day stays");
+    assert_eq!(after.invoice.number, before.invoice.number);
+
+    // Sent: a copy that says another day changes neither the invoice nor its XML.
+    let mut stale = after.clone();
+    stale.invoice.issue_date = paid;
+    stale.xml = before.xml.clone();
+    stale.sha256 = before.sha256.clone();
+    store.save_invoice(&stale, vec![]).await.unwrap();
+    let kept = store
+        .invoice(&before.invoice.number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kept.invoice.issue_date, text(&kept.xml)),
+        (next, text(&after.xml))
+    );
 }
 
 async fn concurrent_payments_number_their_invoices_one_to_n(store: Arc<dyn Store>) {

@@ -1230,10 +1230,16 @@ impl Store for SqliteStore {
         let tx = conn.transaction().map_err(unexpected)?;
         let s = &stored.submission;
         let sent = s.sent.as_ref().map(json).transpose()?;
-        // The XML and its hash are written once: a stored XML is never replaced.
+        // The invoice and its XML are replaced only while KSeF has never seen it (dated the
+        // day it goes), judged by the row as stored: once sent, a stored XML stays.
         let n = exec(
             &tx,
-            "UPDATE invoices SET xml = COALESCE(xml, ?2), sha256 = COALESCE(sha256, ?3),
+            "UPDATE invoices SET
+                 xml = CASE WHEN sent IS NULL AND ksef_number IS NULL
+                       THEN COALESCE(?2, xml) ELSE COALESCE(xml, ?2) END,
+                 sha256 = CASE WHEN sent IS NULL AND ksef_number IS NULL
+                          THEN COALESCE(?3, sha256) ELSE COALESCE(sha256, ?3) END,
+                 body = CASE WHEN sent IS NULL AND ksef_number IS NULL THEN ?14 ELSE body END,
                  upo = COALESCE(?4, upo), status = ?5, sent = ?6, ksef_number = ?7, reason = ?8,
                  attempts = ?9, next_attempt = ?10, parked = ?11, late_alerted = ?12,
                  issued_at = ?13
@@ -1252,6 +1258,7 @@ impl Store for SqliteStore {
                 s.parked as i64,
                 s.late_alerted as i64,
                 millis(s.issued_at),
+                json(&stored.invoice)?,
             ],
         )
         .map_err(unexpected)?;
