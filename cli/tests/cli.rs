@@ -1124,6 +1124,9 @@ fn a_vat_invoice_waits_for_the_address_then_its_xml_and_pdf_come_out_as_stored_a
     let err = cli.refused(&["document", "xml", "--number", "FV/2026/02/0001"]);
     assert!(err.contains("waits for the buyer's address"), "{err}");
 
+    // Released today (the real day: `tenant update` has no --date), it is dated today.
+    let today = || renewals_domain::business_date(chrono::Utc::now()).to_string();
+    let before = today();
     let updated = cli.json(&[
         "tenant",
         "update",
@@ -1134,6 +1137,7 @@ fn a_vat_invoice_waits_for_the_address_then_its_xml_and_pdf_come_out_as_stored_a
         "--address2",
         "00-001 Warszawa",
     ]);
+    let released_on = [before, today()];
     assert_eq!(updated["invoices_released"], 1);
     let accepted = invoice(&cli);
     assert_eq!(accepted["ksef"]["status"], "accepted", "{accepted}");
@@ -1153,7 +1157,16 @@ fn a_vat_invoice_waits_for_the_address_then_its_xml_and_pdf_come_out_as_stored_a
     );
     let xml = String::from_utf8(out.stdout).unwrap();
     assert!(xml.contains("<AdresL1>ul. Prosta 1</AdresL1>"), "{xml}");
-    assert!(xml.contains("<P_1>2026-02-23</P_1>"), "dates of issue");
+    assert!(
+        released_on
+            .iter()
+            .any(|day| xml.contains(&format!("<P_1>{day}</P_1>"))),
+        "dated the day it was released, {released_on:?}: {xml}"
+    );
+    assert!(
+        xml.contains("<DataZaplaty>2026-02-23</DataZaplaty>"),
+        "the payment's day: {xml}"
+    );
 
     let err = cli.refused(&["document", "xml", "--number", "PF/2026/02/0001"]);
     assert!(err.contains("not a VAT invoice"), "{err}");

@@ -1,9 +1,16 @@
 //! VAT invoices: issued in the unit of work that settles a payment (numbered from their own
-//! gapless counter, `FV/YYYY/MM/NNNN`), written once as FA(3) XML and stored byte for byte
-//! with its SHA-256, never regenerated. A tenant without an address gets the invoice
+//! gapless counter, `FV/YYYY/MM/NNNN`), written as FA(3) XML and stored byte for byte with its
+//! SHA-256; what KSeF gets is what is stored. A tenant without an address gets the invoice
 //! numbered and kept (`awaiting_buyer_data`, the operator told once); `tenant update`
-//! releases it: the XML is written then, because the buyer's address is in it, while the
-//! number and the dates stay those of issue.
+//! releases it: the XML is written then, because the buyer's address is in it.
+//!
+//! KSeF takes an invoice whose `P_1` is before the day it arrives for an offline one (API.md
+//! §5), and an offline invoice needs KOD II, signed with a certificate we do not hold. So an
+//! invoice KSeF has never seen is dated the day it goes: released, or sent after midnight (the
+//! hourly sync, a 429 overnight, KSeF down), it is written again with that day as `P_1`, and
+//! stored before it is sent. The number stays the one it was given (its month's series: the
+//! law asks a number that identifies the invoice within its series, art. 106e ust. 1 pkt 2),
+//! the payment's day stays `DataZaplaty` (and `P_6` of an advance). Once sent, it never changes.
 
 use crate::config::SellerSettings;
 use crate::error::{NotFound, ServiceError};
@@ -158,8 +165,9 @@ impl Service {
     }
 
     /// Releases the tenant's invoices that waited for the buyer's data, once the tenant has
-    /// an address: each gets its XML (written now, with the address; number and dates as
-    /// issued) and its submission queued. Returns how many were released.
+    /// an address: each gets its XML (written now, with the address, dated today; the number
+    /// and the payment's day as issued) and its submission queued. Returns how many were
+    /// released.
     pub async fn release_invoices(&self, tenant: &TenantId) -> Result<usize, ServiceError> {
         let account = self.account(tenant).await?;
         if !has_buyer_data(&account.tenant) {
@@ -170,6 +178,8 @@ impl Service {
             if stored.submission.status != KsefStatus::AwaitingBuyerData {
                 continue;
             }
+            // Issued now, as far as the buyer and KSeF can tell: dated today.
+            stored.invoice.issue_date = stored.invoice.issue_date.max(self.today());
             let (xml, sha) = self.write_xml(&stored.invoice, &account.tenant);
             stored.xml = Some(xml);
             stored.sha256 = Some(sha);
@@ -184,6 +194,31 @@ impl Service {
             released += 1;
         }
         Ok(released)
+    }
+
+    /// Dates an invoice KSeF has never seen the day it is sent, if it says an earlier day:
+    /// its XML written again (the buyer as the tenant is now) and stored, before it is sent,
+    /// so that a crash after sending leaves stored what KSeF got.
+    pub(crate) async fn date_for_sending(
+        &self,
+        stored: &mut StoredInvoice,
+    ) -> Result<(), ServiceError> {
+        let today = self.today();
+        if stored.invoice.issue_date >= today
+            || stored.submission.sent.is_some()
+            || stored.submission.ksef_number.is_some()
+        {
+            return Ok(());
+        }
+        let account = self.account(&stored.invoice.tenant).await?;
+        let issued = stored.invoice.issue_date;
+        stored.invoice.issue_date = today;
+        let (xml, sha) = self.write_xml(&stored.invoice, &account.tenant);
+        stored.xml = Some(xml);
+        stored.sha256 = Some(sha);
+        self.store.save_invoice(stored, vec![]).await?;
+        tracing::info!(invoice = %stored.invoice.number, %issued, dated = %today, "invoice dated the day it goes to KSeF");
+        Ok(())
     }
 
     /// A VAT invoice by its number.

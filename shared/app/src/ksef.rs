@@ -1,6 +1,7 @@
 //! The KSeF submission outbox: each VAT invoice's submission is committed with the invoice
 //! (or queued when a waiting invoice is released), then claimed with a lease like the other
-//! outboxes, sent through the `Ksef` port byte for byte as stored, and asked about until
+//! outboxes, dated the day it goes if it says an earlier one (`date_for_sending`), sent
+//! through the `Ksef` port byte for byte as stored, and asked about until
 //! KSeF decides. Accepted: the KSeF number and the UPO are stored and, in the same write,
 //! the customer's `invoice` e-mail is queued. Rejected: parked with KSeF's reason and the
 //! operator alerted. Throttled (429): not tried before `Retry-After`. Other failures back
@@ -107,6 +108,9 @@ impl Service {
         let step = match (stored.submission.status, stored.submission.sent.clone()) {
             (KsefStatus::Sent, Some(sent)) => ksef.verdict(&sent).await.map(Step::Verdict),
             _ => {
+                if stored.xml.is_some() {
+                    self.date_for_sending(&mut stored).await?;
+                }
                 let Some(xml) = stored.xml.clone() else {
                     // Never claimed without XML; kept out of the outbox until released.
                     stored.submission.status = KsefStatus::AwaitingBuyerData;

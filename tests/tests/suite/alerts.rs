@@ -7,7 +7,7 @@ use renewals_domain::{SessionId, Status, Term};
 use renewals_tests::TestApp;
 
 /// The plain-text part of an outbox message, transfer-decoded.
-fn text_of(mime: &[u8]) -> String {
+pub(crate) fn text_of(mime: &[u8]) -> String {
     let raw = String::from_utf8_lossy(mime).replace("\r\n", "\n");
     let start = raw.find("Content-Type: text/plain").expect("a text part");
     let part = &raw[start..];

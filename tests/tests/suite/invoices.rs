@@ -680,13 +680,16 @@ async fn a_tenant_without_an_address_has_the_invoice_held_until_tenant_update_re
     assert_hash_matches(&inv);
     let xml = xml_of(&inv);
     assert_valid_fa3(xml.as_bytes());
-    // Built now, with the address; the number and the dates are those of issue.
+    // Built now, with the address, and dated now: KSeF takes an earlier `P_1` for an offline
+    // invoice. The number and the payment's day are those of issue.
     assert!(
         xml.contains("<AdresL1>ul. Długa 5</AdresL1><AdresL2>80-831 Gdańsk</AdresL2>"),
         "{xml}"
     );
     assert_eq!(element(&xml, "P_2"), "FV/2026/02/0001");
-    assert_eq!(element(&xml, "P_1"), "2026-02-23");
+    assert_eq!(element(&xml, "P_1"), "2026-02-26");
+    assert_eq!(inv.invoice.issue_date, d("2026-02-26"));
+    assert_eq!(inv.invoice.paid_on, d("2026-02-23"));
     assert!(element(&xml, "DataWytworzeniaFa").starts_with("2026-02-26"));
 
     // KSeF's 24 hours run from the release, not from the issue three days ago: still
@@ -801,4 +804,73 @@ async fn over_ksefs_http_api_the_bytes_ksef_decrypts_are_the_stored_xml() {
         .collect();
     assert_eq!(mails.len(), 1);
     assert!(mails[0].subject.contains(&number));
+}
+
+#[tokio::test]
+async fn an_invoice_that_goes_to_ksef_after_midnight_is_dated_the_day_it_goes() {
+    // Paid in the evening, sent by the next hourly sync after midnight: KSeF would take a
+    // `P_1` of the evening before for an offline invoice (API.md §5), which needs KOD II.
+    use renewals_ksef::standin::KsefStandIn;
+    let standin = KsefStandIn::start().await;
+    let client = renewals_ksef::HttpKsef::new(standin.settings()).unwrap();
+    let app = TestApp::new().with_ksef(Arc::new(client));
+    renewal_pro_forma(&app).await;
+    app.pay("PF/2026/02/0001", "2026-02-23").await;
+    let held = app.invoice("FV/2026/02/0001").await;
+    assert_eq!(element(&xml_of(&held), "P_1"), "2026-02-23");
+
+    // 00:30 in Warsaw (23:30 UTC) on the 24th.
+    app.clock
+        .set(warsaw_noon(d("2026-02-24")) - Duration::hours(11) - Duration::minutes(30));
+    let run = app.svc.ksef_sync().await.unwrap();
+    let inv = app.invoice("FV/2026/02/0001").await;
+    assert_eq!(
+        (run.sent, run.accepted),
+        (1, 1),
+        "{run:?} {:?}",
+        inv.submission
+    );
+
+    let sent = inv.submission.sent.clone().unwrap();
+    let received = standin.decrypted(&sent.invoice).unwrap();
+    assert_eq!(
+        received,
+        inv.xml.clone().unwrap(),
+        "KSeF has what is stored"
+    );
+    let xml = String::from_utf8(received).unwrap();
+    assert_valid_fa3(xml.as_bytes());
+    assert_eq!(element(&xml, "P_1"), "2026-02-24", "dated the day it went");
+    assert_eq!(
+        element(&xml, "P_2"),
+        "FV/2026/02/0001",
+        "the number as issued"
+    );
+    assert_hash_matches(&inv);
+    assert_eq!(inv.invoice.issue_date, d("2026-02-24"));
+    assert_eq!(
+        inv.invoice.paid_on,
+        d("2026-02-23"),
+        "the payment's day stays"
+    );
+    assert_eq!(standin.registered(), 1);
+
+    // The customer's e-mail and its PDF say the same day; KOD I is made from it.
+    let mail = app
+        .emails("acme")
+        .await
+        .into_iter()
+        .find(|m| m.kind == "invoice")
+        .expect("the invoice e-mail, after acceptance");
+    let text = crate::alerts::text_of(&app.mime(&mail)).replace('\u{a0}', " ");
+    assert!(text.contains("Data wystawienia: 24 lutego 2026"), "{text}");
+    assert!(text.contains("opłaconą 23 lutego 2026"), "{text}");
+    let (_, kod_i) = app.svc.ksef_mark(&inv).unwrap();
+    assert!(kod_i.contains("/24-02-2026/"), "{kod_i}");
+
+    // Sent once, it stays as KSeF has it: a later sync, days on, changes nothing.
+    app.clock.set(warsaw_noon(d("2026-02-27")));
+    app.svc.ksef_sync().await.unwrap();
+    assert_eq!(app.invoice("FV/2026/02/0001").await.xml, inv.xml);
+    assert_eq!(standin.registered(), 1);
 }
