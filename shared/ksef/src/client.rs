@@ -166,6 +166,9 @@ struct Accepted {
 struct InvoiceStatus {
     #[serde(default)]
     ksef_number: Option<String>,
+    /// `Online` or `Offline` (an issue day before the day KSeF took it: API.md §5).
+    #[serde(default)]
+    invoicing_mode: Option<String>,
     status: Status,
 }
 
@@ -582,6 +585,11 @@ impl HttpKsef {
                 let ksef_number = st.ksef_number.ok_or_else(|| {
                     KsefError::Unavailable("status 200 without a ksefNumber".into())
                 })?;
+                if st.invoicing_mode.as_deref() == Some("Offline") {
+                    // We send every invoice dated the day it goes; KSeF saw it otherwise
+                    // (sent across midnight): its printout would want KOD II.
+                    tracing::warn!(invoice = %sent.invoice, %ksef_number, "KSeF took the invoice as offline");
+                }
                 KsefVerdict::Accepted {
                     ksef_number,
                     upo: self.upo(&access, sent).await?,

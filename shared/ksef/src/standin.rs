@@ -5,8 +5,9 @@
 //! expires access tokens (401), opens sessions by decrypting their AES key, decrypts every
 //! invoice and checks its hashes and sizes (21403/21402), validates it against the FA(3) XSD
 //! (430 with the validator's message), checks that `Podmiot1` is the context's NIP (410),
-//! finds duplicates `(NIP, RodzajFaktury, P_2)` (440 + `originalKsefNumber`), issues KSeF
-//! numbers with a correct CRC and serves UPOs. It counts every call per endpoint and can be
+//! finds duplicates `(NIP, RodzajFaktury, P_2)` (440 + `originalKsefNumber`), refuses a `P_1`
+//! after the day of acceptance (450) and takes one before it as offline (`invoicingMode`),
+//! issues KSeF numbers with a correct CRC and serves UPOs. It counts every call per endpoint and can be
 //! told to answer 429 + `Retry-After` or to keep invoices processing (150) for some polls.
 //!
 //! The certificate and key in `standin/` were made once with
@@ -135,6 +136,8 @@ struct StoredInvoice {
     processing_polls: u32,
     decrypted: Vec<u8>,
     received: DateTime<Utc>,
+    /// Taken as an offline invoice: its `P_1` is before the day it arrived (API.md §5).
+    offline: bool,
 }
 
 struct Inner {
@@ -155,6 +158,15 @@ struct Inner {
     /// Endpoint → how many more calls answer 503.
     outages: HashMap<String, u32>,
     calls: Vec<Call>,
+    /// KSeF's day, where a test's clock is not the real one (None: today in Poland).
+    day: Option<chrono::NaiveDate>,
+}
+
+impl Inner {
+    /// The day of acceptance: what `P_1` is held against, and the day KSeF numbers carry.
+    fn today(&self) -> chrono::NaiveDate {
+        self.day.unwrap_or_else(today_in_poland)
+    }
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -333,6 +345,7 @@ impl KsefStandIn {
             throttles: HashMap::new(),
             outages: HashMap::new(),
             calls: vec![],
+            day: None,
         }));
         let v2 = Router::new()
             .route("/security/public-key-certificates", get(certificates))
@@ -454,6 +467,20 @@ impl KsefStandIn {
             *m.entry(c.endpoint.clone()).or_insert(0) += 1;
         }
         m
+    }
+
+    /// Sets KSeF's day (the day of acceptance), for a test whose clock is not the real one.
+    pub fn set_day(&self, day: chrono::NaiveDate) {
+        self.lock().day = Some(day);
+    }
+
+    /// How KSeF took an invoice: `Offline` when its `P_1` is before the day it arrived,
+    /// as the status reports it (`invoicingMode`).
+    pub fn invoicing_mode(&self, invoice_ref: &str) -> Option<&'static str> {
+        self.lock()
+            .invoices
+            .get(invoice_ref)
+            .map(|i| if i.offline { "Offline" } else { "Online" })
     }
 
     /// The bytes the stand-in decrypted for an invoice reference.

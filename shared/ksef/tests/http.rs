@@ -311,6 +311,51 @@ async fn an_invoice_of_another_seller_is_rejected() {
     }
 }
 
+/// KSeF holds `P_1` against the day it takes the invoice (API.md §5): the same day is
+/// online, an earlier day offline, a later day refused (450). The status says which.
+#[tokio::test]
+async fn p_1_is_held_against_the_day_of_acceptance() {
+    let standin = KsefStandIn::start().await;
+    let ksef = HttpKsef::new(standin.settings()).unwrap();
+    let mut modes = vec![];
+    for (n, day) in ["2026-02-24", "2026-02-23", "2026-02-25"]
+        .iter()
+        .enumerate()
+    {
+        standin.set_day(chrono::NaiveDate::from_ymd_opt(2026, 2, 24).unwrap());
+        let number = format!("FV/2026/02/{:04}", n + 1);
+        let mut invoice = common::invoice(&number, InvoiceType::Vat);
+        invoice.issue_date = day.parse().unwrap();
+        let sent = ksef
+            .send(&InvoiceToSend {
+                number,
+                xml: renewals_invoices::fa3::serialize(&invoice).into_bytes(),
+            })
+            .await
+            .unwrap();
+        let verdict = ksef.verdict(&sent).await.unwrap();
+        modes.push((
+            matches!(verdict, KsefVerdict::Accepted { .. }),
+            matches!(verdict, KsefVerdict::Rejected { code: 450, .. }),
+            standin.invoicing_mode(&sent.invoice),
+        ));
+        if let KsefVerdict::Accepted { ksef_number, .. } = verdict {
+            assert!(
+                ksef_number.contains("-20260224-"),
+                "KSeF's day: {ksef_number}"
+            );
+        }
+    }
+    assert_eq!(
+        modes,
+        vec![
+            (true, false, Some("Online")),
+            (true, false, Some("Offline")),
+            (false, true, Some("Online")),
+        ]
+    );
+}
+
 fn statuses(standin: &KsefStandIn, endpoint: &str) -> Vec<u16> {
     standin
         .calls()

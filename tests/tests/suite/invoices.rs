@@ -819,9 +819,10 @@ async fn an_invoice_that_goes_to_ksef_after_midnight_is_dated_the_day_it_goes() 
     let held = app.invoice("FV/2026/02/0001").await;
     assert_eq!(element(&xml_of(&held), "P_1"), "2026-02-23");
 
-    // 00:30 in Warsaw (23:30 UTC) on the 24th.
+    // 00:30 in Warsaw (23:30 UTC) on the 24th, KSeF's day too.
     app.clock
         .set(warsaw_noon(d("2026-02-24")) - Duration::hours(11) - Duration::minutes(30));
+    standin.set_day(d("2026-02-24"));
     let run = app.svc.ksef_sync().await.unwrap();
     let inv = app.invoice("FV/2026/02/0001").await;
     assert_eq!(
@@ -841,6 +842,7 @@ async fn an_invoice_that_goes_to_ksef_after_midnight_is_dated_the_day_it_goes() 
     let xml = String::from_utf8(received).unwrap();
     assert_valid_fa3(xml.as_bytes());
     assert_eq!(element(&xml, "P_1"), "2026-02-24", "dated the day it went");
+    assert_eq!(standin.invoicing_mode(&sent.invoice), Some("Online"));
     assert_eq!(
         element(&xml, "P_2"),
         "FV/2026/02/0001",

@@ -236,6 +236,7 @@ pub(super) async fn send_invoice(
         processing_polls: 0,
         decrypted: vec![],
         received,
+        offline: false,
     };
     let mut verdict_needs_registry = false;
     match plain {
@@ -278,7 +279,7 @@ pub(super) async fn send_invoice(
             }
             Ok(fields) => {
                 record.number = Some(fields.number.clone());
-                let today = today_in_poland();
+                let today = state.today();
                 if fields.seller_nip != nip {
                     record.code = 410;
                     record.description = "Nieprawidłowy zakres uprawnień".into();
@@ -308,6 +309,9 @@ pub(super) async fn send_invoice(
                         json!({"originalSessionReferenceNumber": original_session, "originalKsefNumber": original}),
                     );
                 } else {
+                    // Auto-offline (API.md §5): an issue day before the day of acceptance.
+                    record.offline = chrono::NaiveDate::parse_from_str(&fields.issued, "%Y-%m-%d")
+                        .is_ok_and(|p1| p1 < today);
                     let ksef = ksef_number(&nip, today, rand::thread_rng().gen::<u64>());
                     state
                         .registered
@@ -389,7 +393,7 @@ pub(super) async fn invoice_status(
         "referenceNumber": invoice_ref,
         "invoiceHash": invoice.hash,
         "invoicingDate": invoice.received,
-        "invoicingMode": "Online",
+        "invoicingMode": if invoice.offline { "Offline" } else { "Online" },
     });
     if invoice.processing_polls > 0 {
         invoice.processing_polls -= 1;
