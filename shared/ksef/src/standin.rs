@@ -7,8 +7,9 @@
 //! (430 with the validator's message), checks that `Podmiot1` is the context's NIP (410),
 //! finds duplicates `(NIP, RodzajFaktury, P_2)` (440 + `originalKsefNumber`), refuses a `P_1`
 //! after the day of acceptance (450) and takes one before it as offline (`invoicingMode`),
-//! issues KSeF numbers with a correct CRC and serves UPOs. It counts every call per endpoint and can be
-//! told to answer 429 + `Retry-After` or to keep invoices processing (150) for some polls.
+//! issues KSeF numbers with a correct CRC and serves UPOs. It counts every call per endpoint
+//! and can be told to answer 429 + `Retry-After` or to keep invoices processing (150) for some
+//! polls.
 //!
 //! The certificate and key in `standin/` were made once with
 //! `openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 7300

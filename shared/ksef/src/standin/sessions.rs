@@ -280,6 +280,7 @@ pub(super) async fn send_invoice(
             Ok(fields) => {
                 record.number = Some(fields.number.clone());
                 let today = state.today();
+                let p1 = chrono::NaiveDate::parse_from_str(&fields.issued, "%Y-%m-%d").ok();
                 if fields.seller_nip != nip {
                     record.code = 410;
                     record.description = "Nieprawidłowy zakres uprawnień".into();
@@ -287,9 +288,7 @@ pub(super) async fn send_invoice(
                         "NIP sprzedawcy {} (Podmiot1) nie jest NIP-em kontekstu {nip}.",
                         fields.seller_nip
                     )];
-                } else if chrono::NaiveDate::parse_from_str(&fields.issued, "%Y-%m-%d")
-                    .is_ok_and(|p1| p1 > today)
-                {
+                } else if p1.is_some_and(|p1| p1 > today) {
                     record.code = 450;
                     record.description = "Błąd weryfikacji semantyki dokumentu faktury".into();
                     record.details = vec![format!(
@@ -310,8 +309,7 @@ pub(super) async fn send_invoice(
                     );
                 } else {
                     // Auto-offline (API.md §5): an issue day before the day of acceptance.
-                    record.offline = chrono::NaiveDate::parse_from_str(&fields.issued, "%Y-%m-%d")
-                        .is_ok_and(|p1| p1 < today);
+                    record.offline = p1.is_some_and(|p1| p1 < today);
                     let ksef = ksef_number(&nip, today, rand::thread_rng().gen::<u64>());
                     state
                         .registered
